@@ -1,0 +1,116 @@
+// Command-line flags. Names follow cri-dockerd so an operator can swap binaries without
+// touching the systemd unit; unknown flags are an error, never silently ignored.
+
+export interface Config {
+  containerRuntimeEndpoint: string;
+  dockerEndpoint: string;
+  podInfraContainerImage: string;
+  rootDirectory: string;
+  runtimeRequestTimeoutMs: number;
+  logLevel: string;
+}
+
+type FlagKind = 'string' | 'duration' | 'bool';
+
+interface FlagSpec {
+  names: string[];
+  key: keyof Config | 'version' | 'help';
+  kind: FlagKind;
+  usage: string;
+}
+
+export const DEFAULTS: Config = {
+  containerRuntimeEndpoint: 'unix:///var/run/docker-cri-shim.sock',
+  dockerEndpoint: 'unix:///var/run/docker.sock',
+  podInfraContainerImage: 'registry.k8s.io/pause:3.10',
+  rootDirectory: '/var/lib/docker-cri-shim',
+  runtimeRequestTimeoutMs: 2 * 60 * 1000,
+  logLevel: 'info',
+};
+
+const FLAGS: FlagSpec[] = [
+  { names: ['container-runtime-endpoint'], key: 'containerRuntimeEndpoint', kind: 'string', usage: 'CRI socket to serve (unix:///path)' },
+  { names: ['docker-endpoint'], key: 'dockerEndpoint', kind: 'string', usage: 'Docker Engine API endpoint (unix:///path or tcp://host:port)' },
+  { names: ['pod-infra-container-image'], key: 'podInfraContainerImage', kind: 'string', usage: 'image of the pause container of every pod' },
+  { names: ['root-directory', 'cri-dockerd-root-directory'], key: 'rootDirectory', kind: 'string', usage: 'state directory (sandbox checkpoints)' },
+  { names: ['runtime-request-timeout'], key: 'runtimeRequestTimeoutMs', kind: 'duration', usage: 'timeout of one Docker request, e.g. 2m0s' },
+  { names: ['log-level'], key: 'logLevel', kind: 'string', usage: 'trace, debug, info, warn, error or fatal' },
+  { names: ['version'], key: 'version', kind: 'bool', usage: 'print the version and exit' },
+  { names: ['help', 'h'], key: 'help', kind: 'bool', usage: 'print this help and exit' },
+];
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+
+export class UsageError extends Error {}
+
+export type ParsedArgs =
+  | { action: 'run'; config: Config }
+  | { action: 'version' }
+  | { action: 'help' };
+
+/** Parses Go-style durations as cri-dockerd accepts them: "2m0s", "90s", "1h30m", "500ms". */
+export function parseDuration(text: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (const m of text.matchAll(re)) {
+    total += Number(m[1]) * units[m[2]];
+    matched += m[0].length;
+  }
+  if (text === '0') return 0;
+  if (matched === 0 || matched !== text.length) throw new UsageError(`invalid duration "${text}" (examples: 2m0s, 30s, 500ms)`);
+  return total;
+}
+
+export function usage(): string {
+  const lines = ['Usage: docker-cri-shim [flags]', '', 'Flags:'];
+  for (const f of FLAGS) {
+    const names = f.names.map((n) => `--${n}`).join(', ');
+    const def = f.key in DEFAULTS ? ` (default ${formatDefault(f)})` : '';
+    lines.push(`  ${names}${f.kind === 'bool' ? '' : ' value'}\n      ${f.usage}${def}`);
+  }
+  return lines.join('\n');
+}
+
+function formatDefault(f: FlagSpec): string {
+  const v = DEFAULTS[f.key as keyof Config];
+  return f.kind === 'duration' ? `${Number(v) / 1000}s` : String(v);
+}
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  const config: Config = { ...DEFAULTS };
+  const byName = new Map<string, FlagSpec>();
+  for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new UsageError(`unexpected argument "${arg}"`);
+    const spec = byName.get(m[1]);
+    if (!spec) throw new UsageError(`unknown flag --${m[1]}`);
+    let value = m[2];
+    if (spec.kind === 'bool') {
+      if (value !== undefined && value !== 'true' && value !== 'false') {
+        throw new UsageError(`flag --${m[1]} takes true or false, not "${value}"`);
+      }
+      if (value === 'false') continue;
+      if (spec.key === 'version') return { action: 'version' };
+      if (spec.key === 'help') return { action: 'help' };
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`flag --${m[1]} needs a value`);
+      value = argv[++i];
+    }
+    if (spec.kind === 'duration') (config[spec.key as 'runtimeRequestTimeoutMs'] as number) = parseDuration(value);
+    else (config[spec.key as 'dockerEndpoint'] as string) = value;
+  }
+  if (!LOG_LEVELS.has(config.logLevel)) {
+    throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, not "${config.logLevel}"`);
+  }
+  if (!config.containerRuntimeEndpoint.startsWith('unix://')) {
+    throw new UsageError(`--container-runtime-endpoint must be a unix:// address, not "${config.containerRuntimeEndpoint}"`);
+  }
+  return { action: 'run', config };
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// docker-cri-shim: a CRI (runtime.v1) server on Docker Engine.
+import { parseArgs, usage, UsageError, type Config } from './config.js';
+import { DockerClient } from './docker/client.js';
+import { createLogger } from './logger.js';
+import { CriServer } from './server/grpc-server.js';
+import { allHandlers } from './server/handlers.js';
+import { buildServices } from './services.js';
+import { ContainerIndex } from './store/container-index.js';
+import { VERSION } from './version.js';
+
+export async function run(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const docker = new DockerClient({ endpoint: config.dockerEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
+  const index = new ContainerIndex(docker, logger);
+  const services = buildServices(config, logger, docker, index);
+  const server = new CriServer({ endpoint: config.containerRuntimeEndpoint, handlers: allHandlers(services), logger });
+
+  // dockerd may be down at start: the shim serves anyway (Status says so) and catches up.
+  index.start();
+  await server.start();
+  logger.info({ version: VERSION, docker: config.dockerEndpoint }, 'docker-cri-shim started');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server
+      .stop()
+      .then(() => {
+        index.stop();
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function main(argv: string[]): void {
+  let parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`docker-cri-shim: ${err.message}\nUsage: docker-cri-shim [flags]; see --help\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.action === 'version') {
+    process.stdout.write(`docker-cri-shim ${VERSION}\n`);
+    return;
+  }
+  if (parsed.action === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  run(parsed.config).catch((err: unknown) => {
+    process.stderr.write(`docker-cri-shim: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,178 @@
+// The gRPC surface: owns the unix socket, registers RuntimeService and ImageService, and wraps
+// every RPC with logging, timing and the error -> status mapping. Handlers stay thin.
+import { mkdir, unlink, chmod, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CriError, Code, toCriError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { loadCri } from '../proto.js';
+import { STREAMING_RPCS, type CallContext, type HandlerSet } from './cri-types.js';
+
+/** Called after every RPC; metrics hook in here. */
+export type RpcObserver = (method: string, code: Code, durationMs: number) => void;
+
+export interface CriServerOptions {
+  /** unix:///path of the CRI socket. */
+  endpoint: string;
+  handlers: HandlerSet;
+  logger: Logger;
+  /** How long SIGTERM waits for in-flight calls before cutting them. */
+  shutdownGraceMs?: number;
+}
+
+let nextCallId = 0;
+
+export function socketPathOf(endpoint: string): string {
+  if (!endpoint.startsWith('unix://')) throw new Error(`not a unix:// endpoint: ${endpoint}`);
+  return endpoint.slice('unix://'.length);
+}
+
+/** A socket file left by a crashed run is removed; one a live process answers on is an error. */
+async function clearStaleSocket(path: string): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return;
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${path} is in use by a running process (another shim?)`);
+  await unlink(path);
+}
+
+export class CriServer {
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  private readonly observers: RpcObserver[] = [];
+  private socketPath: string | undefined;
+
+  constructor(private readonly opts: CriServerOptions) {
+    const cri = loadCri().runtime.v1;
+    this.server.addService(cri.RuntimeService.service, this.implement(cri.RuntimeService.service));
+    this.server.addService(cri.ImageService.service, this.implement(cri.ImageService.service));
+  }
+
+  onRpc(observer: RpcObserver): void {
+    this.observers.push(observer);
+  }
+
+  private implement(service: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const method of Object.keys(service)) {
+      impl[method] = STREAMING_RPCS.has(method) ? this.wrapStreaming(method) : this.wrapUnary(method);
+    }
+    return impl;
+  }
+
+  private handlerFor(method: string): ((...args: never[]) => Promise<unknown>) | undefined {
+    return (this.opts.handlers as Record<string, ((...args: never[]) => Promise<unknown>) | undefined>)[method];
+  }
+
+  private context(method: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
+    const id = ++nextCallId;
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort(new Error('call cancelled by client')));
+    const ctx: CallContext = { method, logger: this.opts.logger.child({ method, id }), signal: controller.signal };
+    return ctx;
+  }
+
+  private finish(ctx: CallContext, started: number, err: unknown): grpc.ServiceError | null {
+    const ms = Math.round((performance.now() - started) * 1000) / 1000;
+    let code = Code.OK;
+    let error: CriError | undefined;
+    if (err !== undefined) {
+      error = toCriError(err);
+      code = error.code;
+      const level = code === Code.NOT_FOUND || code === Code.UNIMPLEMENTED || code === Code.INVALID_ARGUMENT ? 'debug' : 'warn';
+      ctx.logger[level]({ durationMs: ms, code: Code[code], err: error.message }, 'rpc failed');
+    } else {
+      ctx.logger.debug({ durationMs: ms }, 'rpc');
+    }
+    for (const o of this.observers) o(ctx.method, code, ms);
+    if (!error) return null;
+    return Object.assign(new Error(error.message), { code: error.code, details: error.message, metadata: new grpc.Metadata() });
+  }
+
+  private unimplemented(method: string): CriError {
+    return new CriError(Code.UNIMPLEMENTED, `${method} is not implemented by docker-cri-shim`);
+  }
+
+  private wrapUnary(method: string): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      const ctx = this.context(method, call);
+      const started = performance.now();
+      const handler = this.handlerFor(method);
+      const run = handler
+        ? (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx)
+        : Promise.reject(this.unimplemented(method));
+      run.then(
+        (res) => callback(this.finish(ctx, started, undefined), res),
+        (err: unknown) => callback(this.finish(ctx, started, err ?? new Error('unknown failure'))),
+      );
+    };
+  }
+
+  private wrapStreaming(method: string): grpc.handleServerStreamingCall<unknown, unknown> {
+    return (call) => {
+      const ctx = this.context(method, call);
+      const started = performance.now();
+      const handler = this.handlerFor(method);
+      const stream = { write: (m: unknown) => void call.write(m) };
+      const run = handler
+        ? (handler as (req: unknown, s: typeof stream, ctx: CallContext) => Promise<void>)(call.request, stream, ctx)
+        : Promise.reject(this.unimplemented(method));
+      run.then(
+        () => {
+          this.finish(ctx, started, undefined);
+          call.end();
+        },
+        (err: unknown) => {
+          const e = this.finish(ctx, started, err ?? new Error('unknown failure'));
+          if (!call.cancelled && e) call.emit('error', e);
+        },
+      );
+    };
+  }
+
+  /** Binds the socket (mode 0660: not world-writable) and starts serving. */
+  async start(): Promise<void> {
+    const path = socketPathOf(this.opts.endpoint);
+    await mkdir(dirname(path), { recursive: true });
+    await clearStaleSocket(path);
+    // The socket is created by bind(); a tight umask closes the window before chmod.
+    const oldMask = process.umask(0o117);
+    try {
+      await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+          err ? reject(err) : resolve(port),
+        ),
+      );
+    } finally {
+      process.umask(oldMask);
+    }
+    await chmod(path, 0o660);
+    this.socketPath = path;
+    this.opts.logger.info({ endpoint: this.opts.endpoint }, 'CRI server listening');
+  }
+
+  /** Stops accepting, lets in-flight calls finish (bounded), then removes the socket. */
+  async stop(): Promise<void> {
+    const grace = this.opts.shutdownGraceMs ?? 10_000;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.opts.logger.warn({ graceMs: grace }, 'in-flight calls did not finish in time; cutting them');
+        this.server.forceShutdown();
+        resolve();
+      }, grace);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (this.socketPath) await unlink(this.socketPath).catch(() => undefined);
+  }
+}

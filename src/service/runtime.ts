@@ -1,0 +1,62 @@
+// Runtime-wide facts: version, readiness, cgroup driver, the pod CIDR the kubelet hands down.
+import type { DockerClient } from '../docker/client.js';
+import type { VersionResponse } from '../generated/runtime/v1/VersionResponse.js';
+import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
+import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
+import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
+import { toCriError } from '../errors.js';
+
+export const RUNTIME_NAME = 'docker';
+export const CRI_API_VERSION = 'v1';
+/** The kubelet checks this field, historically "0.1.0", before it trusts the runtime. */
+const KUBE_API_VERSION = '0.1.0';
+
+export class RuntimeService {
+  private podCidr = '';
+
+  constructor(private readonly docker: DockerClient) {}
+
+  async version(): Promise<VersionResponse> {
+    const v = await this.docker.call('system.version', (d) => d.version());
+    return {
+      version: KUBE_API_VERSION,
+      runtime_name: RUNTIME_NAME,
+      runtime_version: v.Version,
+      runtime_api_version: CRI_API_VERSION,
+    };
+  }
+
+  async status(verbose: boolean): Promise<StatusResponse> {
+    const conditions: RuntimeCondition[] = [];
+    let runtimeReady: RuntimeCondition = { type: 'RuntimeReady', status: true, reason: '', message: '' };
+    try {
+      await this.docker.call('system.ping', (d) => d.ping());
+    } catch (err) {
+      runtimeReady = { type: 'RuntimeReady', status: false, reason: 'DockerDaemonNotReady', message: toCriError(err, 'docker ping').message };
+    }
+    conditions.push(runtimeReady);
+    // With no network plugin, Docker's own bridge networks pods: ready whenever dockerd is.
+    conditions.push(
+      runtimeReady.status
+        ? { type: 'NetworkReady', status: true, reason: '', message: '' }
+        : { type: 'NetworkReady', status: false, reason: 'DockerDaemonNotReady', message: 'dockerd is not answering' },
+    );
+    const info: Record<string, string> = {};
+    if (verbose) info.config = JSON.stringify({ podCidr: this.podCidr });
+    return { status: { conditions }, info };
+  }
+
+  async runtimeConfig(): Promise<RuntimeConfigResponse> {
+    const info = await this.docker.call('system.info', (d) => d.info() as Promise<{ CgroupDriver?: string }>);
+    const driver = info.CgroupDriver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS';
+    return { linux: { cgroup_driver: driver } };
+  }
+
+  updatePodCidr(cidr: string): void {
+    this.podCidr = cidr;
+  }
+
+  get currentPodCidr(): string {
+    return this.podCidr;
+  }
+}

@@ -1,0 +1,19 @@
+// Wiring: every long-lived part of the shim, built once in main and handed to the handlers.
+import type { Config } from './config.js';
+import type { DockerClient } from './docker/client.js';
+import type { Logger } from './logger.js';
+import type { ContainerIndex } from './store/container-index.js';
+import { RuntimeService } from './service/runtime.js';
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  docker: DockerClient;
+  index: ContainerIndex;
+  runtime: RuntimeService;
+}
+
+export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
+  const runtime = new RuntimeService(docker);
+  return { config, logger, docker, index, runtime };
+}

@@ -1,0 +1,215 @@
+// In-memory index of every container the shim owns (pause and workload), kept current by
+// Docker's event stream. List calls are answered from here, so a kubelet relist costs no
+// Docker request; writes made by the shim itself refresh their entry before returning.
+import { EventEmitter } from 'node:events';
+import type Dockerode from 'dockerode';
+import type { DockerClient } from '../docker/client.js';
+import { LABEL_TYPE } from '../docker/labels.js';
+import { isDockerNotFound } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export type ContainerRecord = Dockerode.ContainerInspectInfo;
+
+export interface ContainerIndexEvents {
+  /** An entry was added or changed; `previous` is undefined for a new one. */
+  updated: [record: ContainerRecord, previous: ContainerRecord | undefined];
+  removed: [id: string, previous: ContainerRecord];
+  /** The event stream (re)connected and the index was rebuilt from a full list. */
+  resynced: [];
+  /** The event stream broke; List calls fall back to a live list until it is back. */
+  disconnected: [error: Error];
+}
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5_000;
+
+export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
+  private readonly records = new Map<string, ContainerRecord>();
+  /** Per id, the sequence number of the newest inspect applied, so a slow stale inspect never wins. */
+  private readonly applied = new Map<string, number>();
+  private seq = 0;
+  private live = false;
+  private stream: NodeJS.ReadableStream | undefined;
+  private stopped = false;
+  private reconnectMs = RECONNECT_MIN_MS;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private resyncing: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: DockerClient,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  /** True while the event stream is connected and the index is complete. */
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  /** Connects to Docker's event stream and loads the index; retries in the background when dockerd is down. */
+  start(): void {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.live = false;
+    clearTimeout(this.reconnectTimer);
+    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    this.stream = undefined;
+  }
+
+  /**
+   * Every indexed container. While the event stream is down this lists Docker live, so a
+   * caller never gets a stale answer (and gets Unavailable when dockerd is gone).
+   */
+  async all(): Promise<ContainerRecord[]> {
+    if (!this.live) await this.resync();
+    return [...this.records.values()];
+  }
+
+  get(id: string): ContainerRecord | undefined {
+    return this.records.get(id);
+  }
+
+  /** Re-reads one container from Docker (after the shim changed it) and returns the fresh record. */
+  async refresh(id: string): Promise<ContainerRecord | undefined> {
+    const mySeq = ++this.seq;
+    let info: ContainerRecord | undefined;
+    try {
+      info = await this.client.raw('container.inspect', (d) => d.getContainer(id).inspect());
+    } catch (err) {
+      if (!isDockerNotFound(err)) throw err;
+    }
+    if ((this.applied.get(id) ?? 0) > mySeq) return this.records.get(id);
+    this.applied.set(id, mySeq);
+    if (info && info.Config?.Labels?.[LABEL_TYPE]) this.put(info);
+    else this.drop(id);
+    return info;
+  }
+
+  /** Removes an entry the shim just deleted, without waiting for the event. */
+  forget(id: string): void {
+    this.applied.set(id, ++this.seq);
+    this.drop(id);
+  }
+
+  private put(info: ContainerRecord): void {
+    const previous = this.records.get(info.Id);
+    this.records.set(info.Id, info);
+    this.emit('updated', info, previous);
+  }
+
+  private drop(id: string): void {
+    const previous = this.records.get(id);
+    if (!previous) return;
+    this.records.delete(id);
+    this.emit('removed', id, previous);
+  }
+
+  /** Full rebuild: list our containers, inspect new or changed ones, drop vanished ones. */
+  resync(): Promise<void> {
+    this.resyncing ??= this.doResync().finally(() => {
+      this.resyncing = undefined;
+    });
+    return this.resyncing;
+  }
+
+  private async doResync(): Promise<void> {
+    const listed = await this.client.call('container.list', (d) =>
+      d.listContainers({ all: true, filters: { label: [LABEL_TYPE] } }),
+    );
+    const seen = new Set<string>();
+    const stale: string[] = [];
+    for (const c of listed) {
+      seen.add(c.Id);
+      const known = this.records.get(c.Id);
+      if (!known || known.State.Status !== c.State) stale.push(c.Id);
+    }
+    await Promise.all(stale.map((id) => this.refresh(id)));
+    for (const id of [...this.records.keys()]) if (!seen.has(id)) this.forget(id);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.client.apiVersion();
+      const stream = await this.client.docker.getEvents({
+        filters: { type: ['container'], label: [LABEL_TYPE] },
+      });
+      if (this.stopped) {
+        (stream as { destroy?: () => void }).destroy?.();
+        return;
+      }
+      this.stream = stream;
+      this.watch(stream);
+      // Subscribe first, then list: nothing that happens in between is missed.
+      await this.resync();
+      this.live = true;
+      this.reconnectMs = RECONNECT_MIN_MS;
+      this.emit('resynced');
+      this.logger.debug({ containers: this.records.size }, 'container index synced with dockerd');
+    } catch (err) {
+      this.disconnect(err as Error);
+    }
+  }
+
+  private watch(stream: NodeJS.ReadableStream): void {
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line) this.onEvent(line);
+      }
+    });
+    const broken = (err?: Error) => {
+      if (this.stream !== stream) return;
+      this.disconnect(err ?? new Error('Docker event stream ended'));
+    };
+    stream.on('end', () => broken());
+    stream.on('close', () => broken());
+    stream.on('error', (err: Error) => broken(err));
+  }
+
+  private onEvent(line: string): void {
+    let ev: { id?: string; Action?: string; status?: string };
+    try {
+      ev = JSON.parse(line) as typeof ev;
+    } catch {
+      return;
+    }
+    const id = ev.id;
+    const action = ev.Action ?? ev.status ?? '';
+    if (!id) return;
+    // exec_* events do not change container state; skip the inspect they would cost.
+    if (action.startsWith('exec_')) return;
+    if (action === 'destroy') {
+      this.forget(id);
+      return;
+    }
+    this.refresh(id).catch((err: unknown) => {
+      this.logger.warn({ err, id }, 'could not inspect container after Docker event');
+    });
+  }
+
+  private disconnect(err: Error): void {
+    const wasLive = this.live;
+    this.live = false;
+    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    this.stream = undefined;
+    if (this.stopped) return;
+    if (wasLive) {
+      this.logger.warn({ err: err.message }, 'Docker event stream broke; reconnecting');
+      this.emit('disconnected', err);
+    }
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void this.connect(), this.reconnectMs);
+    this.reconnectTimer.unref();
+    this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MAX_MS);
+  }
+}

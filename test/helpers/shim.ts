@@ -1,0 +1,72 @@
+// Starts the built shim (dist/main.js) as a real process on a temporary socket and root
+// directory, against the machine's dockerd, and hands back a CRI client for it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CriClient } from './cri-client.js';
+
+export const TOP = resolve(import.meta.dirname, '../..');
+export const BUSYBOX = 'docker-cri-shim-test/busybox:latest';
+export const PAUSE = 'docker-cri-shim/pause:latest';
+
+export interface ShimOptions {
+  args?: string[];
+  /** Reuse a root directory (restart tests). */
+  rootDir?: string;
+  socketPath?: string;
+}
+
+export interface RunningShim {
+  client: CriClient;
+  socketPath: string;
+  rootDir: string;
+  tmp: string;
+  proc: ChildProcess;
+  logs(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startShim(opts: ShimOptions = {}): Promise<RunningShim> {
+  const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-test-'));
+  const socketPath = opts.socketPath ?? join(tmp, 'cri.sock');
+  const rootDir = opts.rootDir ?? join(tmp, 'root');
+  const args = [
+    join(TOP, 'dist/main.js'),
+    `--container-runtime-endpoint=unix://${socketPath}`,
+    `--root-directory=${rootDir}`,
+    `--pod-infra-container-image=${PAUSE}`,
+    '--log-level=debug',
+    ...(opts.args ?? []),
+  ];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+
+  const deadline = Date.now() + 20_000;
+  // Ready when the shim says it listens: the socket file alone may be a stale or foreign one.
+  while (!out.includes('CRI server listening') || !existsSync(socketPath)) {
+    if (proc.exitCode !== null) throw new Error(`shim exited early (${proc.exitCode}):\n${out}`);
+    if (Date.now() > deadline) throw new Error(`shim did not start listening on ${socketPath}:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const client = new CriClient(socketPath);
+  return {
+    client,
+    socketPath,
+    rootDir,
+    tmp,
+    proc,
+    logs: () => out,
+    stop: async () => {
+      client.close();
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      const code = await exited;
+      if (!opts.rootDir) rmSync(tmp, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
