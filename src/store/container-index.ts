@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
 import { LABEL_TYPE } from '../docker/labels.js';
-import { isDockerNotFound } from '../errors.js';
+import { invalidArgument, isDockerNotFound, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export type ContainerRecord = Dockerode.ContainerInspectInfo;
@@ -72,6 +72,22 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
 
   get(id: string): ContainerRecord | undefined {
     return this.records.get(id);
+  }
+
+  /**
+   * Finds a container of the given kind by full id or unique id prefix, as Docker accepts.
+   * NotFound names the id for an unknown or ambiguous one; the entry is read fresh from Docker.
+   */
+  async resolve(idOrPrefix: string, kind: string, what: string): Promise<ContainerRecord> {
+    if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
+    if (!this.live) await this.resync();
+    const matches = [...this.records.values()].filter(
+      (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind,
+    );
+    if (matches.length > 1) throw notFound(`${what} id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
+    const fresh = matches.length === 1 ? await this.refresh(matches[0].Id) : undefined;
+    if (!fresh || fresh.Config?.Labels?.[LABEL_TYPE] !== kind) throw notFound(`${what} "${idOrPrefix}" not found`);
+    return fresh;
   }
 
   /** Re-reads one container from Docker (after the shim changed it) and returns the fresh record. */
