@@ -50,7 +50,10 @@ export function isDockerConflict(err: unknown): boolean {
 export function dockerMessage(err: unknown): string {
   if (isDockerHttpError(err)) {
     const m = err.json?.message ?? (typeof err.json === 'string' ? err.json : undefined);
-    return (m ?? err.reason ?? err.message ?? `HTTP ${err.statusCode}`).trim();
+    // Streamed requests (pull, logs) get no parsed body: docker-modem puts Docker's text in
+    // the message after "(HTTP code N) <reason> - ".
+    const streamed = err.message ? /^\(HTTP code \d+\) [^-]* - ([\s\S]+)$/.exec(err.message)?.[1] : undefined;
+    return (m ?? streamed ?? err.reason ?? err.message ?? `HTTP ${err.statusCode}`).trim();
   }
   return err instanceof Error ? err.message : String(err);
 }
