@@ -4,6 +4,7 @@ import type { DockerClient } from './docker/client.js';
 import type { Logger } from './logger.js';
 import type { ContainerIndex } from './store/container-index.js';
 import { RuntimeService } from './service/runtime.js';
+import { ImageService } from './service/image.js';
 
 export interface Services {
   config: Config;
@@ -11,9 +12,11 @@ export interface Services {
   docker: DockerClient;
   index: ContainerIndex;
   runtime: RuntimeService;
+  images: ImageService;
 }
 
 export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
   const runtime = new RuntimeService(docker);
-  return { config, logger, docker, index, runtime };
+  const images = new ImageService(docker);
+  return { config, logger, docker, index, runtime, images };
 }
