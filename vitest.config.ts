@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration files share one dockerd: run files one at a time to keep timing sane on 2 cores.
     fileParallelism: false,
+    reporters: ['default', './test/summary-reporter.ts'],
     env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
   },
 });
