@@ -5,7 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './generated/api.js';
 
-export const PROTO_PATH = fileURLToPath(new URL('../proto/api.proto', import.meta.url));
+// The single-executable build (packaging/sea) embeds the parsed proto as JSON: it has no
+// proto/ directory beside it.
+declare const __DOCKER_CRI_SHIM_PROTO_JSON__: Parameters<typeof protoLoader.fromJSON>[0] | undefined;
 
 export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
@@ -18,6 +20,10 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 let cached: ProtoGrpcType | undefined;
 
 export function loadCri(): ProtoGrpcType {
-  cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS)) as unknown as ProtoGrpcType;
+  cached ??= grpc.loadPackageDefinition(
+    typeof __DOCKER_CRI_SHIM_PROTO_JSON__ === 'undefined'
+      ? protoLoader.loadSync(fileURLToPath(new URL('../proto/api.proto', import.meta.url)), LOADER_OPTIONS)
+      : protoLoader.fromJSON(__DOCKER_CRI_SHIM_PROTO_JSON__, LOADER_OPTIONS),
+  ) as unknown as ProtoGrpcType;
   return cached;
 }
