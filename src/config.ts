@@ -1,6 +1,8 @@
 // Command-line flags. Names follow cri-dockerd so an operator can swap binaries without
 // touching the systemd unit; unknown flags are an error, never silently ignored.
 
+import { ConfigFileError, readConfigFile, type FlagValueKind } from './config-file.js';
+
 export interface Config {
   containerRuntimeEndpoint: string;
   dockerEndpoint: string;
@@ -8,13 +10,19 @@ export interface Config {
   rootDirectory: string;
   runtimeRequestTimeoutMs: number;
   logLevel: string;
+  /** host:port for /metrics, /healthz and the loopback-only /debug endpoints; '' = off. */
+  metricsBindAddr: string;
+  /** A pull that reports no progress for this long is cancelled; 0 = never. */
+  imagePullProgressDeadlineMs: number;
+  /** cgroup the shim moves itself into at start; '' = stay where started. */
+  runtimeCgroups: string;
 }
 
-type FlagKind = 'string' | 'duration' | 'bool';
+type FlagKind = FlagValueKind;
 
 interface FlagSpec {
   names: string[];
-  key: keyof Config | 'version' | 'help';
+  key: keyof Config | 'version' | 'help' | 'config';
   kind: FlagKind;
   usage: string;
 }
@@ -26,6 +34,9 @@ export const DEFAULTS: Config = {
   rootDirectory: '/var/lib/docker-cri-shim',
   runtimeRequestTimeoutMs: 2 * 60 * 1000,
   logLevel: 'info',
+  metricsBindAddr: '',
+  imagePullProgressDeadlineMs: 60 * 1000,
+  runtimeCgroups: '',
 };
 
 const FLAGS: FlagSpec[] = [
@@ -35,6 +46,10 @@ const FLAGS: FlagSpec[] = [
   { names: ['root-directory', 'cri-dockerd-root-directory'], key: 'rootDirectory', kind: 'string', usage: 'state directory (sandbox checkpoints)' },
   { names: ['runtime-request-timeout'], key: 'runtimeRequestTimeoutMs', kind: 'duration', usage: 'timeout of one Docker request, e.g. 2m0s' },
   { names: ['log-level'], key: 'logLevel', kind: 'string', usage: 'trace, debug, info, warn, error or fatal' },
+  { names: ['metrics-bind-addr'], key: 'metricsBindAddr', kind: 'string', usage: 'serve Prometheus /metrics and /healthz on host:port (":9100" = 127.0.0.1:9100); off when empty' },
+  { names: ['image-pull-progress-deadline'], key: 'imagePullProgressDeadlineMs', kind: 'duration', usage: 'cancel a pull that makes no progress for this long (0 = never)' },
+  { names: ['runtime-cgroups'], key: 'runtimeCgroups', kind: 'string', usage: 'absolute cgroup path to move the shim into at start, e.g. /system.slice/docker-cri-shim' },
+  { names: ['config'], key: 'config', kind: 'string', usage: 'YAML or JSON file of flag-name: value; command-line flags override it' },
   { names: ['version'], key: 'version', kind: 'bool', usage: 'print the version and exit' },
   { names: ['help', 'h'], key: 'help', kind: 'bool', usage: 'print this help and exit' },
 ];
@@ -78,10 +93,37 @@ function formatDefault(f: FlagSpec): string {
   return f.kind === 'duration' ? `${Number(v) / 1000}s` : String(v);
 }
 
+/** The value of the last --config on the command line, if any. */
+function configFileArg(argv: string[]): string | undefined {
+  let path: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--?config(?:=(.*))?$/s.exec(argv[i]);
+    if (m) path = m[1] ?? argv[++i];
+  }
+  return path;
+}
+
 export function parseArgs(argv: string[]): ParsedArgs {
   const config: Config = { ...DEFAULTS };
   const byName = new Map<string, FlagSpec>();
   for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
+  const assign = (spec: FlagSpec, value: string) => {
+    if (spec.kind === 'duration') (config[spec.key as 'runtimeRequestTimeoutMs'] as number) = parseDuration(value);
+    else (config[spec.key as 'dockerEndpoint'] as string) = value;
+  };
+  // The file first, so every flag on the command line overrides it.
+  const configPath = configFileArg(argv);
+  if (configPath !== undefined) {
+    const settable = new Map<string, FlagValueKind>();
+    for (const [n, f] of byName) if (f.key in DEFAULTS) settable.set(n, f.kind);
+    try {
+      for (const s of readConfigFile(configPath, settable)) assign(byName.get(s.name)!, s.value);
+    } catch (err) {
+      if (err instanceof ConfigFileError) throw new UsageError(err.message);
+      if (err instanceof UsageError) throw new UsageError(`config file ${configPath}: ${err.message}`);
+      throw err;
+    }
+  }
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -103,14 +145,13 @@ export function parseArgs(argv: string[]): ParsedArgs {
       if (i + 1 >= argv.length) throw new UsageError(`flag --${m[1]} needs a value`);
       value = argv[++i];
     }
-    if (spec.kind === 'duration') (config[spec.key as 'runtimeRequestTimeoutMs'] as number) = parseDuration(value);
-    else (config[spec.key as 'dockerEndpoint'] as string) = value;
+    if (spec.key !== 'config') assign(spec, value);
   }
   if (!LOG_LEVELS.has(config.logLevel)) {
     throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, not "${config.logLevel}"`);
   }
-  if (!config.containerRuntimeEndpoint.startsWith('unix://')) {
-    throw new UsageError(`--container-runtime-endpoint must be a unix:// address, not "${config.containerRuntimeEndpoint}"`);
+  if (!config.containerRuntimeEndpoint.startsWith('unix://') && config.containerRuntimeEndpoint !== 'fd://') {
+    throw new UsageError(`--container-runtime-endpoint must be a unix:// address or fd:// (systemd socket activation), not "${config.containerRuntimeEndpoint}"`);
   }
   return { action: 'run', config };
 }

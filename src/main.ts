@@ -1,33 +1,58 @@
 #!/usr/bin/env node
 // docker-cri-shim: a CRI (runtime.v1) server on Docker Engine.
 import { parseArgs, usage, UsageError, type Config } from './config.js';
+import { Diagnostics } from './diagnostics/index.js';
 import { DockerClient } from './docker/client.js';
 import { createLogger } from './logger.js';
+import { attach as attachMetrics } from './metrics/index.js';
+import { MetricsServer } from './metrics/http.js';
+import { joinRuntimeCgroup } from './runtime-cgroups.js';
 import { CriServer } from './server/grpc-server.js';
 import { allHandlers } from './server/handlers.js';
 import { buildServices } from './services.js';
 import { ContainerIndex } from './store/container-index.js';
-import { VERSION } from './version.js';
+import { notify } from './systemd.js';
+import { VERSION, gitCommit } from './version.js';
 
 export async function run(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
+  if (config.runtimeCgroups) {
+    logger.info({ cgroups: await joinRuntimeCgroup(config.runtimeCgroups) }, 'moved into --runtime-cgroups');
+  }
   const docker = new DockerClient({ endpoint: config.dockerEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
   const index = new ContainerIndex(docker, logger);
   const services = buildServices(config, logger, docker, index);
   const server = new CriServer({ endpoint: config.containerRuntimeEndpoint, handlers: allHandlers(services), logger });
 
+  const diagnostics = new Diagnostics(config.rootDirectory, logger);
+  diagnostics.installSignalHandler();
+  let metrics: MetricsServer | undefined;
+  if (config.metricsBindAddr) {
+    attachMetrics({ server, docker, index, version: VERSION, commit: gitCommit() });
+    metrics = new MetricsServer({
+      bindAddr: config.metricsBindAddr,
+      ping: () => docker.raw('system.ping', (d) => d.ping()),
+      diagnostics,
+      logger,
+    });
+    // Before the CRI socket: a taken metrics address fails start-up before anyone connects.
+    await metrics.start();
+  }
+
   // dockerd may be down at start: the shim serves anyway (Status says so) and catches up.
   index.start();
   await server.start();
   logger.info({ version: VERSION, docker: config.dockerEndpoint }, 'docker-cri-shim started');
+  await notify('READY=1', logger);
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    server
-      .stop()
+    // Pods keep running: the shim owns no pod process and removes nothing here.
+    notify('STOPPING=1', logger)
+      .then(() => Promise.all([server.stop(), metrics?.stop()]))
       .then(() => {
         index.stop();
         logger.flush();
@@ -54,7 +79,7 @@ function main(argv: string[]): void {
     throw err;
   }
   if (parsed.action === 'version') {
-    process.stdout.write(`docker-cri-shim ${VERSION}\n`);
+    process.stdout.write(`docker-cri-shim ${VERSION} (commit ${gitCommit()})\n`);
     return;
   }
   if (parsed.action === 'help') {

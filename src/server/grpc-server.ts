@@ -1,19 +1,20 @@
 // The gRPC surface: owns the unix socket, registers RuntimeService and ImageService, and wraps
 // every RPC with logging, timing and the error -> status mapping. Handlers stay thin.
 import { mkdir, unlink, chmod, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CriError, Code, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadCri } from '../proto.js';
+import { listenFds } from '../systemd.js';
 import { STREAMING_RPCS, type CallContext, type HandlerSet } from './cri-types.js';
 
 /** Called after every RPC; metrics hook in here. */
 export type RpcObserver = (method: string, code: Code, durationMs: number) => void;
 
 export interface CriServerOptions {
-  /** unix:///path of the CRI socket. */
+  /** unix:///path of the CRI socket, or fd:// for the socket systemd passes (LISTEN_FDS). */
   endpoint: string;
   handlers: HandlerSet;
   logger: Logger;
@@ -49,6 +50,11 @@ export class CriServer {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   private readonly observers: RpcObserver[] = [];
   private socketPath: string | undefined;
+  /** The systemd-passed listener (fd://); grpc-js cannot bind an fd, so connections are injected. */
+  private fdListener: NetServer | undefined;
+  private running = 0;
+  /** Streaming calls open, so shutdown can end them instead of waiting out the grace period. */
+  private readonly streams = new Set<{ controller: AbortController; call: grpc.ServerWritableStream<unknown, unknown> }>();
 
   constructor(private readonly opts: CriServerOptions) {
     const cri = loadCri().runtime.v1;
@@ -58,6 +64,11 @@ export class CriServer {
 
   onRpc(observer: RpcObserver): void {
     this.observers.push(observer);
+  }
+
+  /** RPCs being handled right now. */
+  get inFlight(): number {
+    return this.running;
   }
 
   private implement(service: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
@@ -77,10 +88,12 @@ export class CriServer {
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort(new Error('call cancelled by client')));
     const ctx: CallContext = { method, logger: this.opts.logger.child({ method, id }), signal: controller.signal };
-    return ctx;
+    this.running++;
+    return { ctx, controller };
   }
 
   private finish(ctx: CallContext, started: number, err: unknown): grpc.ServiceError | null {
+    this.running--;
     const ms = Math.round((performance.now() - started) * 1000) / 1000;
     let code = Code.OK;
     let error: CriError | undefined;
@@ -103,7 +116,7 @@ export class CriServer {
 
   private wrapUnary(method: string): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
-      const ctx = this.context(method, call);
+      const { ctx } = this.context(method, call);
       const started = performance.now();
       const handler = this.handlerFor(method);
       const run = handler
@@ -118,19 +131,24 @@ export class CriServer {
 
   private wrapStreaming(method: string): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
-      const ctx = this.context(method, call);
+      const { ctx, controller } = this.context(method, call);
+      const open = { controller, call };
+      this.streams.add(open);
       const started = performance.now();
       const handler = this.handlerFor(method);
-      const stream = { write: (m: unknown) => void call.write(m) };
+      // After shutdown ended the call, a late write from the handler is dropped.
+      const stream = { write: (m: unknown) => void (call.writableEnded || call.write(m)) };
       const run = handler
         ? (handler as (req: unknown, s: typeof stream, ctx: CallContext) => Promise<void>)(call.request, stream, ctx)
         : Promise.reject(this.unimplemented(method));
       run.then(
         () => {
+          this.streams.delete(open);
           this.finish(ctx, started, undefined);
-          call.end();
+          if (!call.writableEnded) call.end();
         },
         (err: unknown) => {
+          this.streams.delete(open);
           const e = this.finish(ctx, started, err ?? new Error('unknown failure'));
           if (!call.cancelled && e) call.emit('error', e);
         },
@@ -140,6 +158,10 @@ export class CriServer {
 
   /** Binds the socket (mode 0660: not world-writable) and starts serving. */
   async start(): Promise<void> {
+    if (this.opts.endpoint === 'fd://') {
+      await this.startOnPassedSocket();
+      return;
+    }
     const path = socketPathOf(this.opts.endpoint);
     await mkdir(dirname(path), { recursive: true });
     await clearStaleSocket(path);
@@ -159,9 +181,34 @@ export class CriServer {
     this.opts.logger.info({ endpoint: this.opts.endpoint }, 'CRI server listening');
   }
 
-  /** Stops accepting, lets in-flight calls finish (bounded), then removes the socket. */
+  /**
+   * Serves on the first socket systemd passed. Its path, owner and mode are the .socket unit's
+   * business, so the file is neither chmod-ed nor removed here.
+   */
+  private async startOnPassedSocket(): Promise<void> {
+    const [fd] = listenFds();
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = createNetServer((socket) => injector.injectConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', (err) => reject(new Error(`cannot serve on the socket passed as fd ${fd}: ${err.message}`)));
+      listener.listen({ fd }, () => resolve());
+    });
+    listener.on('error', (err) => this.opts.logger.error({ err }, 'CRI listener failed'));
+    this.fdListener = listener;
+    this.opts.logger.info({ endpoint: this.opts.endpoint, fd }, 'CRI server listening');
+  }
+
+  /**
+   * Stops accepting, ends open streams (their clients reconnect to the next shim), lets unary
+   * calls finish (bounded), then removes the socket it created. Containers are never touched.
+   */
   async stop(): Promise<void> {
     const grace = this.opts.shutdownGraceMs ?? 10_000;
+    this.fdListener?.close();
+    for (const { controller, call } of this.streams) {
+      controller.abort(new Error('docker-cri-shim is shutting down'));
+      if (!call.cancelled && !call.writableEnded) call.end();
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.opts.logger.warn({ graceMs: grace }, 'in-flight calls did not finish in time; cutting them');
