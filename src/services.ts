@@ -5,6 +5,8 @@ import type { Logger } from './logger.js';
 import type { ContainerIndex } from './store/container-index.js';
 import { RuntimeService } from './service/runtime.js';
 import { ImageService } from './service/image.js';
+import { SandboxService } from './service/sandbox.js';
+import { CheckpointStore } from './store/checkpoint.js';
 
 export interface Services {
   config: Config;
@@ -13,10 +15,12 @@ export interface Services {
   index: ContainerIndex;
   runtime: RuntimeService;
   images: ImageService;
+  sandboxes: SandboxService;
 }
 
 export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
   const runtime = new RuntimeService(docker);
   const images = new ImageService(docker);
-  return { config, logger, docker, index, runtime, images };
+  const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), logger });
+  return { config, logger, docker, index, runtime, images, sandboxes };
 }

@@ -3,9 +3,11 @@
 import type { Services } from '../services.js';
 import type { HandlerSet } from './cri-types.js';
 import { runtimeHandlers } from './runtime/index.js';
+import { sandboxHandlers } from './sandbox/index.js';
 
 export function allHandlers(svc: Services): HandlerSet {
   return {
     ...runtimeHandlers(svc),
+    ...sandboxHandlers(svc),
   };
 }

@@ -1,0 +1,182 @@
+// PodSandboxConfig -> Docker create options of the pod's pause container. Pure translation:
+// the service decides the image, the Docker runtime, the network mode and the clamped OOM
+// score, and reads files (seccomp profiles); this module only maps fields.
+import type Dockerode from 'dockerode';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
+import type { SecurityProfile__Output } from '../generated/runtime/v1/SecurityProfile.js';
+import { invalidArgument } from '../errors.js';
+import { LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_SANDBOX, toDockerLabels } from './labels.js';
+import { sandboxName } from './naming.js';
+
+/**
+ * The pod's PID namespace mode as the kubelet asked it (POD, CONTAINER or NODE). Docker cannot
+ * tell POD from CONTAINER (both leave the pause container's PidMode empty), and workload
+ * containers must know whether to join the pause's PID namespace, so it lives in a label and
+ * survives shim restarts.
+ */
+export const LABEL_PID_MODE = `${LABEL_SHIM_PREFIX}pid-mode`;
+/** The CRI runtime_handler of the pod (empty: Docker's default runtime), reported back as given. */
+export const LABEL_RUNTIME_HANDLER = `${LABEL_SHIM_PREFIX}runtime-handler`;
+
+/** What dockershim gave pause containers: killed last. Clamped to what the host allows. */
+export const PAUSE_OOM_SCORE_ADJ = -998;
+
+export interface SandboxSpecOptions {
+  /** Image of the pause container (id or reference). */
+  image: string;
+  /** Docker network mode for a pod that does not use the host network ("bridge", "none"). */
+  podNetworkMode: string;
+  /** CRI runtime_handler, already checked to name a Docker runtime (HostConfig.Runtime); empty: Docker's default. */
+  runtimeHandler: string;
+  oomScoreAdj: number;
+  /** Cgroup parent in the form Docker's cgroup driver accepts. */
+  cgroupParent: string;
+  /** JSON of a Localhost seccomp profile, read by the caller. */
+  seccompProfileJson?: string;
+}
+
+/** Which namespaces the pod shares with the node; proto3 defaults (POD) when absent. */
+export function namespaceModes(config: PodSandboxConfig__Output): {
+  network: NamespaceMode__Output;
+  pid: NamespaceMode__Output;
+  ipc: NamespaceMode__Output;
+} {
+  const ns = config.linux?.security_context?.namespace_options;
+  return { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'POD', ipc: ns?.ipc ?? 'POD' };
+}
+
+/**
+ * Docker's systemd cgroup driver only takes a slice name ("kubepods-besteffort-pod1.slice"),
+ * while the kubelet sends the full path ("/kubepods.slice/kubepods-besteffort.slice/..."):
+ * the last element names the slice and systemd derives the hierarchy from it.
+ */
+export function cgroupParentFor(parent: string, driver: 'systemd' | 'cgroupfs'): string {
+  if (driver !== 'systemd' || parent === '') return parent;
+  const base = parent.split('/').filter(Boolean).pop() ?? '';
+  if (!base.endsWith('.slice')) {
+    throw invalidArgument(`config.linux.cgroup_parent "${parent}" is not a systemd slice (Docker uses the systemd cgroup driver)`);
+  }
+  return base;
+}
+
+/** The Localhost profile path of a seccomp setting, or undefined for any other kind. */
+export function localhostSeccompPath(config: PodSandboxConfig__Output): string | undefined {
+  const sc = config.linux?.security_context;
+  if (!sc) return undefined;
+  if (sc.seccomp?.profile_type === 'Localhost') return sc.seccomp.localhost_ref;
+  if (sc.seccomp_profile_path.startsWith('localhost/')) return sc.seccomp_profile_path.slice('localhost/'.length);
+  return undefined;
+}
+
+function seccompOpt(config: PodSandboxConfig__Output, profileJson: string | undefined): string | undefined {
+  const sc = config.linux?.security_context;
+  if (profileJson !== undefined) return `seccomp=${profileJson}`;
+  if (sc?.seccomp?.profile_type === 'Unconfined' || sc?.seccomp_profile_path === 'unconfined') return 'seccomp=unconfined';
+  // RuntimeDefault, "runtime/default", "docker/default" and nothing at all: Docker's default profile.
+  return undefined;
+}
+
+function apparmorOpt(profile: SecurityProfile__Output | null | undefined): string | undefined {
+  if (profile?.profile_type === 'Unconfined') return 'apparmor=unconfined';
+  if (profile?.profile_type === 'Localhost') return `apparmor=${profile.localhost_ref.replace(/^localhost\//, '')}`;
+  return undefined;
+}
+
+function securityOpts(config: PodSandboxConfig__Output, seccompProfileJson: string | undefined): string[] {
+  const sc = config.linux?.security_context;
+  const opts: string[] = [];
+  const seccomp = seccompOpt(config, seccompProfileJson);
+  if (seccomp) opts.push(seccomp);
+  const apparmor = apparmorOpt(sc?.apparmor);
+  if (apparmor) opts.push(apparmor);
+  const se = sc?.selinux_options;
+  if (se) {
+    if (se.user) opts.push(`label=user:${se.user}`);
+    if (se.role) opts.push(`label=role:${se.role}`);
+    if (se.type) opts.push(`label=type:${se.type}`);
+    if (se.level) opts.push(`label=level:${se.level}`);
+  }
+  return opts;
+}
+
+function runAsUser(config: PodSandboxConfig__Output): string | undefined {
+  const sc = config.linux?.security_context;
+  if (!sc?.run_as_user) return undefined;
+  return sc.run_as_group ? `${sc.run_as_user.value}:${sc.run_as_group.value}` : String(sc.run_as_user.value);
+}
+
+const DOCKER_PROTOCOL = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' } as const;
+
+/** Docker's "<port>/<proto>" key and lowercase protocol of a CRI port mapping. */
+export function dockerPort(pm: { protocol: keyof typeof DOCKER_PROTOCOL; container_port: number }): {
+  key: string;
+  protocol: (typeof DOCKER_PROTOCOL)[keyof typeof DOCKER_PROTOCOL];
+} {
+  const protocol = DOCKER_PROTOCOL[pm.protocol];
+  return { key: `${pm.container_port}/${protocol}`, protocol };
+}
+
+/** ExposedPorts and PortBindings of the pod's port mappings (bindings only with a host port). */
+export function portBindings(config: PodSandboxConfig__Output): {
+  exposed: Record<string, object>;
+  bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+} {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  config.port_mappings.forEach((pm, i) => {
+    if (!Number.isInteger(pm.container_port) || pm.container_port <= 0 || pm.container_port > 65535) {
+      throw invalidArgument(`config.port_mappings[${i}].container_port ${pm.container_port} is not a port number`);
+    }
+    if (pm.host_port < 0 || pm.host_port > 65535) {
+      throw invalidArgument(`config.port_mappings[${i}].host_port ${pm.host_port} is not a port number`);
+    }
+    const { key } = dockerPort(pm);
+    exposed[key] = {};
+    // A mapping without a host port only documents the port: it is reached on the pod IP
+    // (dockershim skipped it too; Docker would otherwise pick a random host port).
+    if (pm.host_port === 0) return;
+    (bindings[key] ??= []).push({ HostIp: pm.host_ip, HostPort: String(pm.host_port) });
+  });
+  return { exposed, bindings };
+}
+
+/** Docker create options of the pause container of a pod. */
+export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: SandboxSpecOptions): Dockerode.ContainerCreateOptions {
+  const meta = config.metadata!;
+  const modes = namespaceModes(config);
+  const hostNetwork = modes.network === 'NODE';
+  const sc = config.linux?.security_context;
+  const { exposed, bindings } = portBindings(config);
+  const internal: Record<string, string> = { [LABEL_TYPE]: TYPE_SANDBOX, [LABEL_PID_MODE]: modes.pid };
+  if (opts.runtimeHandler) internal[LABEL_RUNTIME_HANDLER] = opts.runtimeHandler;
+
+  const hostConfig: Dockerode.HostConfig = {
+    NetworkMode: hostNetwork ? 'host' : opts.podNetworkMode,
+    // Docker refuses port bindings in host mode; the ports are the node's there anyway.
+    PortBindings: hostNetwork ? {} : bindings,
+    // Workload containers join with `container:<pause id>`, which Docker allows only for a shareable IPC.
+    IpcMode: modes.ipc === 'NODE' ? 'host' : 'shareable',
+    PidMode: modes.pid === 'NODE' ? 'host' : '',
+    CgroupParent: opts.cgroupParent,
+    Sysctls: config.linux?.sysctls ?? {},
+    OomScoreAdj: opts.oomScoreAdj,
+    Privileged: sc?.privileged ?? false,
+    ReadonlyRootfs: sc?.readonly_rootfs ?? false,
+    GroupAdd: (sc?.supplemental_groups ?? []).map(String),
+    SecurityOpt: securityOpts(config, opts.seccompProfileJson),
+  };
+  if (opts.runtimeHandler) hostConfig.Runtime = opts.runtimeHandler;
+
+  const create: Dockerode.ContainerCreateOptions = {
+    name: sandboxName({ name: meta.name, namespace: meta.namespace, uid: meta.uid, attempt: meta.attempt }),
+    Image: opts.image,
+    Labels: toDockerLabels(config.labels, config.annotations, internal),
+    ExposedPorts: exposed,
+    HostConfig: hostConfig,
+  };
+  if (config.hostname) create.Hostname = config.hostname;
+  const user = runAsUser(config);
+  if (user) create.User = user;
+  return create;
+}

@@ -1,0 +1,355 @@
+// Pod sandboxes: one pause container per pod. Run creates it (pulling the pause image when
+// absent), writes the checkpoint, starts it, sets the network up and writes the pod's
+// resolv.conf; Stop stops the pod's containers, tears the network down and stops the pause
+// container; Remove removes them all and the checkpoint. List/Status read the ContainerIndex.
+import { readFile } from 'node:fs/promises';
+import type Dockerode from 'dockerode';
+import type { Config } from '../config.js';
+import type { DockerClient } from '../docker/client.js';
+import { clampOomScoreAdj } from '../docker/host-limits.js';
+import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
+import { hasDnsConfig, writeResolvConf } from '../docker/resolv-conf.js';
+import {
+  PAUSE_OOM_SCORE_ADJ,
+  cgroupParentFor,
+  dockerPort,
+  localhostSeccompPath,
+  namespaceModes,
+  sandboxCreateOptions,
+} from '../docker/sandbox-spec.js';
+import { nowNs, sandboxVerboseInfo, toPodSandbox, toPodSandboxStatus } from '../docker/sandbox-status.js';
+import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
+import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandboxStatusResponse.js';
+import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
+import {
+  alreadyExists,
+  invalidArgument,
+  isDockerConflict,
+  isDockerHttpError,
+  isDockerNotFound,
+  notFound,
+  toCriError,
+} from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { CheckpointStore, SandboxCheckpoint } from '../store/checkpoint.js';
+import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
+import type { ImageService } from './image.js';
+
+/** Seconds each container of a pod gets between SIGTERM and SIGKILL in StopPodSandbox (dockershim's). */
+const STOP_GRACE_SECONDS = 10;
+/** Docker network of pods that do not use the host's, while no CNI plugin is configured. */
+const DOCKER_POD_NETWORK = 'bridge';
+
+export interface SandboxServiceDeps {
+  config: Config;
+  docker: DockerClient;
+  index: ContainerIndex;
+  images: ImageService;
+  checkpoints: CheckpointStore;
+  logger: Logger;
+}
+
+/** Kubernetes names never contain "_" (it separates the fields of our Docker names). */
+function requireNameField(value: string, field: string): void {
+  if (!value) throw invalidArgument(`${field} is empty`);
+  if (value.includes('_')) throw invalidArgument(`${field} "${value}" must not contain "_"`);
+}
+
+function validateConfig(config: PodSandboxConfig__Output | null): asserts config is PodSandboxConfig__Output {
+  if (!config) throw invalidArgument('config is required');
+  const meta = config.metadata;
+  if (!meta) throw invalidArgument('config.metadata is required');
+  requireNameField(meta.name, 'config.metadata.name');
+  requireNameField(meta.namespace, 'config.metadata.namespace');
+  requireNameField(meta.uid, 'config.metadata.uid');
+  const modes = namespaceModes(config);
+  for (const [kind, mode] of Object.entries(modes)) {
+    if (mode === 'TARGET') {
+      throw invalidArgument(`config.linux.security_context.namespace_options.${kind} TARGET applies to containers, not to a pod sandbox`);
+    }
+  }
+}
+
+/** True for Docker's "nothing to do" answers: already stopped/started (304) or gone (404). */
+function isAlreadyDone(err: unknown): boolean {
+  return isDockerNotFound(err) || (isDockerHttpError(err) && err.statusCode === 304);
+}
+
+export class SandboxService {
+  constructor(private readonly deps: SandboxServiceDeps) {}
+
+  private get docker(): DockerClient {
+    return this.deps.docker;
+  }
+
+  private get index(): ContainerIndex {
+    return this.deps.index;
+  }
+
+  // ---- RunPodSandbox ----
+
+  /** Runs the pod's pause container and returns its id (the sandbox id). */
+  async run(req: RunPodSandboxRequest__Output): Promise<string> {
+    const config = req.config;
+    validateConfig(config);
+    const meta = config.metadata!;
+    const what = `pod sandbox ${meta.namespace}/${meta.name}`;
+    const hostNetwork = namespaceModes(config).network === 'NODE';
+
+    const pauseImage = this.deps.config.podInfraContainerImage;
+    const [, cgroupParent, seccompProfileJson] = await Promise.all([
+      this.deps.images.ensure(pauseImage),
+      this.prepareDockerFacts(req.runtime_handler, config.linux?.cgroup_parent ?? ''),
+      this.readSeccompProfile(config),
+    ]);
+    const options = sandboxCreateOptions(config, {
+      image: pauseImage,
+      podNetworkMode: this.podNetworkMode(),
+      runtimeHandler: req.runtime_handler,
+      oomScoreAdj: clampOomScoreAdj(PAUSE_OOM_SCORE_ADJ, this.deps.logger),
+      cgroupParent,
+      seccompProfileJson,
+    });
+
+    const id = await this.createPause(options, what);
+    const checkpoint: SandboxCheckpoint = {
+      version: 'v1',
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      data: {
+        host_network: hostNetwork,
+        port_mappings: config.port_mappings.map((pm) => ({
+          protocol: dockerPort(pm).protocol,
+          container_port: pm.container_port,
+          host_port: pm.host_port,
+          host_ip: pm.host_ip,
+        })),
+      },
+    };
+    try {
+      await this.deps.checkpoints.write(id, checkpoint);
+      await this.docker.call('container.start', (d) => d.getContainer(id).start(), `start pause container of ${what}`);
+      const record = await this.index.refresh(id);
+      if (!record) throw notFound(`pause container ${id} of ${what} vanished while starting`);
+      await this.setUpNetwork(record, config, checkpoint);
+      if (hasDnsConfig(config.dns_config)) await writeResolvConf(record.ResolvConfPath, config.dns_config);
+    } catch (err) {
+      await this.undoRun(id, checkpoint);
+      throw toCriError(err, `run ${what}`);
+    }
+    return id;
+  }
+
+  /**
+   * Checks the runtime handler against `docker info` and converts the cgroup parent for
+   * Docker's cgroup driver; asks Docker only when either is set.
+   */
+  private async prepareDockerFacts(runtimeHandler: string, cgroupParent: string): Promise<string> {
+    if (!runtimeHandler && !cgroupParent) return '';
+    const info = await this.docker.call(
+      'system.info',
+      (d) => d.info() as Promise<{ Runtimes?: Record<string, unknown>; CgroupDriver?: string }>,
+      'docker info',
+    );
+    if (runtimeHandler) {
+      const known = Object.keys(info.Runtimes ?? {});
+      if (!known.includes(runtimeHandler)) {
+        throw invalidArgument(`runtime_handler "${runtimeHandler}" is not a Docker runtime (available: ${known.sort().join(', ')})`);
+      }
+    }
+    return cgroupParentFor(cgroupParent, info.CgroupDriver === 'systemd' ? 'systemd' : 'cgroupfs');
+  }
+
+  private async readSeccompProfile(config: PodSandboxConfig__Output): Promise<string | undefined> {
+    const path = localhostSeccompPath(config);
+    if (path === undefined) return undefined;
+    try {
+      return JSON.stringify(JSON.parse(await readFile(path, 'utf8')));
+    } catch (err) {
+      throw invalidArgument(`config.linux.security_context.seccomp localhost profile "${path}": ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Creates the pause container. A leftover of the same name (an earlier attempt that died, or
+   * one the kubelet lost track of) is removed and the create retried once if it is not running;
+   * a running one is a real conflict.
+   */
+  private async createPause(options: Dockerode.ContainerCreateOptions, what: string): Promise<string> {
+    const create = () => this.docker.raw('container.create', (d) => d.createContainer(options));
+    try {
+      return (await create()).id;
+    } catch (err) {
+      if (!isDockerConflict(err)) throw toCriError(err, `create pause container of ${what}`);
+    }
+    await this.removeLeftover(options.name!, what);
+    try {
+      return (await create()).id;
+    } catch (err) {
+      throw toCriError(err, `create pause container of ${what}`);
+    }
+  }
+
+  private async removeLeftover(name: string, what: string): Promise<void> {
+    let leftover: ContainerRecord;
+    try {
+      leftover = await this.docker.raw('container.inspect', (d) => d.getContainer(name).inspect());
+    } catch (err) {
+      if (isDockerNotFound(err)) return;
+      throw toCriError(err, `inspect leftover container ${name}`);
+    }
+    if (leftover.State?.Running) {
+      throw alreadyExists(`${what}: container ${name} already exists and is running (id ${leftover.Id})`);
+    }
+    this.deps.logger.info({ id: leftover.Id, name }, 'removing a leftover exited pause container of the same name');
+    await this.removeSandbox(leftover.Id, leftover);
+  }
+
+  /** Undoes a RunPodSandbox that failed half-way: no container, network or checkpoint stays. */
+  private async undoRun(id: string, checkpoint: SandboxCheckpoint): Promise<void> {
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['tear down network', () => this.tearDownNetwork(id, checkpoint)],
+      ['remove pause container', () => this.removeContainer(id)],
+      ['remove checkpoint', () => this.deps.checkpoints.remove(id)],
+    ];
+    for (const [step, fn] of steps) {
+      try {
+        await fn();
+      } catch (err) {
+        this.deps.logger.error({ id, err: toCriError(err).message }, `after a failed RunPodSandbox, could not ${step}`);
+      }
+    }
+  }
+
+  // ---- Networking (Docker's bridge here; a CNI plugin slots in at these three points) ----
+
+  /** Docker network mode of the pause container of a pod that does not use the host network. */
+  private podNetworkMode(): string {
+    return DOCKER_POD_NETWORK;
+  }
+
+  /**
+   * Connects the started pause container to the pod network. On Docker's bridge, dockerd
+   * already did it when the container started: checks that it got an address.
+   */
+  private async setUpNetwork(record: ContainerRecord, config: PodSandboxConfig__Output, checkpoint: SandboxCheckpoint): Promise<void> {
+    if (checkpoint.data.host_network) return;
+    const ip = record.NetworkSettings?.Networks?.[DOCKER_POD_NETWORK]?.IPAddress;
+    if (!ip) throw new Error(`Docker's ${DOCKER_POD_NETWORK} network gave pod ${config.metadata!.name} no IP address`);
+  }
+
+  /**
+   * Disconnects the pod from its network; must work from the checkpoint alone (the pause
+   * container may be gone). Docker's bridge releases the endpoint when the pause container
+   * stops, so there is nothing left to undo here beyond saying so.
+   */
+  private async tearDownNetwork(id: string, checkpoint: SandboxCheckpoint | undefined): Promise<void> {
+    this.deps.logger.debug({ id, hostNetwork: checkpoint?.data.host_network }, 'pod network released by Docker with the pause container');
+  }
+
+  // ---- StopPodSandbox / RemovePodSandbox ----
+
+  /**
+   * The sandbox of a full id or unique prefix; undefined when Docker has none (Stop and Remove
+   * are idempotent). An ambiguous prefix is still an error: we cannot tell which pod is meant.
+   */
+  private async lookup(idOrPrefix: string): Promise<ContainerRecord | undefined> {
+    if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
+    const matches = (await this.index.all()).filter(
+      (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === TYPE_SANDBOX,
+    );
+    if (matches.length > 1) throw notFound(`pod sandbox id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
+    return matches.length === 1 ? this.index.refresh(matches[0].Id) : undefined;
+  }
+
+  /** Workload containers of the pod, found by the sandbox id label they carry. */
+  private async podContainers(sandboxId: string): Promise<ContainerRecord[]> {
+    return (await this.index.all()).filter((r) => r.Config?.Labels?.[LABEL_SANDBOX_ID] === sandboxId);
+  }
+
+  private async stopContainer(id: string): Promise<void> {
+    try {
+      await this.docker.raw('container.stop', (d) => d.getContainer(id).stop({ t: STOP_GRACE_SECONDS }));
+    } catch (err) {
+      if (!isAlreadyDone(err)) throw toCriError(err, `stop container ${id}`);
+    }
+    await this.index.refresh(id);
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.raw('container.remove', (d) => d.getContainer(id).remove({ force: true, v: true }));
+    } catch (err) {
+      // 409 "removal already in progress" means another call is removing it: gone all the same.
+      if (!isDockerNotFound(err) && !isDockerConflict(err)) throw toCriError(err, `remove container ${id}`);
+    }
+    this.index.forget(id);
+  }
+
+  /** Stops every container of the pod, tears its network down, stops the pause container. */
+  async stop(idOrPrefix: string): Promise<void> {
+    const record = await this.lookup(idOrPrefix);
+    if (!record) {
+      // The pause container is gone; a checkpoint still says what network to release.
+      const checkpoint = await this.deps.checkpoints.read(idOrPrefix);
+      if (checkpoint) await this.tearDownNetwork(idOrPrefix, checkpoint);
+      return;
+    }
+    await this.stopSandbox(record.Id);
+  }
+
+  private async stopSandbox(id: string): Promise<void> {
+    const workloads = (await this.podContainers(id)).filter((c) => c.State?.Running);
+    await Promise.all(workloads.map((c) => this.stopContainer(c.Id)));
+    await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
+    await this.stopContainer(id);
+  }
+
+  /** Removes every container of the pod, the pause container and the checkpoint. */
+  async remove(idOrPrefix: string): Promise<void> {
+    const record = await this.lookup(idOrPrefix);
+    await this.removeSandbox(record?.Id ?? idOrPrefix, record);
+  }
+
+  private async removeSandbox(id: string, record?: ContainerRecord): Promise<void> {
+    // Stop first so the network is torn down while the pause container still holds it.
+    if (record?.State?.Running) await this.stopSandbox(id);
+    const workloads = await this.podContainers(id);
+    await Promise.all(workloads.map((c) => this.removeContainer(c.Id)));
+    if (record) await this.removeContainer(id);
+    else {
+      // Unknown to Docker: only a leftover checkpoint (from a pod whose container was removed by hand) may remain.
+      const checkpoint = await this.deps.checkpoints.read(id);
+      if (checkpoint) await this.tearDownNetwork(id, checkpoint);
+    }
+    await this.deps.checkpoints.remove(id);
+  }
+
+  // ---- PodSandboxStatus / ListPodSandbox ----
+
+  async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
+    const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
+    const status = toPodSandboxStatus(record);
+    if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
+    const info = verbose ? sandboxVerboseInfo(record, (await this.deps.checkpoints.read(record.Id)) ?? null) : {};
+    return { status, info, containers_statuses: [], timestamp: nowNs() };
+  }
+
+  /** Sandboxes matching the filter (id or id prefix, state, label selector), from the index. */
+  async list(filter: PodSandboxFilter__Output | null): Promise<PodSandbox[]> {
+    const out: PodSandbox[] = [];
+    for (const record of await this.index.all()) {
+      if (record.Config?.Labels?.[LABEL_TYPE] !== TYPE_SANDBOX) continue;
+      if (filter?.id && !record.Id.startsWith(filter.id)) continue;
+      const sandbox = toPodSandbox(record);
+      if (!sandbox) continue;
+      if (filter?.state && sandbox.state !== filter.state.state) continue;
+      if (!matchesSelector(sandbox.labels ?? {}, filter?.label_selector)) continue;
+      out.push(sandbox);
+    }
+    return out;
+  }
+}
