@@ -7,6 +7,7 @@ import { RuntimeService } from './service/runtime.js';
 import { ImageService } from './service/image.js';
 import { SandboxService } from './service/sandbox.js';
 import { CheckpointStore } from './store/checkpoint.js';
+import { StatsService } from './service/stats.js';
 
 export interface Services {
   config: Config;
@@ -16,11 +17,13 @@ export interface Services {
   runtime: RuntimeService;
   images: ImageService;
   sandboxes: SandboxService;
+  stats: StatsService;
 }
 
 export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
   const runtime = new RuntimeService(docker);
   const images = new ImageService(docker);
   const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), logger });
-  return { config, logger, docker, index, runtime, images, sandboxes };
+  const stats = new StatsService(docker, index);
+  return { config, logger, docker, index, runtime, images, sandboxes, stats };
 }
