@@ -68,6 +68,17 @@ export async function run(config: Config): Promise<void> {
 }
 
 function main(argv: string[]): void {
+  // A subcommand, not a flag: the bench has its own flags and never starts a server.
+  if (argv[0] === 'bench') {
+    import('./bench/cli.js')
+      .then((bench) => bench.benchMain(argv.slice(1)))
+      .then((code) => process.exit(code))
+      .catch((err: unknown) => {
+        process.stderr.write(`docker-cri-shim bench: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      });
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs(argv);

@@ -1,0 +1,31 @@
+// What one endpoint did in one round: latencies per "workload/RPC", errors by gRPC code,
+// pods per second per workload, and the cost of its processes from /proc.
+import type { ProcessCost } from './procwatch.js';
+
+export interface Throughput {
+  pods: number;
+  seconds: number;
+}
+
+export class Recorder {
+  readonly latencies = new Map<string, number[]>();
+  readonly errors = new Map<string, Map<string, number>>();
+  readonly throughput = new Map<string, Throughput>();
+  cost: ProcessCost | undefined;
+
+  latency(key: string, ms: number): void {
+    let list = this.latencies.get(key);
+    if (!list) this.latencies.set(key, (list = []));
+    list.push(ms);
+  }
+
+  error(key: string, code: string): void {
+    let byCode = this.errors.get(key);
+    if (!byCode) this.errors.set(key, (byCode = new Map()));
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+
+  pods(workload: string, pods: number, seconds: number): void {
+    this.throughput.set(workload, { pods, seconds });
+  }
+}
