@@ -15,6 +15,12 @@ export interface ShimOptions {
   /** Reuse a root directory (restart tests). */
   rootDir?: string;
   socketPath?: string;
+  /** Runs this instead of `node dist/main.js` (the single executable, a wrapper); flags follow it. */
+  command?: string[];
+  /** Extra environment for the shim process. */
+  env?: NodeJS.ProcessEnv;
+  /** Open fds handed to the shim as fd 3, 4, ... (systemd socket activation). */
+  passFds?: number[];
 }
 
 export interface RunningShim {
@@ -32,15 +38,19 @@ export async function startShim(opts: ShimOptions = {}): Promise<RunningShim> {
   const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-test-'));
   const socketPath = opts.socketPath ?? join(tmp, 'cri.sock');
   const rootDir = opts.rootDir ?? join(tmp, 'root');
+  const [file, ...prefix] = opts.command ?? [process.execPath, join(TOP, 'dist/main.js')];
   const args = [
-    join(TOP, 'dist/main.js'),
+    ...prefix,
     `--container-runtime-endpoint=unix://${socketPath}`,
     `--root-directory=${rootDir}`,
     `--pod-infra-container-image=${PAUSE}`,
     '--log-level=debug',
     ...(opts.args ?? []),
   ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(file, args, {
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.passFds ?? [])],
+    env: { ...process.env, ...opts.env },
+  });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,0 +1,98 @@
+// systemd integration through the real process: socket activation (a listening socket passed
+// as fd 3 with LISTEN_FDS/LISTEN_PID, as systemd does it) and sd_notify READY=1/STOPPING=1.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startShim, TOP } from '../helpers/shim.js';
+
+const SHIM = [process.execPath, join(TOP, 'dist/main.js')];
+
+// What systemd does for a .socket unit: bind+listen, put the socket at fd 3, set LISTEN_FDS
+// and LISTEN_PID to the pid that exec() keeps, then exec the service.
+const ACTIVATE = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(16)
+os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[2], sys.argv[2:])
+`;
+
+// systemd's side of NOTIFY_SOCKET: a unix datagram socket; each datagram printed on one line.
+// recv() without ancillary buffer drops (closes) the barrier fd systemd-notify sends.
+const RECEIVE = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+print("bound", flush=True)
+while True: print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+`;
+
+const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-systemd-'));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function notifyReceiver(path: string): Promise<() => string> {
+  const proc = spawn('python3', ['-c', RECEIVE, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  while (!out.includes('bound')) await new Promise((r) => setTimeout(r, 20));
+  return () => out;
+}
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('systemd', () => {
+  it('serves on the socket passed as fd 3, reports READY=1 and STOPPING=1, and leaves the socket to systemd', async () => {
+    const socketPath = join(tmp, 'activated.sock');
+    const received = await notifyReceiver(join(tmp, 'notify.sock'));
+    const shim = await startShim({
+      socketPath,
+      command: ['python3', '-c', ACTIVATE, socketPath, ...SHIM],
+      args: ['--container-runtime-endpoint=fd://'],
+      env: { NOTIFY_SOCKET: join(tmp, 'notify.sock') },
+    });
+    const version = await shim.client.rt('Version', { version: 'v1' });
+    expect(version.runtime_api_version).toBe('v1');
+    await until('READY=1', () => received().includes('READY=1'));
+    expect(received()).toContain(`MAINPID=${shim.proc.pid}`);
+    expect(await shim.stop()).toBe(0);
+    expect(received()).toContain('STOPPING=1');
+    // The socket belongs to the .socket unit: it stays for the next start.
+    expect(existsSync(socketPath)).toBe(true);
+  });
+
+  it('fd:// without a passed socket fails at start with a clear error', () => {
+    const env = { ...process.env };
+    delete env.LISTEN_FDS;
+    delete env.LISTEN_PID;
+    const res = spawnSync(SHIM[0], [SHIM[1], '--container-runtime-endpoint=fd://', `--root-directory=${join(tmp, 'root')}`], {
+      env,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toMatch(/fd:\/\/ needs a socket passed by systemd.*LISTEN_FDS/);
+  });
+
+  it('fd:// with a LISTEN_PID of another process is refused', () => {
+    const res = spawnSync(SHIM[0], [SHIM[1], '--container-runtime-endpoint=fd://', `--root-directory=${join(tmp, 'root')}`], {
+      env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: '1' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toMatch(/LISTEN_PID=1 is not this process/);
+  });
+});
