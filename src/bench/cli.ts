@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ProcessSpec, ProcessWatch } from './procwatch.js';
 import { endpointReport, formatTable, ratios, type BenchReport } from './report.js';
 import { BenchRefused, runBench, type EndpointSpec, type RunnerOptions } from './runner.js';
-import { WORKLOADS, type Workload } from './workloads.js';
+import { DEFAULT_COMMAND, parseCommand, WORKLOADS, type Workload } from './workloads.js';
 
 export const BENCH_USAGE = `Usage: docker-cri-shim bench --endpoint NAME=unix:///path [--endpoint ...] --image IMAGE [flags]
 
@@ -19,7 +19,8 @@ and peak RSS of watched processes, and ratios to the first endpoint with their s
   --workloads LIST         of lifecycle,parallel,steady,exec,image (default: lifecycle,parallel,
                            steady,exec, plus image when --pull-image is given)
   --image REF              image of the bench containers; must already be on every endpoint
-  --command "CMD ARGS"     command of the bench containers (default "sleep 3600")
+  --command CMD            command of the bench containers: words, or a JSON array (default:
+                           sh -c "trap 'exit 0' TERM; sleep 3600 & wait", so stops are prompt)
   --pods N                 pods per round in lifecycle and parallel (default 20)
   --parallel N             pods in flight in the parallel workload and steady setup (default 4)
   --steady-pods N          pods kept running in the steady workload (default 10)
@@ -47,7 +48,7 @@ export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output
       endpoint: { type: 'string', multiple: true },
       workloads: { type: 'string' },
       image: { type: 'string' },
-      command: { type: 'string', default: 'sleep 3600' },
+      command: { type: 'string' },
       pods: { type: 'string', default: '20' },
       parallel: { type: 'string', default: '4' },
       'steady-pods': { type: 'string', default: '10' },
@@ -106,7 +107,7 @@ export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output
         runId,
         logDir: join(tmpdir(), `cri-bench-${runId}`),
         image,
-        command: values.command.split(' ').filter(Boolean),
+        command: values.command === undefined ? DEFAULT_COMMAND : parseCommand(values.command),
         pods: int('pods', values.pods, 0),
         parallel: int('parallel', values.parallel, 1),
         steadyPods: int('steady-pods', values['steady-pods'], 1),

@@ -75,3 +75,9 @@ export class BenchCri {
     return loadCri().runtime.v1.ImageService.service;
   }
 }
+
+/** "CODE: details" of a gRPC failure (grpc-js repeats the code inside its message). */
+export function errorText(err: unknown): string {
+  const details = (err as Partial<grpc.ServiceError>).details;
+  return `${codeName(err)}: ${details ?? (err as Error).message}`;
+}

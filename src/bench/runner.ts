@@ -2,7 +2,7 @@
 // rounds (the order rotates each round) so machine drift touches all of them alike; then
 // removes everything it made, also when interrupted.
 import { rmSync } from 'node:fs';
-import { BenchCri, codeName } from './cri.js';
+import { BenchCri, codeName, errorText } from './cri.js';
 import { ProcessWatch, type ProcessSpec } from './procwatch.js';
 import { Recorder } from './recorder.js';
 import { removePod, runWorkload, RUN_LABEL, Tracker, type Workload, type WorkloadOptions } from './workloads.js';
@@ -73,7 +73,7 @@ export async function runBench(opts: RunnerOptions, signal: AbortSignal, progres
 }
 
 async function preflight(cri: BenchCri, run: EndpointRun, opts: RunnerOptions): Promise<void> {
-  const fail = (what: string, err: unknown) => new BenchRefused(`${cri.name} (${cri.address}): ${what}: ${codeName(err)} ${(err as Error).message}`);
+  const fail = (what: string, err: unknown) => new BenchRefused(`${cri.name} (${cri.address}): ${what}: ${errorText(err)}`);
   const v = await cri.call('Version', { version: 'v1' }).catch((err: unknown) => {
     throw fail('Version failed', err);
   });

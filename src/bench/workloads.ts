@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodSandboxConfig } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { ContainerConfig } from '../generated/runtime/v1/ContainerConfig.js';
-import { codeName, type BenchCri } from './cri.js';
+import { errorText, type BenchCri } from './cri.js';
 import type { Recorder } from './recorder.js';
 
 export const WORKLOADS = ['lifecycle', 'parallel', 'steady', 'exec', 'image'] as const;
@@ -16,6 +16,20 @@ export type Workload = (typeof WORKLOADS)[number];
 /** Label on every pod the bench makes: cleanup and --allow-existing go by it. */
 export const RUN_LABEL = 'docker-cri-shim.bench/run';
 const NAMESPACE = 'cri-bench';
+
+/**
+ * The bench containers' default command: runs until stopped and exits at once on SIGTERM
+ * (a bare `sleep` as PID 1 ignores SIGTERM, so every stop would wait out its grace period).
+ */
+export const DEFAULT_COMMAND = ['sh', '-c', "trap 'exit 0' TERM; sleep 3600 & wait"];
+
+/** --command: a JSON array of strings, or words separated by spaces. */
+export function parseCommand(text: string): string[] {
+  if (!text.trimStart().startsWith('[')) return text.split(' ').filter(Boolean);
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw new Error(`--command: expected a JSON array of strings, got ${text}`);
+  return parsed;
+}
 
 export interface WorkloadOptions {
   runId: string;
@@ -141,7 +155,7 @@ export async function removePod(cri: BenchCri, tracker: Tracker, pod: string): P
     tracker.sandboxes.delete(pod);
     return undefined;
   } catch (err) {
-    return `${pod}: ${codeName(err)} ${(err as Error).message}`;
+    return `${pod}: ${errorText(err)}`;
   }
 }
 
