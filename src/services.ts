@@ -4,10 +4,13 @@ import type { DockerClient } from './docker/client.js';
 import type { Logger } from './logger.js';
 import type { ContainerIndex } from './store/container-index.js';
 import { RuntimeService } from './service/runtime.js';
+import { ContainerService } from './service/container.js';
+import { LogManager } from './logs/log-manager.js';
 import { ImageService } from './service/image.js';
 import { SandboxService } from './service/sandbox.js';
 import { CheckpointStore } from './store/checkpoint.js';
 import { StatsService } from './service/stats.js';
+import { EventsService } from './service/events.js';
 
 export interface Services {
   config: Config;
@@ -15,15 +18,21 @@ export interface Services {
   docker: DockerClient;
   index: ContainerIndex;
   runtime: RuntimeService;
+  logs: LogManager;
+  containers: ContainerService;
   images: ImageService;
   sandboxes: SandboxService;
   stats: StatsService;
+  events: EventsService;
 }
 
 export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
   const runtime = new RuntimeService(docker);
-  const images = new ImageService(docker);
+  const images = new ImageService(docker, logger);
   const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), logger });
   const stats = new StatsService(docker, index);
-  return { config, logger, docker, index, runtime, images, sandboxes, stats };
+  const logs = new LogManager(docker.docker, logger);
+  const containers = new ContainerService(docker, index, images, logs, logger);
+  const events = new EventsService(index, logger);
+  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, stats, events };
 }

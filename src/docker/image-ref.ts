@@ -77,10 +77,3 @@ export function normalizeImageRef(ref: string): string {
   const tag = r.tag ?? (r.digest ? undefined : 'latest');
   return repositoryOf(r) + (tag ? `:${tag}` : '') + (r.digest ? `@${r.digest}` : '');
 }
-
-/** The short form Docker prints (busybox:latest, not docker.io/library/busybox:latest). */
-export function familiarName(repository: string): string {
-  if (repository.startsWith(`${DEFAULT_DOMAIN}/${OFFICIAL_PREFIX}`)) return repository.slice(DEFAULT_DOMAIN.length + 1 + OFFICIAL_PREFIX.length);
-  if (repository.startsWith(`${DEFAULT_DOMAIN}/`)) return repository.slice(DEFAULT_DOMAIN.length + 1);
-  return repository;
-}

@@ -3,13 +3,19 @@
 import type { Services } from '../services.js';
 import type { HandlerSet } from './cri-types.js';
 import { runtimeHandlers } from './runtime/index.js';
+import { containerHandlers } from './container/index.js';
+import { imageHandlers } from './image/index.js';
 import { sandboxHandlers } from './sandbox/index.js';
 import { statsHandlers } from './stats/index.js';
+import { eventsHandlers } from './events/index.js';
 
 export function allHandlers(svc: Services): HandlerSet {
   return {
     ...runtimeHandlers(svc),
+    ...containerHandlers(svc),
+    ...imageHandlers(svc),
     ...sandboxHandlers(svc),
     ...statsHandlers(svc),
+    ...eventsHandlers(svc),
   };
 }

@@ -4,23 +4,67 @@
 import type Dockerode from 'dockerode';
 import type { Readable } from 'node:stream';
 import type { DockerClient } from '../docker/client.js';
+import type { Logger } from '../logger.js';
 import type { AuthConfig__Output } from '../generated/runtime/v1/AuthConfig.js';
+import type { Image } from '../generated/runtime/v1/Image.js';
+import type { ImageStatusResponse } from '../generated/runtime/v1/ImageStatusResponse.js';
+import type { ImageFsInfoResponse } from '../generated/runtime/v1/ImageFsInfoResponse.js';
 import { parseImageRef, repositoryOf, fullImageId } from '../docker/image-ref.js';
 import { encodeRegistryAuth, toDockerAuth } from '../docker/registry-auth.js';
-import { CriError, Code, invalidArgument, isDockerNotFound, notFound, toCriError, dockerMessage, isDockerHttpError } from '../errors.js';
+import { diskUsage, type DiskUsage } from '../docker/layer-usage.js';
+import {
+  CriError,
+  Code,
+  failedPrecondition,
+  invalidArgument,
+  isDockerConflict,
+  isDockerNotFound,
+  notFound,
+  toCriError,
+  dockerMessage,
+  isDockerHttpError,
+} from '../errors.js';
 
 /** One line of Docker's pull progress stream; the last one carries the error of a failed pull. */
 interface PullProgress {
-  status?: string;
   error?: string;
   errorDetail?: { message?: string };
 }
 
+/** What list and status need beyond Docker's image summary; fixed for an image id. */
+interface ImageFacts {
+  user: string;
+  /** Directories holding the image's layers (overlay2: .../<layer>/diff). */
+  layerDirs: string[];
+}
+
+/** The fields of a Docker image (summary or inspect) a CRI Image is made of. */
+interface DockerImageNames {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  Size: number;
+}
+
 /** Docker's wording when the registry has no such repository, tag or digest. */
-const MISSING_IMAGE = /manifest unknown|not found|repository does not exist|name unknown|no such image/i;
+const MISSING_IMAGE = /manifest unknown|manifest for .* not found|not found: manifest|repository does not exist|name unknown|no such image/i;
+/** Docker's wording when the registry refused the credentials (or their absence). */
+const AUTH_FAILED = /no basic auth credentials|unauthorized|authentication required|access denied|denied:/i;
+
+/** Docker 20.10 lists untagged images with these placeholder names. */
+const NO_TAG = '<none>:<none>';
+const NO_DIGEST = '<none>@<none>';
 
 export class ImageService {
-  constructor(private readonly docker: DockerClient) {}
+  /** Keyed by image id: an id names fixed content, so these facts never go stale. */
+  private readonly facts = new Map<string, ImageFacts>();
+  /** Keyed by layer directory: image layers are read-only, so a layer is walked once. */
+  private readonly layerUsages = new Map<string, Promise<DiskUsage | undefined>>();
+
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly logger: Logger,
+  ) {}
 
   /**
    * The image `ref` names (name, name:tag, name@digest, full or unique short id), or
@@ -29,7 +73,9 @@ export class ImageService {
   async inspect(ref: string): Promise<Dockerode.ImageInspectInfo | undefined> {
     if (ref === '') throw invalidArgument('image reference is empty');
     try {
-      return await this.docker.raw('image.inspect', (d) => d.getImage(ref).inspect());
+      const info = await this.docker.raw('image.inspect', (d) => d.getImage(ref).inspect());
+      this.remember(info);
+      return info;
     } catch (err) {
       if (isDockerNotFound(err)) return undefined;
       throw toCriError(err, `inspect image "${ref}"`);
@@ -53,13 +99,9 @@ export class ImageService {
   async pull(ref: string, auth?: AuthConfig__Output | null, signal?: AbortSignal): Promise<string> {
     if (fullImageId(ref)) throw invalidArgument(`cannot pull "${ref}": an image id is not a pullable reference`);
     let parsed;
-    try {
-      parsed = parseImageRef(ref);
-    } catch (err) {
-      throw invalidArgument(`cannot pull "${ref}": ${(err as Error).message}`);
-    }
     let dockerAuth;
     try {
+      parsed = parseImageRef(ref);
       dockerAuth = toDockerAuth(auth);
     } catch (err) {
       throw invalidArgument(`cannot pull "${ref}": ${(err as Error).message}`);
@@ -69,19 +111,163 @@ export class ImageService {
     const opts: Record<string, unknown> = { fromImage: repositoryOf(parsed), tag: parsed.digest ?? parsed.tag ?? 'latest' };
     if (dockerAuth) opts.authconfig = { base64: encodeRegistryAuth(dockerAuth) };
     if (signal) opts.abortSignal = signal;
-    let stream: Readable;
+    let failure: string | undefined;
     try {
-      stream = await this.docker.raw('image.pull', (d) => d.createImage(opts) as Promise<Readable>);
+      const stream = await this.docker.raw('image.pull', (d) => d.createImage(opts) as Promise<Readable>);
+      failure = await readPullStream(stream);
     } catch (err) {
       throw pullError(what, err);
     }
-    const failure = await readPullStream(stream);
     if (failure !== undefined) throw pullError(what, failure);
     const pulled = repositoryOf(parsed) + (parsed.digest ? `@${parsed.digest}` : `:${parsed.tag ?? 'latest'}`);
     const image = await this.inspect(pulled);
-    if (!image) throw notFound(`${what}: Docker reported success but has no image "${ref}"`);
+    if (!image) throw notFound(`${what}: Docker reported success but has no image "${pulled}"`);
     return image.Id;
   }
+
+  /** ImageStatus: an absent image is an empty answer, not an error. */
+  async status(ref: string, verbose: boolean): Promise<ImageStatusResponse> {
+    const info = await this.inspect(ref);
+    if (!info) return { image: null, info: {} };
+    return { image: toCriImage(info, info.Config?.User ?? ''), info: verbose ? { info: JSON.stringify(info) } : {} };
+  }
+
+  /** Every image, or only the one `ref` names (name, tag, digest or id) when given. */
+  async list(ref?: string): Promise<Image[]> {
+    if (ref) {
+      const info = await this.inspect(ref);
+      return info ? [toCriImage(info, info.Config?.User ?? '')] : [];
+    }
+    const summaries = await this.summaries();
+    const facts = await this.factsFor(summaries);
+    return summaries.map((s, i) => toCriImage(s, facts[i]?.user ?? ''));
+  }
+
+  /**
+   * Removes the image `ref` names with all its tags and digests, as the CRI asks (removing
+   * one tag of a multi-tag image removes the image). Absent is success; an image a container
+   * uses is refused before anything is untagged.
+   */
+  async remove(ref: string): Promise<void> {
+    const image = await this.inspect(ref);
+    if (!image) return;
+    const users = await this.docker.call(
+      'container.list',
+      (d) => d.listContainers({ all: true, filters: { ancestor: [image.Id] } }),
+      `list containers using image ${image.Id}`,
+    );
+    if (users.length > 0) {
+      const names = users.map((c) => `${c.Names[0]?.replace(/^\//, '') ?? ''} (${c.Id.slice(0, 12)}, ${c.State})`).join(', ');
+      throw failedPrecondition(`cannot remove image "${ref}" (${image.Id}): in use by container${users.length > 1 ? 's' : ''} ${names}`);
+    }
+    // Untagging the last name deletes the image; deleting by id with several names would need
+    // force, which Docker also applies to stopped containers' images.
+    for (const name of [...(image.RepoTags ?? []), ...(image.RepoDigests ?? []), image.Id]) {
+      if (await this.deleteName(ref, image.Id, name)) break;
+    }
+    this.facts.delete(image.Id);
+  }
+
+  /**
+   * Usage of the filesystem Docker keeps image layers in: <DockerRootDir>/<storage driver>.
+   * Bytes and inodes are those of the current images' layers, each layer counted once.
+   * Container writable layers live in the same directory, so no separate container
+   * filesystem is reported (the kubelet then treats both as one).
+   */
+  async fsInfo(): Promise<ImageFsInfoResponse> {
+    const info = await this.docker.call('system.info', (d) => d.info() as Promise<{ DockerRootDir: string; Driver: string }>);
+    const summaries = await this.summaries();
+    const facts = await this.factsFor(summaries);
+    const dirs = new Set(facts.flatMap((f) => f?.layerDirs ?? []));
+    for (const dir of this.layerUsages.keys()) if (!dirs.has(dir)) this.layerUsages.delete(dir);
+    for (const dir of dirs) if (!this.layerUsages.has(dir)) this.layerUsages.set(dir, diskUsage(dir));
+    const usage = new Map<string, DiskUsage | undefined>();
+    for (const dir of dirs) usage.set(dir, await this.layerUsages.get(dir));
+    let bytes = 0;
+    let inodes = 0;
+    const counted = new Set<string>();
+    summaries.forEach((image, i) => {
+      const layers = facts[i]?.layerDirs ?? [];
+      // No readable layer directories (another storage driver, a remote dockerd): the
+      // image's own size, an upper bound when layers are shared, stands in for its bytes.
+      if (layers.length === 0 || layers.some((d) => usage.get(d) === undefined)) {
+        this.logger.debug({ image: image.Id, layers }, 'image layers not readable; counting the image size');
+        bytes += image.Size;
+        return;
+      }
+      for (const dir of layers) {
+        const u = usage.get(dir);
+        if (!u || counted.has(dir)) continue;
+        counted.add(dir);
+        bytes += u.bytes;
+        inodes += u.inodes;
+      }
+    });
+    return {
+      image_filesystems: [
+        {
+          timestamp: (BigInt(Date.now()) * 1_000_000n).toString(),
+          fs_id: { mountpoint: `${info.DockerRootDir}/${info.Driver}` },
+          used_bytes: { value: bytes },
+          inodes_used: { value: inodes },
+        },
+      ],
+      container_filesystems: [],
+    };
+  }
+
+  private summaries(): Promise<Dockerode.ImageInfo[]> {
+    return this.docker.call('image.list', (d) => d.listImages(), 'list images');
+  }
+
+  /** Facts of each listed image, inspecting only ids not seen before; forgets vanished ids. */
+  private async factsFor(summaries: Dockerode.ImageInfo[]): Promise<(ImageFacts | undefined)[]> {
+    const listed = new Set(summaries.map((s) => s.Id));
+    for (const id of this.facts.keys()) if (!listed.has(id)) this.facts.delete(id);
+    await Promise.all(summaries.filter((s) => !this.facts.has(s.Id)).map((s) => this.inspect(s.Id)));
+    return summaries.map((s) => this.facts.get(s.Id));
+  }
+
+  private remember(info: Dockerode.ImageInspectInfo): void {
+    if (this.facts.has(info.Id)) return;
+    const data = (info.GraphDriver?.Data ?? {}) as Record<string, string | undefined>;
+    const layerDirs = [data.UpperDir, ...(data.LowerDir ?? '').split(':'), data.Dir].filter((d): d is string => !!d);
+    this.facts.set(info.Id, { user: info.Config?.User ?? '', layerDirs });
+  }
+
+  /** Deletes one name (or the id) of an image; true once Docker reports the image itself deleted. */
+  private async deleteName(ref: string, id: string, name: string): Promise<boolean> {
+    try {
+      const records = await this.docker.raw('image.remove', (d) => d.getImage(name).remove() as Promise<{ Deleted?: string }[]>);
+      return records.some((r) => r.Deleted === id);
+    } catch (err) {
+      if (isDockerNotFound(err)) return name === id;
+      if (isDockerConflict(err)) throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${dockerMessage(err)}`);
+      throw toCriError(err, `remove image "${ref}" (${name})`);
+    }
+  }
+}
+
+/** The CRI view of a Docker image; identical whichever reference it was looked up by. */
+function toCriImage(image: DockerImageNames, user: string): Image {
+  const { uid, username } = imageUser(user);
+  return {
+    id: image.Id,
+    repo_tags: (image.RepoTags ?? []).filter((t) => t !== NO_TAG),
+    repo_digests: (image.RepoDigests ?? []).filter((d) => d !== NO_DIGEST),
+    size: image.Size,
+    uid,
+    username,
+    spec: { image: image.Id, annotations: {} },
+    pinned: false,
+  };
+}
+
+/** USER "1000", "1000:1000" -> uid 1000; "app", "app:grp" -> username app; empty -> neither. */
+export function imageUser(user: string): { uid: { value: number } | null; username: string } {
+  const name = user.split(':')[0] ?? '';
+  if (/^\d+$/.test(name)) return { uid: { value: Number(name) }, username: '' };
+  return { uid: null, username: name };
 }
 
 /** Reads Docker's pull progress to its end; returns the error message it ended with, if any. */
@@ -90,13 +276,12 @@ async function readPullStream(stream: Readable): Promise<string | undefined> {
   let buffered = '';
   const consider = (line: string) => {
     if (line.trim() === '') return;
-    let msg: PullProgress;
     try {
-      msg = JSON.parse(line) as PullProgress;
+      const msg = JSON.parse(line) as PullProgress;
+      if (msg.error || msg.errorDetail?.message) failure = msg.errorDetail?.message ?? msg.error;
     } catch {
-      return;
+      // Progress lines are JSON; anything else carries no outcome.
     }
-    if (msg.error || msg.errorDetail?.message) failure = msg.errorDetail?.message ?? msg.error;
   };
   stream.setEncoding('utf8');
   for await (const chunk of stream as AsyncIterable<string>) {
@@ -111,13 +296,11 @@ async function readPullStream(stream: Readable): Promise<string | undefined> {
   return failure;
 }
 
-/** A failed pull as a CRI error: NotFound when Docker says the image does not exist. */
+/** A failed pull as a CRI error naming the image: NotFound when Docker says it does not exist. */
 function pullError(what: string, err: unknown): CriError {
-  if (typeof err === 'string') {
-    return new CriError(MISSING_IMAGE.test(err) ? Code.NOT_FOUND : Code.UNKNOWN, `${what}: ${err}`);
-  }
-  if (isDockerHttpError(err) && err.statusCode === 500 && MISSING_IMAGE.test(dockerMessage(err))) {
-    return notFound(`${what}: ${dockerMessage(err)}`);
-  }
-  return toCriError(err, what);
+  if (typeof err !== 'string' && !isDockerHttpError(err)) return toCriError(err, what);
+  const reason = typeof err === 'string' ? err : dockerMessage(err);
+  if (MISSING_IMAGE.test(reason)) return notFound(`${what}: ${reason}`);
+  if (AUTH_FAILED.test(reason)) return new CriError(Code.PERMISSION_DENIED, `${what}: ${reason}`);
+  return typeof err === 'string' ? new CriError(Code.UNKNOWN, `${what}: ${reason}`) : toCriError(err, what);
 }
