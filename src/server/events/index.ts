@@ -1,0 +1,9 @@
+// GetContainerEvents (the kubelet's evented PLEG, crictl events).
+import type { Services } from '../../services.js';
+import type { HandlerSet } from '../cri-types.js';
+
+export function eventsHandlers(svc: Services): HandlerSet {
+  return {
+    GetContainerEvents: (_req, stream, ctx) => svc.events.stream((e) => stream.write(e), ctx.signal),
+  };
+}

@@ -1,0 +1,166 @@
+// Container events derived from index updates (no Docker needed: a fake index drives the hub).
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { ContainerEventHub, transitions } from '../../src/events/container-events.js';
+import type { ContainerEventResponse } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
+import type { ContainerIndexEvents, ContainerRecord } from '../../src/store/container-index.js';
+
+const ZERO = '0001-01-01T00:00:00Z';
+const SANDBOX = 's'.repeat(64);
+
+function rec(id: string, status: string, startedAt = ZERO, type = 'container'): ContainerRecord {
+  const labels: Record<string, string> = { 'io.kubernetes.docker.type': type };
+  if (type === 'container') labels['io.kubernetes.sandbox.id'] = SANDBOX;
+  return {
+    Id: id,
+    Name: type === 'container' ? '/k8s_app_pod_ns_uid1_0' : '/k8s_POD_pod_ns_uid1_0',
+    Created: '2026-11-25T10:00:00Z',
+    Image: 'sha256:abc',
+    State: { Status: status, Running: status === 'running', StartedAt: startedAt, FinishedAt: ZERO, ExitCode: 0 },
+    Config: { Labels: labels, Image: 'busybox' },
+    HostConfig: {},
+    NetworkSettings: {},
+  } as unknown as ContainerRecord;
+}
+
+class FakeIndex extends EventEmitter<ContainerIndexEvents> {
+  records = new Map<string, ContainerRecord>();
+  refreshed: string[] = [];
+  get(id: string) {
+    return this.records.get(id);
+  }
+  async all() {
+    return [...this.records.values()];
+  }
+  async refresh(id: string) {
+    this.refreshed.push(id);
+    const r = this.records.get(id);
+    if (r) this.emit('updated', r, r);
+    return r;
+  }
+  put(r: ContainerRecord) {
+    const prev = this.records.get(r.Id);
+    this.records.set(r.Id, r);
+    this.emit('updated', r, prev);
+  }
+  drop(id: string) {
+    const prev = this.records.get(id)!;
+    this.records.delete(id);
+    this.emit('removed', id, prev);
+  }
+}
+
+const T1 = '2026-11-25T10:00:01.5Z';
+const T2 = '2026-11-25T10:00:09Z';
+
+describe('transitions', () => {
+  it('a new created container is CREATED; a new running one CREATED+STARTED; a new exited one also STOPPED', () => {
+    expect(transitions(rec('a', 'created'), undefined)).toEqual(['CONTAINER_CREATED_EVENT']);
+    expect(transitions(rec('a', 'running', T1), undefined)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT']);
+    expect(transitions(rec('a', 'exited', T1), undefined)).toEqual([
+      'CONTAINER_CREATED_EVENT',
+      'CONTAINER_STARTED_EVENT',
+      'CONTAINER_STOPPED_EVENT',
+    ]);
+  });
+  it('start, stop, and a restart seen only as a new StartedAt', () => {
+    expect(transitions(rec('a', 'running', T1), rec('a', 'created'))).toEqual(['CONTAINER_STARTED_EVENT']);
+    expect(transitions(rec('a', 'exited', T1), rec('a', 'running', T1))).toEqual(['CONTAINER_STOPPED_EVENT']);
+    expect(transitions(rec('a', 'running', T2), rec('a', 'running', T1))).toEqual(['CONTAINER_STOPPED_EVENT', 'CONTAINER_STARTED_EVENT']);
+    expect(transitions(rec('a', 'exited', T2), rec('a', 'exited', T1))).toEqual(['CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT']);
+    expect(transitions(rec('a', 'running', T1), rec('a', 'running', T1))).toEqual([]);
+  });
+});
+
+describe('ContainerEventHub', () => {
+  const logger = pino({ level: 'silent' });
+
+  function setup() {
+    const index = new FakeIndex();
+    const hub = new ContainerEventHub(index, logger);
+    index.put(rec(SANDBOX, 'running', T1, 'podsandbox'));
+    index.emit('resynced');
+    return { index, hub };
+  }
+
+  it('sends lifecycle events in order to every subscriber, with the pod status and container statuses', () => {
+    const { index, hub } = setup();
+    const a: ContainerEventResponse[] = [];
+    const b: ContainerEventResponse[] = [];
+    const offA = hub.subscribe((e) => a.push(e));
+    const offB = hub.subscribe((e) => b.push(e));
+    const id = 'c'.repeat(64);
+    index.put(rec(id, 'created'));
+    index.put(rec(id, 'running', T1));
+    index.put(rec(id, 'exited', T1));
+    index.drop(id);
+    const types = a.map((e) => e.container_event_type);
+    expect(types).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+    expect(b.map((e) => e.container_event_type)).toEqual(types);
+    expect(a[1].pod_sandbox_status?.id).toBe(SANDBOX);
+    expect(a[1].pod_sandbox_status?.metadata?.uid).toBe('uid1');
+    expect(a[1].containers_statuses?.map((s) => [s.id, s.state])).toEqual([[id, 'CONTAINER_RUNNING']]);
+    expect(a[3].containers_statuses).toEqual([]);
+    offA();
+    offB();
+    expect(hub.subscribers).toBe(0);
+  });
+
+  it('the pod uid survives the sandbox being gone (taken from the container name)', () => {
+    const { index, hub } = setup();
+    const got: ContainerEventResponse[] = [];
+    hub.subscribe((e) => got.push(e));
+    const id = 'd'.repeat(64);
+    index.put(rec(id, 'exited', T1));
+    index.drop(SANDBOX);
+    index.drop(id);
+    expect(got.at(-2)?.container_event_type).toBe('CONTAINER_DELETED_EVENT');
+    expect(got.at(-2)?.container_id).toBe(SANDBOX);
+    expect(got.at(-1)?.pod_sandbox_status?.metadata?.uid).toBe('uid1');
+  });
+
+  it('records loaded before the first sync are not news', () => {
+    const index = new FakeIndex();
+    const hub = new ContainerEventHub(index, logger);
+    const got: ContainerEventResponse[] = [];
+    hub.subscribe((e) => got.push(e));
+    index.put(rec('e'.repeat(64), 'running', T1));
+    index.emit('resynced');
+    expect(got).toEqual([]);
+  });
+
+  it('after the Docker stream broke, every container is re-read and a restart in the gap is reported', async () => {
+    const { index, hub } = setup();
+    const id = 'f'.repeat(64);
+    index.put(rec(id, 'running', T1));
+    const got: ContainerEventResponse[] = [];
+    hub.subscribe((e) => got.push(e));
+    index.emit('disconnected', new Error('stream ended'));
+    // Restarted while the stream was down: same status, new StartedAt; the index's own resync misses it.
+    index.records.set(id, rec(id, 'running', T2));
+    const prev = rec(id, 'running', T1);
+    index.refresh = async (rid: string) => {
+      index.refreshed.push(rid);
+      const r = index.records.get(rid)!;
+      index.emit('updated', r, rid === id ? prev : r);
+      return r;
+    };
+    index.emit('resynced');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(index.refreshed).toContain(id);
+    expect(got.map((e) => e.container_event_type)).toEqual(['CONTAINER_STOPPED_EVENT', 'CONTAINER_STARTED_EVENT']);
+  });
+
+  it('a subscriber that throws is dropped, the others keep receiving', () => {
+    const { index, hub } = setup();
+    const got: string[] = [];
+    hub.subscribe(() => {
+      throw new Error('client gone');
+    });
+    hub.subscribe((e) => got.push(String(e.container_event_type)));
+    index.put(rec('a'.repeat(64), 'created'));
+    expect(hub.subscribers).toBe(1);
+    expect(got).toEqual(['CONTAINER_CREATED_EVENT']);
+  });
+});
