@@ -1,10 +1,9 @@
 // Disk used by a container's writable layer (overlay2's upper directory), measured like `du`:
 // allocated blocks and inode count. A walk costs a stat per file, so results are cached for a
 // while and refreshed in the background; only the very first request for a container waits.
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { diskUsage } from '../docker/layer-usage.js';
 
-export interface DiskUsage {
+export interface LayerUsage {
   bytes: number;
   inodes: number;
   /** When it was measured, ns since the epoch. */
@@ -13,47 +12,12 @@ export interface DiskUsage {
 
 const FRESH_MS = 10_000;
 
-export async function measureDir(dir: string): Promise<{ bytes: number; inodes: number } | undefined> {
-  let bytes = 0;
-  let inodes = 0;
-  const walk = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    await Promise.all(
-      entries.map(async (e) => {
-        const p = join(d, e.name);
-        try {
-          const st = await lstat(p);
-          bytes += st.blocks * 512;
-          inodes += 1;
-        } catch {
-          return;
-        }
-        if (e.isDirectory()) await walk(p);
-      }),
-    );
-  };
-  try {
-    const root = await lstat(dir);
-    bytes += root.blocks * 512;
-    inodes += 1;
-  } catch {
-    return undefined;
-  }
-  await walk(dir);
-  return { bytes, inodes };
-}
-
 export class WritableLayerUsage {
-  private readonly cache = new Map<string, { usage: DiskUsage; at: number }>();
-  private readonly inFlight = new Map<string, Promise<DiskUsage | undefined>>();
+  private readonly cache = new Map<string, { usage: LayerUsage; at: number }>();
+  private readonly inFlight = new Map<string, Promise<LayerUsage | undefined>>();
 
   /** Usage of `dir` for container `id`: cached if recent, else the stale value while a new walk runs. */
-  async get(id: string, dir: string): Promise<DiskUsage | undefined> {
+  async get(id: string, dir: string): Promise<LayerUsage | undefined> {
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at < FRESH_MS) return hit.usage;
     const walk = this.refresh(id, dir);
@@ -70,14 +34,14 @@ export class WritableLayerUsage {
     return this.cache.size;
   }
 
-  private refresh(id: string, dir: string): Promise<DiskUsage | undefined> {
+  private refresh(id: string, dir: string): Promise<LayerUsage | undefined> {
     const running = this.inFlight.get(id);
     if (running) return running;
-    const p: Promise<DiskUsage | undefined> = measureDir(dir).then((m) => {
+    const p: Promise<LayerUsage | undefined> = diskUsage(dir).then((m) => {
       const current = this.inFlight.get(id) === p;
       if (current) this.inFlight.delete(id);
       if (!m) return undefined;
-      const usage: DiskUsage = { ...m, atNs: Date.now() * 1e6 };
+      const usage: LayerUsage = { ...m, atNs: Date.now() * 1e6 };
       if (current) this.cache.set(id, { usage, at: Date.now() });
       return usage;
     });

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCgroupMounts, parseNetDev, parseProcCgroup, sampleFromV1, sampleFromV2, workingSet } from '../../src/stats/cgroup-parse.js';
 import { CgroupReader, parentDirs } from '../../src/stats/cgroup.js';
 import { CpuRateTracker } from '../../src/stats/cpu-rate.js';
-import { measureDir } from '../../src/stats/fs-usage.js';
+import { WritableLayerUsage } from '../../src/stats/fs-usage.js';
 import { BASE_LABEL_KEYS, MetricWriter, metricDescriptors } from '../../src/stats/metrics.js';
 import { sumSamples } from '../../src/service/stats.js';
 
@@ -140,14 +140,19 @@ describe('helpers', () => {
     expect(sum.memory.limit).toBeUndefined();
     expect(sum.pids).toBe(6);
   });
-  it('measures a directory like du (blocks and inodes)', async () => {
+  it('measures a writable layer like du, caches it, and forgets a removed container', async () => {
     const d = mkdtempSync(join(tmp, 'du-'));
     mkdirSync(join(d, 'sub'));
     writeFileSync(join(d, 'sub/f'), Buffer.alloc(64 * 1024, 1));
-    const m = (await measureDir(d))!;
+    const layers = new WritableLayerUsage();
+    const m = (await layers.get('c1', d))!;
     expect(m.inodes).toBe(3);
     expect(m.bytes).toBeGreaterThanOrEqual(64 * 1024);
-    expect(await measureDir(join(d, 'missing'))).toBeUndefined();
+    writeFileSync(join(d, 'g'), 'x');
+    expect((await layers.get('c1', d))!.inodes).toBe(3);
+    layers.forget('c1');
+    expect(layers.size).toBe(0);
+    expect(await layers.get('c2', join(d, 'missing'))).toBeUndefined();
   });
   it('metrics carry cAdvisor names and one label value per declared key', () => {
     const descs = metricDescriptors();
