@@ -1,6 +1,6 @@
 // Image references as Docker understands them (distribution/reference grammar): familiar
-// names get docker.io and library/ added, a missing tag means :latest, and a bare 64-hex
-// string or sha256:<hex> is an image id, not a repository name.
+// names get docker.io and library/ added, and a bare 64-hex string or sha256:<hex> is an
+// image id, not a repository name.
 
 export interface ImageRef {
   /** Registry host[:port], e.g. docker.io or 127.0.0.1:5000. */
@@ -69,11 +69,4 @@ export function parseImageRef(ref: string): ImageRef {
 /** domain/path, e.g. docker.io/library/busybox. */
 export function repositoryOf(ref: ImageRef): string {
   return `${ref.domain}/${ref.path}`;
-}
-
-/** The fully qualified form; a reference with neither tag nor digest gets :latest. */
-export function normalizeImageRef(ref: string): string {
-  const r = parseImageRef(ref);
-  const tag = r.tag ?? (r.digest ? undefined : 'latest');
-  return repositoryOf(r) + (tag ? `:${tag}` : '') + (r.digest ? `@${r.digest}` : '');
 }
