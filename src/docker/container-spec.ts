@@ -1,0 +1,222 @@
+// ContainerConfig (+ the pod's pause container) -> Docker create options of a workload
+// container. Pure translation: the service resolves the image, checks host paths, clamps the
+// OOM score and knows the host's capability bounding set; this module only maps fields, and
+// rejects what Docker cannot express with an InvalidArgument naming the field.
+import type Dockerode from 'dockerode';
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+import type { LinuxContainerSecurityContext__Output } from '../generated/runtime/v1/LinuxContainerSecurityContext.js';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
+import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
+import type { MountPropagation__Output } from '../generated/runtime/v1/MountPropagation.js';
+import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
+import type { ContainerRecord } from '../store/container-index.js';
+import { invalidArgument } from '../errors.js';
+import { dockerCapabilities } from './capabilities.js';
+import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_CONTAINER, toDockerLabels } from './labels.js';
+import { containerName, parseName } from './naming.js';
+import { sandboxNamespaces } from './sandbox-status.js';
+
+/** image_ref (repo@sha256:... or the image id) fixed at create time, so List needs no image inspect. */
+export const LABEL_IMAGE_REF = `${LABEL_SHIM_PREFIX}image-ref`;
+
+export interface ContainerSpecOptions {
+  /** Inspect record of the pod's pause container. */
+  sandbox: ContainerRecord;
+  /** image_ref to record: a repo digest reference or the image id. */
+  imageRef: string;
+  /** Full CRI log path (log_directory + log_path), or "" when the kubelet gave none. */
+  logPath: string;
+  /** The shim's capability bounding set (CAP_ names): what "ALL" means here. */
+  boundingSet: readonly string[];
+  /** Clamps an oom_score_adj to what this host allows. */
+  clampOomScoreAdj: (wanted: number) => number;
+}
+
+/** Checks the request fields every create needs; returns the container name parts. */
+export function validateContainerConfig(config: ContainerConfig__Output | null): asserts config is ContainerConfig__Output {
+  if (!config) throw invalidArgument('config is missing');
+  if (!config.metadata) throw invalidArgument('config.metadata is missing');
+  if (!config.metadata.name) throw invalidArgument('config.metadata.name is empty');
+  if (config.metadata.name.includes('_')) throw invalidArgument(`config.metadata.name "${config.metadata.name}" contains "_"`);
+  if (!config.image?.image) throw invalidArgument('config.image.image is empty');
+  config.envs.forEach((kv, i) => {
+    if (!kv.key) throw invalidArgument(`config.envs[${i}].key is empty`);
+  });
+  config.mounts.forEach((m, i) => validateMount(m, `config.mounts[${i}]`));
+  config.devices.forEach((d, i) => {
+    if (!d.host_path || !d.container_path) throw invalidArgument(`config.devices[${i}] needs host_path and container_path`);
+  });
+}
+
+function validateMount(m: Mount__Output, field: string): void {
+  if (m.image) throw invalidArgument(`${field}: image volumes are not supported by Docker`);
+  if (!m.host_path) throw invalidArgument(`${field}.host_path is empty`);
+  if (!m.container_path.startsWith('/')) throw invalidArgument(`${field}.container_path "${m.container_path}" is not absolute`);
+  if (m.host_path.includes(':') || m.container_path.includes(':')) {
+    throw invalidArgument(`${field}: paths with ":" cannot be bind-mounted through Docker ("${m.host_path}")`);
+  }
+  if (m.recursive_read_only) {
+    if (!m.readonly) throw invalidArgument(`${field}: recursive_read_only needs readonly`);
+    throw invalidArgument(`${field}: recursive read-only mounts are not supported by this runtime`);
+  }
+  if (m.uidMappings.length > 0 || m.gidMappings.length > 0) throw invalidArgument(`${field}: id-mapped mounts are not supported`);
+}
+
+const PROPAGATION_OPT: Record<MountPropagation__Output, string> = {
+  PROPAGATION_PRIVATE: 'rprivate',
+  PROPAGATION_HOST_TO_CONTAINER: 'rslave',
+  PROPAGATION_BIDIRECTIONAL: 'rshared',
+};
+
+/** Docker bind string "host:container:opts" (Binds keep the CRI order and SELinux relabel). */
+export function bindOf(m: Mount__Output): string {
+  const opts = [m.readonly ? 'ro' : 'rw', PROPAGATION_OPT[m.propagation] ?? 'rprivate'];
+  if (m.selinux_relabel) opts.push('Z');
+  return `${m.host_path}:${m.container_path}:${opts.join(',')}`;
+}
+
+/** Docker user string: uid or name, with ":gid" when a group is asked for. */
+export function userOf(sc: LinuxContainerSecurityContext__Output | null | undefined): string | undefined {
+  if (!sc) return undefined;
+  const user = sc.run_as_user ? String(sc.run_as_user.value) : sc.run_as_username || undefined;
+  if (sc.run_as_group && user === undefined) {
+    throw invalidArgument('config.linux.security_context.run_as_group is set without run_as_user or run_as_username');
+  }
+  return user !== undefined && sc.run_as_group ? `${user}:${sc.run_as_group.value}` : user;
+}
+
+/** Docker's modes for the container's namespaces: always the pod's network and IPC, PID as asked. */
+export function namespaceModes(
+  config: ContainerConfig__Output,
+  sandbox: ContainerRecord,
+): Pick<Dockerode.HostConfig, 'NetworkMode' | 'IpcMode' | 'PidMode' | 'UTSMode'> {
+  const joined = `container:${sandbox.Id}`;
+  const pod = sandboxNamespaces(sandbox);
+  const own = config.linux?.security_context?.namespace_options;
+  const network = (own?.network ?? pod.network) as NamespaceMode__Output;
+  const ipc = (own?.ipc ?? pod.ipc) as NamespaceMode__Output;
+  const pid = (own ? own.pid : pod.pid) as NamespaceMode__Output;
+  let pidMode = '';
+  if (pid === 'NODE') pidMode = 'host';
+  else if (pid === 'POD') pidMode = joined;
+  else if (pid === 'TARGET') {
+    if (!own?.target_id) throw invalidArgument('config.linux.security_context.namespace_options.target_id is empty for pid TARGET');
+    pidMode = `container:${own.target_id}`;
+  }
+  return {
+    NetworkMode: joined,
+    // A host-IPC pause container has no /dev/shm of its own for Docker to share.
+    IpcMode: ipc === 'NODE' || pod.ipc === 'NODE' ? 'host' : joined,
+    PidMode: pidMode,
+    // Joining a host-network pod means the node's hostname too (dockershim did the same).
+    UTSMode: network === 'NODE' ? 'host' : '',
+  };
+}
+
+const num = (v: string | undefined): number => (v ? Number(v) : 0);
+
+/** CPU, memory and cpuset limits; swap equals memory unless asked (Kubernetes runs without swap). */
+export function resourceSettings(
+  r: LinuxContainerResources__Output | null | undefined,
+  clampOomScoreAdj: (wanted: number) => number,
+): Partial<Dockerode.HostConfig> {
+  if (!r) return {};
+  const memory = num(r.memory_limit_in_bytes);
+  const swap = num(r.memory_swap_limit_in_bytes);
+  const out: Partial<Dockerode.HostConfig> = {
+    CpuShares: num(r.cpu_shares),
+    CpuQuota: num(r.cpu_quota),
+    CpuPeriod: num(r.cpu_period),
+    Memory: memory,
+    MemorySwap: swap > 0 ? swap : memory,
+    CpusetCpus: r.cpuset_cpus,
+    CpusetMems: r.cpuset_mems,
+  };
+  if (r.oom_score_adj) out.OomScoreAdj = clampOomScoreAdj(Number(r.oom_score_adj));
+  return out;
+}
+
+/**
+ * Everything the security context turns into: user, groups, capabilities, privileged mode,
+ * read-only rootfs and Docker security options. One function, so the security profile work
+ * (seccomp, AppArmor, SELinux, masked paths) extends it in one place.
+ */
+export function securitySettings(
+  sc: LinuxContainerSecurityContext__Output | null | undefined,
+  boundingSet: readonly string[],
+): { user: string | undefined; host: Partial<Dockerode.HostConfig> } {
+  const user = userOf(sc);
+  if (!sc) return { user, host: {} };
+  const securityOpt: string[] = [];
+  if (sc.no_new_privs) securityOpt.push('no-new-privileges');
+  const caps = dockerCapabilities(sc.capabilities?.add_capabilities ?? [], sc.capabilities?.drop_capabilities ?? [], boundingSet);
+  return {
+    user,
+    host: {
+      Privileged: sc.privileged,
+      ReadonlyRootfs: sc.readonly_rootfs,
+      GroupAdd: sc.supplemental_groups.map(String),
+      CapAdd: caps.CapAdd,
+      CapDrop: caps.CapDrop,
+      SecurityOpt: securityOpt,
+    },
+  };
+}
+
+/** Pod name, namespace and uid: from the request, else from the pause container's name. */
+function podOf(sandboxConfig: PodSandboxConfig__Output | null, sandbox: ContainerRecord): { name: string; namespace: string; uid: string } {
+  const meta = sandboxConfig?.metadata;
+  if (meta?.name) return { name: meta.name, namespace: meta.namespace, uid: meta.uid };
+  const parsed = parseName(sandbox.Name);
+  if (!parsed) throw invalidArgument(`pod sandbox ${sandbox.Id} has no k8s_ name and sandbox_config.metadata is missing`);
+  return { name: parsed.podName, namespace: parsed.podNamespace, uid: parsed.podUid };
+}
+
+/** Docker create options of a workload container (name included). */
+export function containerCreateOptions(
+  config: ContainerConfig__Output,
+  sandboxConfig: PodSandboxConfig__Output | null,
+  opts: ContainerSpecOptions,
+): Dockerode.ContainerCreateOptions {
+  validateContainerConfig(config);
+  const meta = config.metadata!;
+  const linux = config.linux;
+  const security = securitySettings(linux?.security_context, opts.boundingSet);
+  const internal: Record<string, string> = {
+    [LABEL_TYPE]: TYPE_CONTAINER,
+    [LABEL_SANDBOX_ID]: opts.sandbox.Id,
+    [LABEL_LOG_PATH]: opts.logPath,
+    [LABEL_IMAGE_REF]: opts.imageRef,
+  };
+  const hostConfig: Dockerode.HostConfig = {
+    ...namespaceModes(config, opts.sandbox),
+    CgroupParent: opts.sandbox.HostConfig?.CgroupParent ?? '',
+    Binds: config.mounts.map(bindOf),
+    Devices: config.devices.map((d) => ({
+      PathOnHost: d.host_path,
+      PathInContainer: d.container_path,
+      CgroupPermissions: d.permissions || 'rwm',
+    })),
+    ...resourceSettings(linux?.resources, opts.clampOomScoreAdj),
+    ...security.host,
+  };
+  const create: Dockerode.ContainerCreateOptions = {
+    name: containerName({ name: meta.name, attempt: meta.attempt }, podOf(sandboxConfig, opts.sandbox)),
+    Image: config.image!.image,
+    Env: config.envs.map((kv) => `${kv.key}=${Buffer.isBuffer(kv.value) ? kv.value.toString('utf8') : String(kv.value)}`),
+    Labels: toDockerLabels(config.labels, config.annotations, internal),
+    Tty: config.tty,
+    OpenStdin: config.stdin,
+    StdinOnce: config.stdin_once,
+    HostConfig: hostConfig,
+  };
+  // Kubernetes semantics: command replaces ENTRYPOINT (and drops the image's CMD), args
+  // replaces CMD. An empty list must stay unset, or Docker would clear the image's value.
+  if (config.command.length > 0) create.Entrypoint = config.command;
+  if (config.args.length > 0) create.Cmd = config.args;
+  if (config.working_dir) create.WorkingDir = config.working_dir;
+  if (security.user !== undefined) create.User = security.user;
+  if (config.stop_signal && config.stop_signal !== 'RUNTIME_DEFAULT') create.StopSignal = config.stop_signal;
+  return create;
+}

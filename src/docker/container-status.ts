@@ -1,0 +1,234 @@
+// Docker inspect record of a workload container -> CRI Container / ContainerStatus. All of it
+// comes from the record (name, labels, State, HostConfig), so List calls cost no Docker request
+// and answers are the same after a shim restart. The process user is the one exception: it
+// is read by the service (from /proc or the image's files) and handed in.
+import type { Container } from '../generated/runtime/v1/Container.js';
+import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
+import type { ContainerState__Output } from '../generated/runtime/v1/ContainerState.js';
+import type { ContainerUser } from '../generated/runtime/v1/ContainerUser.js';
+import type { Mount } from '../generated/runtime/v1/Mount.js';
+import type { MountPropagation__Output } from '../generated/runtime/v1/MountPropagation.js';
+import type { LinuxContainerResources } from '../generated/runtime/v1/LinuxContainerResources.js';
+import { Signal, type Signal__Output } from '../generated/runtime/v1/Signal.js';
+import type { ContainerRecord } from '../store/container-index.js';
+import { LABEL_IMAGE_REF } from './container-spec.js';
+import { fromDockerLabels, LABEL_LOG_PATH, LABEL_SANDBOX_ID } from './labels.js';
+import { parseName } from './naming.js';
+import { dockerTimeToNs } from './sandbox-status.js';
+
+/** created -> CREATED; running/paused/restarting -> RUNNING; exited/dead -> EXITED. */
+export function containerState(record: ContainerRecord): ContainerState__Output {
+  switch (record.State?.Status) {
+    case 'created':
+      return 'CONTAINER_CREATED';
+    case 'running':
+    case 'paused':
+    case 'restarting':
+      return 'CONTAINER_RUNNING';
+    case 'exited':
+    case 'dead':
+      return 'CONTAINER_EXITED';
+    default:
+      return 'CONTAINER_UNKNOWN';
+  }
+}
+
+/** The image id Docker created the container from (sha256:...). */
+export function imageIdOf(record: ContainerRecord): string {
+  return record.Image ?? '';
+}
+
+/** The digest reference recorded at create time, else the image id. */
+export function imageRefOf(record: ContainerRecord): string {
+  return record.Config?.Labels?.[LABEL_IMAGE_REF] || imageIdOf(record);
+}
+
+/** The CRI Container a List call returns; undefined for a record whose name is not ours. */
+export function toContainer(record: ContainerRecord): Container | undefined {
+  const parsed = parseName(record.Name);
+  if (!parsed) return undefined;
+  const { labels, annotations } = fromDockerLabels(record.Config?.Labels);
+  return {
+    id: record.Id,
+    pod_sandbox_id: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '',
+    metadata: { name: parsed.containerName, attempt: parsed.attempt },
+    image: { image: record.Config?.Image ?? '' },
+    image_ref: imageRefOf(record),
+    image_id: imageIdOf(record),
+    state: containerState(record),
+    created_at: dockerTimeToNs(record.Created),
+    labels,
+    annotations,
+  };
+}
+
+/** Reason of an exited container as the kubelet expects it. */
+export function exitReason(record: ContainerRecord): string {
+  if (containerState(record) !== 'CONTAINER_EXITED') return '';
+  if (record.State.OOMKilled) return 'OOMKilled';
+  return record.State.ExitCode === 0 ? 'Completed' : 'Error';
+}
+
+export interface ParsedBind {
+  hostPath: string;
+  containerPath: string;
+  readonly: boolean;
+  propagation: MountPropagation__Output;
+  selinuxRelabel: boolean;
+}
+
+const PROPAGATION: Record<string, MountPropagation__Output> = {
+  rslave: 'PROPAGATION_HOST_TO_CONTAINER',
+  slave: 'PROPAGATION_HOST_TO_CONTAINER',
+  rshared: 'PROPAGATION_BIDIRECTIONAL',
+  shared: 'PROPAGATION_BIDIRECTIONAL',
+};
+
+/** Reads back a Docker bind string "host:container[:opts]". */
+export function parseBind(bind: string): ParsedBind | undefined {
+  const parts = bind.split(':');
+  if (parts.length < 2) return undefined;
+  const opts = parts.length > 2 ? parts[2].split(',') : [];
+  let propagation: MountPropagation__Output = 'PROPAGATION_PRIVATE';
+  for (const o of opts) propagation = PROPAGATION[o] ?? propagation;
+  return {
+    hostPath: parts[0],
+    containerPath: parts[1],
+    readonly: opts.includes('ro'),
+    propagation,
+    selinuxRelabel: opts.includes('z') || opts.includes('Z'),
+  };
+}
+
+/** The container's bind mounts in the order they were asked for. */
+export function mountsOf(record: ContainerRecord): Mount[] {
+  const out: Mount[] = [];
+  for (const bind of record.HostConfig?.Binds ?? []) {
+    const b = parseBind(bind);
+    if (!b) continue;
+    out.push({
+      host_path: b.hostPath,
+      container_path: b.containerPath,
+      readonly: b.readonly,
+      propagation: b.propagation,
+      selinux_relabel: b.selinuxRelabel,
+    });
+  }
+  return out;
+}
+
+/** The Linux resources Docker applied (what UpdateContainerResources changes too). */
+export function resourcesOf(record: ContainerRecord): LinuxContainerResources {
+  const hc = record.HostConfig ?? {};
+  return {
+    cpu_period: hc.CpuPeriod ?? 0,
+    cpu_quota: hc.CpuQuota ?? 0,
+    cpu_shares: hc.CpuShares ?? 0,
+    memory_limit_in_bytes: hc.Memory ?? 0,
+    memory_swap_limit_in_bytes: hc.MemorySwap ?? 0,
+    oom_score_adj: hc.OomScoreAdj ?? 0,
+    cpuset_cpus: hc.CpusetCpus ?? '',
+    cpuset_mems: hc.CpusetMems ?? '',
+  };
+}
+
+function stopSignalOf(record: ContainerRecord): Signal__Output {
+  const s = (record.Config as { StopSignal?: string } | undefined)?.StopSignal ?? '';
+  return s in Signal ? (s as Signal__Output) : 'RUNTIME_DEFAULT';
+}
+
+/** The full ContainerStatus; `user` is what the service found for the process. */
+export function toContainerStatus(record: ContainerRecord, user: ContainerUser | null): ContainerStatus | undefined {
+  const c = toContainer(record);
+  if (!c) return undefined;
+  const state = record.State;
+  return {
+    id: c.id,
+    metadata: c.metadata,
+    state: c.state,
+    created_at: c.created_at,
+    started_at: dockerTimeToNs(state?.StartedAt),
+    finished_at: c.state === 'CONTAINER_EXITED' ? dockerTimeToNs(state?.FinishedAt) : '0',
+    exit_code: state?.ExitCode ?? 0,
+    image: c.image,
+    image_ref: c.image_ref,
+    image_id: c.image_id,
+    reason: exitReason(record),
+    message: state?.Error ?? '',
+    labels: c.labels,
+    annotations: c.annotations,
+    mounts: mountsOf(record),
+    log_path: record.Config?.Labels?.[LABEL_LOG_PATH] ?? '',
+    resources: { linux: resourcesOf(record) },
+    user,
+    stop_signal: stopSignalOf(record),
+  };
+}
+
+/** The `verbose` info map: Docker's inspect record and the process id, as crictl inspect shows them. */
+export function containerVerboseInfo(record: ContainerRecord): Record<string, string> {
+  return {
+    info: JSON.stringify({ sandboxID: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '', pid: record.State?.Pid ?? 0, inspect: record }),
+  };
+}
+
+/** uid, gid and supplementary groups of a running process, from /proc/<pid>/status. */
+export function userFromProcStatus(text: string): ContainerUser | null {
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
+  const uid = field('Uid')[0];
+  const gid = field('Gid')[0];
+  if (uid === undefined || gid === undefined) return null;
+  return { linux: { uid, gid, supplemental_groups: field('Groups') } };
+}
+
+/** One /etc/passwd or /etc/group file, split into fields per line. */
+function entries(file: string): string[][] {
+  return file
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'));
+}
+
+/**
+ * The user a container's process gets, worked out as runc does from the Docker User string
+ * ("name", "uid", "uid:gid", "name:group") and the container's /etc/passwd and /etc/group:
+ * without an explicit group the process has the user's primary group plus every group that
+ * lists the user; with one, just that group. Docker adds GroupAdd on top.
+ */
+export function userFromConfig(user: string, groupAdd: readonly string[], passwd: string, group: string): ContainerUser | null {
+  const [u = '', g] = user.split(':');
+  const users = entries(passwd);
+  const groups = entries(group);
+  const pw = /^\d+$/.test(u) ? users.find((e) => e[2] === u) : users.find((e) => e[0] === (u || 'root'));
+  const uid = /^\d+$/.test(u) ? u : pw?.[2];
+  if (uid === undefined) return null;
+  let gid: string | undefined;
+  let supplemental: string[];
+  if (g !== undefined) {
+    gid = /^\d+$/.test(g) ? g : groups.find((e) => e[0] === g)?.[2];
+    if (gid === undefined) return null;
+    supplemental = [gid];
+  } else {
+    gid = pw?.[3] ?? '0';
+    const name = pw?.[0];
+    const member = name ? groups.filter((e) => (e[3] ?? '').split(',').includes(name)).map((e) => e[2]) : [];
+    supplemental = [gid, ...member];
+  }
+  const add = groupAdd.map((x) => (/^\d+$/.test(x) ? x : groups.find((e) => e[0] === x)?.[2])).filter((x): x is string => !!x);
+  return { linux: { uid, gid, supplemental_groups: [...new Set([...add, ...supplemental])] } };
+}
+
+/** The content of the first regular file in a tar archive (what Docker's archive API returns for one path). */
+export function firstFileOfTar(tar: Buffer): string | undefined {
+  let off = 0;
+  while (off + 512 <= tar.length) {
+    const header = tar.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) return undefined;
+    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    const type = String.fromCharCode(header[156]);
+    const start = off + 512;
+    if (type === '0' || type === '\0') return tar.subarray(start, start + size).toString('utf8');
+    off = start + Math.ceil(size / 512) * 512;
+  }
+  return undefined;
+}

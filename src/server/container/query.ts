@@ -1,0 +1,17 @@
+// ListContainers, StreamContainers, ContainerStatus.
+import type { Services } from '../../services.js';
+import type { HandlerSet } from '../cri-types.js';
+
+/** Containers per StreamContainers message: keeps each message far below gRPC's size limit. */
+const STREAM_CHUNK = 100;
+
+export function queryHandlers(svc: Services): HandlerSet {
+  return {
+    ListContainers: async (req) => ({ containers: await svc.containers.list(req.filter) }),
+    StreamContainers: async (req, stream) => {
+      const all = await svc.containers.list(req.filter);
+      for (let i = 0; i < all.length; i += STREAM_CHUNK) stream.write({ containers: all.slice(i, i + STREAM_CHUNK) });
+    },
+    ContainerStatus: (req) => svc.containers.status(req.container_id, req.verbose),
+  };
+}

@@ -1,0 +1,279 @@
+// Workload containers: create (in a running pod), start, stop, remove, list, status, and the
+// CRI log file every container's output is written to. Lists are answered from the container
+// index; every change the shim makes refreshes the index before the RPC returns.
+import { readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import type { DockerClient } from '../docker/client.js';
+import { LABEL_TYPE, LABEL_LOG_PATH, matchesSelector, TYPE_CONTAINER } from '../docker/labels.js';
+import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
+import {
+  containerState,
+  containerVerboseInfo,
+  firstFileOfTar,
+  toContainer,
+  toContainerStatus,
+  userFromConfig,
+  userFromProcStatus,
+} from '../docker/container-status.js';
+import { missingForPrivileged } from '../docker/capabilities.js';
+import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
+import {
+  alreadyExists,
+  Code,
+  CriError,
+  dockerMessage,
+  failedPrecondition,
+  invalidArgument,
+  isDockerConflict,
+  isDockerHttpError,
+  isDockerNotFound,
+  notFound,
+  toCriError,
+} from '../errors.js';
+import type { Container } from '../generated/runtime/v1/Container.js';
+import type { ContainerFilter__Output } from '../generated/runtime/v1/ContainerFilter.js';
+import type { ContainerStatusResponse } from '../generated/runtime/v1/ContainerStatusResponse.js';
+import type { ContainerUser } from '../generated/runtime/v1/ContainerUser.js';
+import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest.js';
+import type { Logger } from '../logger.js';
+import type { LogManager } from '../logs/log-manager.js';
+import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
+import type { ImageService } from './image.js';
+
+/** How long ContainerStatus of an exited container waits for its last output to reach the file. */
+const LOG_SETTLE_MS = 2_000;
+
+export class ContainerService {
+  /** Users of stopped containers, read once from their files (a container's config never changes). */
+  private readonly users = new Map<string, ContainerUser | null>();
+
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly index: ContainerIndex,
+    private readonly images: ImageService,
+    private readonly logs: LogManager,
+    private readonly logger: Logger,
+  ) {
+    index.on('removed', (id) => this.users.delete(id));
+  }
+
+  async create(req: CreateContainerRequest__Output): Promise<string> {
+    if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is empty');
+    validateContainerConfig(req.config);
+    const config = req.config;
+    const sandbox = await this.index.resolve(req.pod_sandbox_id, 'podsandbox', 'pod sandbox');
+    if (!sandbox.State?.Running) {
+      throw failedPrecondition(`pod sandbox ${sandbox.Id} is not ready (its pause container is ${sandbox.State?.Status ?? 'unknown'})`);
+    }
+    const spec = config.image!.image;
+    const image = await this.images.inspect(spec);
+    if (!image) throw notFound(`image "${spec}" not found: pull it before CreateContainer`);
+    await Promise.all(config.mounts.map((m, i) => this.checkHostPath(m.host_path, `config.mounts[${i}].host_path`)));
+
+    const limits = hostLimits();
+    if (config.linux?.security_context?.privileged) await this.checkPrivileged(limits.boundingSet);
+    const logDir = req.sandbox_config?.log_directory ?? '';
+    const logPath = logDir && config.log_path ? join(logDir, config.log_path) : '';
+    const options = containerCreateOptions(config, req.sandbox_config, {
+      sandbox,
+      imageRef: imageRefFor(spec, image),
+      logPath,
+      boundingSet: limits.boundingSet,
+      clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
+    });
+
+    const madeLogFile = logPath ? await this.logs.prepare(logPath).catch((err: unknown) => {
+      throw toCriError(err, `create log file ${logPath}`);
+    }) : false;
+    try {
+      const id = await this.createNamed(options);
+      await this.index.refresh(id);
+      return id;
+    } catch (err) {
+      // Nothing half-made stays behind: the container was not created, so neither is its log.
+      if (madeLogFile) await unlink(logPath).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Creates the container; a leftover exited one of the same name is removed first, a running one is a conflict. */
+  private async createNamed(options: Dockerode.ContainerCreateOptions): Promise<string> {
+    const name = options.name!;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const c = await this.docker.raw('container.create', (d) => d.createContainer(options));
+        return c.id;
+      } catch (err) {
+        if (!isDockerConflict(err) || attempt > 0) throw toCriError(err, `create container ${name}`);
+      }
+      const existing = await this.docker
+        .raw('container.inspect', (d) => d.getContainer(name).inspect())
+        .catch((err: unknown) => {
+          if (isDockerNotFound(err)) return undefined;
+          throw toCriError(err, `inspect container ${name}`);
+        });
+      if (existing?.State?.Running) throw alreadyExists(`container ${name} already exists and is running (${existing.Id})`);
+      if (existing) {
+        this.logger.info({ name, id: existing.Id }, 'removing a leftover container of the same name before creating');
+        await this.docker
+          .raw('container.remove', (d) => d.getContainer(existing.Id).remove({ force: true, v: true }))
+          .catch((err: unknown) => {
+            if (!isDockerNotFound(err)) throw toCriError(err, `remove leftover container ${name}`);
+          });
+        this.index.forget(existing.Id);
+      }
+    }
+  }
+
+  private async checkHostPath(path: string, field: string): Promise<void> {
+    try {
+      await stat(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw invalidArgument(`${field} "${path}" does not exist on the host`);
+      throw invalidArgument(`${field} "${path}" cannot be used: ${(err as Error).message}`);
+    }
+  }
+
+  /** Docker's privileged mode asks for every capability the kernel has; say why it cannot work here. */
+  private async checkPrivileged(boundingSet: readonly string[]): Promise<void> {
+    const last = Number((await readFile('/proc/sys/kernel/cap_last_cap', 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(last)) return;
+    const missing = missingForPrivileged(boundingSet, last);
+    if (missing.length > 0) {
+      throw failedPrecondition(
+        `privileged containers cannot run on this host: Docker grants them every capability, and the capability bounding set of root here lacks ${missing.join(', ')} (an environment limit; add the capabilities a container needs with add_capabilities instead)`,
+      );
+    }
+  }
+
+  async start(idOrPrefix: string): Promise<void> {
+    const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
+    const id = record.Id;
+    if (containerState(record) === 'CONTAINER_EXITED') {
+      throw failedPrecondition(`container ${id} has exited; create a new one instead of starting it again`);
+    }
+    try {
+      await this.docker.raw('container.start', (d) => d.getContainer(id).start());
+    } catch (err) {
+      // 304: already running, which is what the caller wants.
+      if (!(isDockerHttpError(err) && err.statusCode === 304)) {
+        await this.index.refresh(id).catch(() => undefined);
+        throw toCriError(err, `start container ${id}`);
+      }
+    }
+    const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
+    if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
+    await this.index.refresh(id);
+  }
+
+  /** Stops with the grace period (StopSignal, then SIGKILL); a gone or stopped container is success. */
+  async stop(idOrPrefix: string, timeoutSeconds: number): Promise<void> {
+    const record = await this.findForCleanup(idOrPrefix);
+    if (!record) return;
+    if (record.State?.Running) {
+      await this.docker.apiVersion();
+      // Not through the request queue: a grace period may outlast the per-request timeout.
+      try {
+        await this.docker.docker.getContainer(record.Id).stop({ t: Math.max(0, Math.floor(timeoutSeconds)) });
+      } catch (err) {
+        const gone = isDockerNotFound(err) || (isDockerHttpError(err) && err.statusCode === 304);
+        if (!gone) throw toCriError(err, `stop container ${record.Id}`);
+      }
+    }
+    await this.index.refresh(record.Id);
+  }
+
+  /** Removes the container, running or not; a gone one is success. Its CRI log file stays for the kubelet. */
+  async remove(idOrPrefix: string): Promise<void> {
+    const record = await this.findForCleanup(idOrPrefix);
+    if (!record) return;
+    try {
+      await this.docker.raw('container.remove', (d) => d.getContainer(record.Id).remove({ force: true, v: true }));
+    } catch (err) {
+      // 409 "removal already in progress": someone else is removing it, which is what we want.
+      if (!isDockerNotFound(err) && !isDockerConflict(err)) throw toCriError(err, `remove container ${record.Id}`);
+      if (isDockerConflict(err)) this.logger.debug({ id: record.Id, reason: dockerMessage(err) }, 'container removal already in progress');
+    }
+    // The output stream ends with the container; let the follower write what it still holds.
+    await this.logs.settled(record.Id, LOG_SETTLE_MS);
+    await this.logs.stop(record.Id);
+    this.index.forget(record.Id);
+  }
+
+  /** The container for Stop/Remove, or undefined when it is already gone (both are idempotent). */
+  private async findForCleanup(idOrPrefix: string): Promise<ContainerRecord | undefined> {
+    try {
+      return await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
+    } catch (err) {
+      if (err instanceof CriError && err.code === Code.NOT_FOUND && !/ambiguous/.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  async list(filter: ContainerFilter__Output | null | undefined): Promise<Container[]> {
+    const out: Container[] = [];
+    for (const record of await this.index.all()) {
+      if (record.Config?.Labels?.[LABEL_TYPE] !== TYPE_CONTAINER) continue;
+      if (filter?.id && !record.Id.startsWith(filter.id)) continue;
+      const c = toContainer(record);
+      if (!c) continue;
+      if (filter?.state && c.state !== filter.state.state) continue;
+      if (filter?.pod_sandbox_id && !(c.pod_sandbox_id ?? '').startsWith(filter.pod_sandbox_id)) continue;
+      if (!matchesSelector(c.labels ?? {}, filter?.label_selector)) continue;
+      out.push(c);
+    }
+    return out;
+  }
+
+  async status(idOrPrefix: string, verbose: boolean): Promise<ContainerStatusResponse> {
+    let record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
+    if (containerState(record) === 'CONTAINER_EXITED' && this.logs.isFollowing(record.Id)) {
+      // Whoever sees EXITED may read the log right away: let the last output reach the file.
+      await this.logs.settled(record.Id, LOG_SETTLE_MS);
+      record = this.index.get(record.Id) ?? record;
+    }
+    const status = toContainerStatus(record, await this.userOf(record));
+    if (!status) throw notFound(`container "${idOrPrefix}" not found`);
+    return { status, info: verbose ? containerVerboseInfo(record) : {} };
+  }
+
+  /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
+  private async userOf(record: ContainerRecord): Promise<ContainerUser | null> {
+    if (record.State?.Running && record.State.Pid > 0) {
+      const proc = await readFile(`/proc/${record.State.Pid}/status`, 'utf8').catch(() => undefined);
+      const user = proc ? userFromProcStatus(proc) : null;
+      if (user) return user;
+    }
+    if (this.users.has(record.Id)) return this.users.get(record.Id)!;
+    const user = userFromConfig(
+      record.Config?.User ?? '',
+      record.HostConfig?.GroupAdd ?? [],
+      await this.containerFile(record.Id, '/etc/passwd'),
+      await this.containerFile(record.Id, '/etc/group'),
+    );
+    this.users.set(record.Id, user);
+    return user;
+  }
+
+  /** A file of the container's filesystem (works stopped or created); "" when it has none. */
+  private async containerFile(id: string, path: string): Promise<string> {
+    try {
+      const stream = await this.docker.raw('container.archive', (d) => d.getContainer(id).getArchive({ path }));
+      const chunks: Buffer[] = [];
+      for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+      return firstFileOfTar(Buffer.concat(chunks)) ?? '';
+    } catch (err) {
+      if (isDockerNotFound(err)) return '';
+      throw toCriError(err, `read ${path} of container ${id}`);
+    }
+  }
+}
+
+/** The digest reference of the repository the spec names, else any digest, else the image id. */
+export function imageRefFor(spec: string, image: Dockerode.ImageInspectInfo): string {
+  const digests = image.RepoDigests ?? [];
+  const repo = spec.split('@')[0].replace(/:[^/:]+$/, '');
+  return digests.find((d) => d.split('@')[0] === repo || d.split('@')[0].endsWith(`/${repo}`)) ?? digests[0] ?? image.Id;
+}
