@@ -16,6 +16,8 @@ export interface Config {
   imagePullProgressDeadlineMs: number;
   /** cgroup the shim moves itself into at start; '' = stay where started. */
   runtimeCgroups: string;
+  /** host:port of the Exec/Attach/PortForward streaming server; port 0 = ephemeral. */
+  streamingBindAddr: string;
 }
 
 type FlagKind = FlagValueKind;
@@ -37,6 +39,7 @@ export const DEFAULTS: Config = {
   metricsBindAddr: '',
   imagePullProgressDeadlineMs: 60 * 1000,
   runtimeCgroups: '',
+  streamingBindAddr: '127.0.0.1:0',
 };
 
 const FLAGS: FlagSpec[] = [
@@ -49,6 +52,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['metrics-bind-addr'], key: 'metricsBindAddr', kind: 'string', usage: 'serve Prometheus /metrics and /healthz on host:port (":9100" = 127.0.0.1:9100); off when empty' },
   { names: ['image-pull-progress-deadline'], key: 'imagePullProgressDeadlineMs', kind: 'duration', usage: 'cancel a pull that makes no progress for this long (0 = never)' },
   { names: ['runtime-cgroups'], key: 'runtimeCgroups', kind: 'string', usage: 'absolute cgroup path to move the shim into at start, e.g. /system.slice/docker-cri-shim' },
+  { names: ['streaming-bind-addr'], key: 'streamingBindAddr', kind: 'string', usage: 'host:port of the exec/attach/port-forward streaming server (port 0 = ephemeral)' },
   { names: ['config'], key: 'config', kind: 'string', usage: 'YAML or JSON file of flag-name: value; command-line flags override it' },
   { names: ['version'], key: 'version', kind: 'bool', usage: 'print the version and exit' },
   { names: ['help', 'h'], key: 'help', kind: 'bool', usage: 'print this help and exit' },

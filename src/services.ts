@@ -11,6 +11,7 @@ import { SandboxService } from './service/sandbox.js';
 import { CheckpointStore } from './store/checkpoint.js';
 import { StatsService } from './service/stats.js';
 import { EventsService } from './service/events.js';
+import { StreamingService } from './service/streaming.js';
 
 export interface Services {
   config: Config;
@@ -24,6 +25,7 @@ export interface Services {
   sandboxes: SandboxService;
   stats: StatsService;
   events: EventsService;
+  streaming: StreamingService;
 }
 
 export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
@@ -34,5 +36,6 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const logs = new LogManager(docker.docker, logger);
   const containers = new ContainerService(docker, index, images, logs, logger);
   const events = new EventsService(index, logger);
-  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, stats, events };
+  const streaming = new StreamingService(config, docker, index, logger);
+  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, stats, events, streaming };
 }

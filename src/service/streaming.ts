@@ -1,0 +1,137 @@
+// Exec, Attach, PortForward and ExecSync. The three streaming RPCs check their request and
+// hand out a single-use URL on the shim's streaming server; the session itself runs there.
+import type { Duplex } from 'node:stream';
+import type { Config } from '../config.js';
+import type { DockerClient } from '../docker/client.js';
+import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
+import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
+import type { ExecRequest__Output } from '../generated/runtime/v1/ExecRequest.js';
+import type { AttachRequest__Output } from '../generated/runtime/v1/AttachRequest.js';
+import type { PortForwardRequest__Output } from '../generated/runtime/v1/PortForwardRequest.js';
+import type { ExecSyncRequest__Output } from '../generated/runtime/v1/ExecSyncRequest.js';
+import type { ExecSyncResponse } from '../generated/runtime/v1/ExecSyncResponse.js';
+import type { Logger } from '../logger.js';
+import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
+import { runAttach, runExec } from '../streaming/exec.js';
+import { execSync } from '../streaming/exec-sync.js';
+import { forwardPort, missingHelpers } from '../streaming/portforward.js';
+import type { CommandResult, RemoteCommandIO, StreamSpec } from '../streaming/remotecommand.js';
+import { StreamingServer, type AttachStreamRequest, type ExecStreamRequest, type PortForwardStreamRequest } from '../streaming/server.js';
+
+function requireRunning(record: ContainerRecord, what: string, id: string): void {
+  if (!record.State.Running || record.State.Paused) {
+    throw failedPrecondition(`${what} ${id} is not running (state: ${record.State.Status})`);
+  }
+}
+
+function streamSpec(req: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): StreamSpec {
+  if (req.tty && req.stderr) throw invalidArgument('tty and stderr cannot both be true: a terminal has one output stream');
+  if (!req.stdin && !req.stdout && !req.stderr) throw invalidArgument('one of stdin, stdout or stderr must be true');
+  return { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, tty: req.tty };
+}
+
+export class StreamingService {
+  private readonly server: StreamingServer;
+  private readonly listening: Promise<void>;
+  private readonly missing: string[];
+
+  constructor(
+    config: Config,
+    private readonly docker: DockerClient,
+    private readonly index: ContainerIndex,
+    private readonly logger: Logger,
+  ) {
+    this.server = new StreamingServer(
+      {
+        remoteCommand: (req, io) => this.runSession(req, io),
+        forward: (req, port, data) => this.forward(req, port, data),
+      },
+      logger,
+    );
+    this.missing = missingHelpers();
+    if (this.missing.length) {
+      logger.warn(
+        { missing: this.missing },
+        `port forwarding is unavailable: ${this.missing.join(' and ')} not found on PATH (Debian: apt-get install socat util-linux)`,
+      );
+    }
+    this.listening = this.server.listen(config.streamingBindAddr);
+    this.listening.catch((err: unknown) =>
+      logger.error({ err: (err as Error).message, bind: config.streamingBindAddr }, 'streaming server cannot listen; Exec, Attach and PortForward will fail'),
+    );
+  }
+
+  private async url(req: ExecStreamRequest | AttachStreamRequest | PortForwardStreamRequest): Promise<string> {
+    try {
+      await this.listening;
+    } catch (err) {
+      throw unavailable(`streaming server is not listening: ${(err as Error).message}`);
+    }
+    return this.server.url(req);
+  }
+
+  private async runningContainer(id: string): Promise<ContainerRecord> {
+    const record = await this.index.resolve(id, TYPE_CONTAINER, 'container');
+    requireRunning(record, 'container', id);
+    return record;
+  }
+
+  async exec(req: ExecRequest__Output): Promise<string> {
+    if (!req.cmd?.length) throw invalidArgument('cmd is empty: Exec needs a command');
+    const spec = streamSpec(req);
+    const record = await this.runningContainer(req.container_id);
+    return this.url({ kind: 'exec', containerId: record.Id, cmd: req.cmd, spec });
+  }
+
+  async attach(req: AttachRequest__Output): Promise<string> {
+    const spec = streamSpec(req);
+    const record = await this.runningContainer(req.container_id);
+    return this.url({ kind: 'attach', containerId: record.Id, spec });
+  }
+
+  async portForward(req: PortForwardRequest__Output): Promise<string> {
+    if (this.missing.length) {
+      throw failedPrecondition(`port forwarding needs ${this.missing.join(' and ')} on the node (Debian: apt-get install socat util-linux)`);
+    }
+    for (const p of req.port ?? []) {
+      if (!Number.isInteger(p) || p < 1 || p > 65535) throw invalidArgument(`port ${p} is out of range 1-65535`);
+    }
+    const record = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox');
+    requireRunning(record, 'pod sandbox', req.pod_sandbox_id);
+    return this.url({ kind: 'portforward', sandboxId: record.Id, ports: req.port ?? [] });
+  }
+
+  async execSync(req: ExecSyncRequest__Output, signal: AbortSignal): Promise<ExecSyncResponse> {
+    if (!req.cmd?.length) throw invalidArgument('cmd is empty: ExecSync needs a command');
+    const timeoutS = Number(req.timeout || 0);
+    if (!Number.isFinite(timeoutS) || timeoutS < 0) throw invalidArgument(`timeout ${req.timeout} is not a number of seconds >= 0`);
+    const record = await this.runningContainer(req.container_id);
+    const r = await execSync(this.docker, record.Id, req.cmd, timeoutS * 1000, signal, this.logger);
+    return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+  }
+
+  private async runSession(req: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO): Promise<CommandResult> {
+    // The container may have stopped since the URL was handed out.
+    const record = await this.runningContainer(req.containerId);
+    if (req.kind === 'exec') return runExec(this.docker, { containerId: record.Id, cmd: req.cmd }, req.spec, io, this.logger);
+    return runAttach(this.docker, record, req.spec, io, this.logger);
+  }
+
+  private async forward(req: PortForwardStreamRequest, port: number, data: Duplex): Promise<string | undefined> {
+    let pid: number;
+    try {
+      const record = await this.index.resolve(req.sandboxId, TYPE_SANDBOX, 'pod sandbox');
+      requireRunning(record, 'pod sandbox', req.sandboxId);
+      pid = record.State.Pid;
+    } catch (err) {
+      data.destroy();
+      return `error forwarding port ${port} to pod ${req.sandboxId}: ${(err as Error).message}`;
+    }
+    const error = await forwardPort(pid, port, data);
+    return error ? `error forwarding port ${port} to pod ${req.sandboxId}: ${error}` : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.server.close();
+  }
+}

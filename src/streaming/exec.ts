@@ -1,0 +1,111 @@
+// Exec and Attach on Docker, driven by a client session (RemoteCommandIO): a hijacked
+// connection per session, resizes applied, and on a vanished client nothing left behind.
+import type { Duplex } from 'node:stream';
+import type Dockerode from 'dockerode';
+import type { DockerClient } from '../docker/client.js';
+import { dockerMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { killProcessTree } from './process-tree.js';
+import { pumpDockerOutput, pumpStdin } from './docker-io.js';
+import type { CommandResult, RemoteCommandIO, StreamSpec, TerminalSize } from './remotecommand.js';
+
+export interface ExecTarget {
+  containerId: string;
+  cmd: string[];
+}
+
+/** Applies resizes in order, never two at once, the first as soon as the process runs. */
+function followResizes(io: RemoteCommandIO, apply: (size: TerminalSize) => Promise<unknown>, logger: Logger): () => void {
+  let chain: Promise<unknown> = Promise.resolve();
+  const onResize = (size: TerminalSize) => {
+    chain = chain.then(() => apply(size)).catch((err: unknown) => logger.debug({ err: dockerMessage(err) }, 'terminal resize failed'));
+  };
+  if (io.resizes.latest) onResize(io.resizes.latest);
+  io.resizes.on('resize', onResize);
+  return () => io.resizes.off('resize', onResize);
+}
+
+/** Docker may report the exec as running for a moment after its output ended. */
+export async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
+  for (let i = 0; i < 50; i++) {
+    const info = await exec.inspect();
+    if (!info.Running) return info.ExitCode;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return null;
+}
+
+/** Kills the exec's process tree (Docker cannot); used on timeouts and vanished clients. */
+export async function killExec(exec: Dockerode.Exec, logger: Logger): Promise<void> {
+  try {
+    const info = await exec.inspect();
+    if (info.Running && info.Pid) {
+      const n = await killProcessTree(info.Pid);
+      logger.debug({ exec: exec.id, pid: info.Pid, killed: n }, 'killed exec process tree');
+    }
+  } catch (err) {
+    logger.warn({ exec: exec.id, err: dockerMessage(err) }, 'could not kill exec process');
+  }
+}
+
+export async function runExec(docker: DockerClient, target: ExecTarget, spec: StreamSpec, io: RemoteCommandIO, logger: Logger): Promise<CommandResult> {
+  const exec = await docker.call(
+    'exec.create',
+    (d) =>
+      d.getContainer(target.containerId).exec({
+        Cmd: target.cmd,
+        AttachStdin: spec.stdin,
+        AttachStdout: spec.stdout,
+        AttachStderr: spec.stderr,
+        Tty: spec.tty,
+      }),
+    `exec in container ${target.containerId}`,
+  );
+  // The hijacked stream lives as long as the session: it must not sit in the request queue.
+  const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
+  const stopResizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : () => undefined;
+  let finished = false;
+  const onAbort = () => {
+    if (finished) return;
+    void killExec(exec, logger).finally(() => sock.destroy());
+  };
+  io.signal.addEventListener('abort', onAbort, { once: true });
+  if (io.signal.aborted) onAbort();
+  try {
+    if (spec.stdin && io.stdin) void pumpStdin(io.stdin, sock);
+    await pumpDockerOutput(sock, spec.tty, io.stdout, io.stderr).catch(() => undefined);
+    finished = true;
+    if (io.signal.aborted) return { kind: 'error', message: 'client went away' };
+    const code = await exitCodeOf(exec);
+    if (code === null) return { kind: 'error', message: `exec in container ${target.containerId} ended without an exit code (container stopped?)` };
+    return code === 0 ? { kind: 'success' } : { kind: 'exit', code };
+  } finally {
+    finished = true;
+    stopResizes();
+    io.signal.removeEventListener('abort', onAbort);
+    sock.destroy();
+  }
+}
+
+export async function runAttach(docker: DockerClient, container: Dockerode.ContainerInspectInfo, spec: StreamSpec, io: RemoteCommandIO, logger: Logger): Promise<CommandResult> {
+  // A container created without stdin takes none: the session is output only.
+  const withStdin = spec.stdin && Boolean(container.Config.OpenStdin);
+  const tty = Boolean(container.Config.Tty);
+  await docker.apiVersion();
+  const handle = docker.docker.getContainer(container.Id);
+  const sock = (await handle.attach({ stream: true, stdin: withStdin, stdout: spec.stdout, stderr: spec.stderr, hijack: true })) as Duplex;
+  const stopResizes = tty ? followResizes(io, (s) => handle.resize({ h: s.height, w: s.width }), logger) : () => undefined;
+  const onAbort = () => sock.destroy();
+  io.signal.addEventListener('abort', onAbort, { once: true });
+  if (io.signal.aborted) onAbort();
+  try {
+    if (withStdin && io.stdin) void pumpStdin(io.stdin, sock);
+    else io.stdin?.resume();
+    await pumpDockerOutput(sock, tty, io.stdout, io.stderr).catch(() => undefined);
+    return io.signal.aborted ? { kind: 'error', message: 'client went away' } : { kind: 'success' };
+  } finally {
+    stopResizes();
+    io.signal.removeEventListener('abort', onAbort);
+    sock.destroy();
+  }
+}

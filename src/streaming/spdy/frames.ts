@@ -1,0 +1,253 @@
+// SPDY/3.1 framing: the binary frame layout, header blocks and their zlib compression.
+// Only what a server of Kubernetes streams needs: streams are opened by the client.
+import zlib from 'node:zlib';
+import { SPDY3_DICTIONARY } from './dictionary.js';
+
+export const SPDY_VERSION = 3;
+
+export const FrameType = {
+  SYN_STREAM: 1,
+  SYN_REPLY: 2,
+  RST_STREAM: 3,
+  SETTINGS: 4,
+  PING: 6,
+  GOAWAY: 7,
+  HEADERS: 8,
+  WINDOW_UPDATE: 9,
+} as const;
+
+export const FLAG_FIN = 0x01;
+export const FLAG_UNIDIRECTIONAL = 0x02;
+
+export const RstStatus = {
+  PROTOCOL_ERROR: 1,
+  INVALID_STREAM: 2,
+  REFUSED_STREAM: 3,
+  CANCEL: 5,
+  INTERNAL_ERROR: 6,
+  FLOW_CONTROL_ERROR: 7,
+  STREAM_IN_USE: 8,
+  STREAM_ALREADY_CLOSED: 9,
+} as const;
+
+export const SETTINGS_INITIAL_WINDOW_SIZE = 7;
+/** Initial stream and session window of SPDY/3.1. */
+export const DEFAULT_WINDOW = 64 * 1024;
+/** Control frame and data frame lengths are 24-bit. */
+export const MAX_FRAME_PAYLOAD = 0xffffff;
+
+export type Headers = Map<string, string>;
+
+export type Frame =
+  | { kind: 'data'; streamId: number; flags: number; data: Buffer }
+  | { kind: 'control'; type: number; flags: number; payload: Buffer };
+
+/** Splits a byte stream into frames; keeps the partial tail until the rest arrives. */
+export class FrameParser {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  /** Adds bytes; returns the complete frames now available, in order. */
+  push(chunk: Buffer): Frame[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.buffered < 8) break;
+      const head = this.peek(8);
+      const length = head.readUInt32BE(4) & 0xffffff;
+      if (this.buffered < 8 + length) break;
+      const whole = this.take(8 + length);
+      const flags = whole[4];
+      const body = whole.subarray(8);
+      if (whole[0] & 0x80) {
+        frames.push({ kind: 'control', type: whole.readUInt16BE(2), flags, payload: body });
+      } else {
+        frames.push({ kind: 'data', streamId: whole.readUInt32BE(0) & 0x7fffffff, flags, data: body });
+      }
+    }
+    return frames;
+  }
+
+  /** Version field of a control frame header (bytes 0-1 without the control bit). */
+  static version(controlFrameHead: Buffer): number {
+    return controlFrameHead.readUInt16BE(0) & 0x7fff;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined.subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
+    const first = this.chunks[0];
+    const out = first.subarray(0, n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    return out;
+  }
+}
+
+function controlHeader(type: number, flags: number, length: number): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(0x8000 | SPDY_VERSION, 0);
+  h.writeUInt16BE(type, 2);
+  h.writeUInt32BE(((flags & 0xff) << 24) | length, 4);
+  return h;
+}
+
+export function dataFrame(streamId: number, data: Buffer, fin: boolean): Buffer[] {
+  const h = Buffer.alloc(8);
+  h.writeUInt32BE(streamId & 0x7fffffff, 0);
+  h.writeUInt32BE(((fin ? FLAG_FIN : 0) << 24) | data.length, 4);
+  return data.length ? [h, data] : [h];
+}
+
+export function synReplyFrame(streamId: number, compressedHeaders: Buffer, fin: boolean): Buffer {
+  const body = Buffer.alloc(4);
+  body.writeUInt32BE(streamId & 0x7fffffff);
+  return Buffer.concat([controlHeader(FrameType.SYN_REPLY, fin ? FLAG_FIN : 0, 4 + compressedHeaders.length), body, compressedHeaders]);
+}
+
+export function rstStreamFrame(streamId: number, status: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt32BE(streamId & 0x7fffffff, 0);
+  body.writeUInt32BE(status, 4);
+  return Buffer.concat([controlHeader(FrameType.RST_STREAM, 0, 8), body]);
+}
+
+export function windowUpdateFrame(streamId: number, delta: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt32BE(streamId & 0x7fffffff, 0);
+  body.writeUInt32BE(delta & 0x7fffffff, 4);
+  return Buffer.concat([controlHeader(FrameType.WINDOW_UPDATE, 0, 8), body]);
+}
+
+export function pingFrame(id: number): Buffer {
+  const body = Buffer.alloc(4);
+  body.writeUInt32BE(id >>> 0);
+  return Buffer.concat([controlHeader(FrameType.PING, 0, 4), body]);
+}
+
+export function goAwayFrame(lastGoodStreamId: number, status: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt32BE(lastGoodStreamId & 0x7fffffff, 0);
+  body.writeUInt32BE(status, 4);
+  return Buffer.concat([controlHeader(FrameType.GOAWAY, 0, 8), body]);
+}
+
+export function settingsFrame(entries: Array<[id: number, value: number]>): Buffer {
+  const body = Buffer.alloc(4 + entries.length * 8);
+  body.writeUInt32BE(entries.length, 0);
+  entries.forEach(([id, value], i) => {
+    body.writeUInt32BE(id & 0xffffff, 4 + i * 8);
+    body.writeUInt32BE(value >>> 0, 8 + i * 8);
+  });
+  return Buffer.concat([controlHeader(FrameType.SETTINGS, 0, body.length), body]);
+}
+
+/** SETTINGS payload -> id/value pairs (flags dropped). */
+export function parseSettings(payload: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
+  const n = payload.readUInt32BE(0);
+  for (let i = 0; i < n && 12 + i * 8 <= payload.length; i++) {
+    out.set(payload.readUInt32BE(4 + i * 8) & 0xffffff, payload.readUInt32BE(8 + i * 8));
+  }
+  return out;
+}
+
+/** Uncompressed header block: count, then length-prefixed names and NUL-joined values. */
+export function encodeHeaderBlock(headers: Headers): Buffer {
+  const parts: Buffer[] = [];
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(headers.size);
+  parts.push(count);
+  for (const [name, value] of headers) {
+    for (const s of [name.toLowerCase(), value]) {
+      const bytes = Buffer.from(s, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(bytes.length);
+      parts.push(len, bytes);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeHeaderBlock(block: Buffer): Headers {
+  const out: Headers = new Map();
+  let off = 0;
+  const readString = (): string => {
+    if (off + 4 > block.length) throw new Error('truncated header block');
+    const len = block.readUInt32BE(off);
+    off += 4;
+    if (off + len > block.length) throw new Error('truncated header block');
+    const s = block.subarray(off, off + len).toString('utf8');
+    off += len;
+    return s;
+  };
+  const n = block.length >= 4 ? block.readUInt32BE(0) : 0;
+  off = 4;
+  for (let i = 0; i < n; i++) {
+    const name = readString().toLowerCase();
+    const value = readString();
+    // Multiple values travel NUL-separated; the first is the one Kubernetes headers use.
+    out.set(name, value.split('\0')[0]);
+  }
+  return out;
+}
+
+/**
+ * One direction of SPDY header compression. SPDY keeps a single zlib context per direction
+ * for the whole session, each header block ending in a sync flush, so blocks must be fed
+ * strictly in order: callers serialise their calls.
+ */
+class ZlibContext {
+  private out: Buffer[] = [];
+
+  constructor(private readonly z: zlib.Deflate | zlib.Inflate) {
+    z.on('data', (c: Buffer) => this.out.push(c));
+    // A corrupt block surfaces as the rejection of run(); the context is unusable after it.
+    z.on('error', () => undefined);
+  }
+
+  run(input: Buffer): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.z.once('error', onError);
+      this.z.write(input);
+      this.z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        this.z.off('error', onError);
+        const result = Buffer.concat(this.out);
+        this.out = [];
+        resolve(result);
+      });
+    });
+  }
+
+  close(): void {
+    this.z.close();
+  }
+}
+
+/** Compressor and decompressor of a session's header blocks, primed with the SPDY/3 dictionary. */
+export class HeaderCodec {
+  private readonly deflate = new ZlibContext(zlib.createDeflate({ dictionary: SPDY3_DICTIONARY }));
+  private readonly inflate = new ZlibContext(zlib.createInflate({ dictionary: SPDY3_DICTIONARY }));
+
+  async compress(headers: Headers): Promise<Buffer> {
+    return this.deflate.run(encodeHeaderBlock(headers));
+  }
+
+  async decompress(compressed: Buffer): Promise<Headers> {
+    return decodeHeaderBlock(await this.inflate.run(compressed));
+  }
+
+  close(): void {
+    this.deflate.close();
+    this.inflate.close();
+  }
+}

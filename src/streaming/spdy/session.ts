@@ -1,0 +1,401 @@
+// Server side of one SPDY/3.1 session on an upgraded HTTP connection. The client opens the
+// streams (Kubernetes clients always do); each becomes a Duplex with SPDY flow control.
+//
+// Flow control, both ways: we send WINDOW_UPDATE (stream and session) as our consumers read,
+// and we never send past the peer's window once the peer shows it does flow control (it
+// sent SETTINGS with a window size, or a WINDOW_UPDATE). Go's spdystream, which kubelet and
+// kubectl use, never sends either and ignores windows: when our window runs out and such a
+// peer has said nothing for a short grace time, it is treated as not flow-controlling and
+// TCP backpressure alone bounds what we buffer. Inbound, a stream whose consumer lags pauses
+// the socket, so a peer ignoring our windows cannot make us buffer without bound.
+import { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import {
+  DEFAULT_WINDOW,
+  FLAG_FIN,
+  FLAG_UNIDIRECTIONAL,
+  FrameParser,
+  FrameType,
+  HeaderCodec,
+  RstStatus,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  dataFrame,
+  goAwayFrame,
+  parseSettings,
+  pingFrame,
+  rstStreamFrame,
+  synReplyFrame,
+  windowUpdateFrame,
+  type Frame,
+  type Headers,
+} from './frames.js';
+
+/** Largest DATA frame we send: small enough to interleave streams fairly. */
+const MAX_DATA_CHUNK = 32 * 1024;
+/** Window credit is returned once this much has been consumed (or the buffer emptied). */
+const ACK_THRESHOLD = 16 * 1024;
+/** Inbound bytes buffered on one stream before the socket stops being read. */
+const PAUSE_LIMIT = 1024 * 1024;
+/** How long an exhausted window waits for a silent peer before flow control is deemed off. */
+const SILENT_PEER_GRACE_MS = 250;
+
+type PeerFlowControl = 'unknown' | 'yes' | 'no';
+
+export interface SpdySessionEvents {
+  stream: [stream: SpdyStream];
+  close: [];
+}
+
+export class SpdyStream extends Duplex {
+  sendWindow: number;
+  localClosed: boolean;
+  remoteClosed: boolean;
+  /** Set when the peer reset the stream: no RST goes back. */
+  resetByPeer = false;
+  private received = 0;
+  private acked = 0;
+
+  constructor(
+    private readonly session: SpdySession,
+    readonly id: number,
+    readonly headers: Headers,
+    flags: number,
+    sendWindow: number,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024 });
+    this.sendWindow = sendWindow;
+    this.remoteClosed = (flags & FLAG_FIN) !== 0;
+    this.localClosed = (flags & FLAG_UNIDIRECTIONAL) !== 0;
+    if (this.remoteClosed) this.push(null);
+  }
+
+  /** The `streamType` header Kubernetes clients name their streams with. */
+  get streamType(): string {
+    return this.headers.get('streamtype') ?? '';
+  }
+
+  header(name: string): string | undefined {
+    return this.headers.get(name.toLowerCase());
+  }
+
+  onPeerData(data: Buffer, fin: boolean): void {
+    if (this.remoteClosed || this.destroyed) return;
+    if (data.length) {
+      this.received += data.length;
+      if (this.push(data)) this.ackConsumed();
+      if (this.readableLength > PAUSE_LIMIT) this.session.pauseFor(this);
+    }
+    if (fin) {
+      this.remoteClosed = true;
+      this.push(null);
+      this.session.maybeForget(this);
+    }
+  }
+
+  /** Returns window credit for what the consumer has taken out of our buffer. */
+  ackConsumed(): void {
+    const consumed = this.received - this.readableLength - this.acked;
+    if (consumed <= 0 || this.remoteClosed) return;
+    if (consumed < ACK_THRESHOLD && this.readableLength > 0) return;
+    this.acked += consumed;
+    this.session.sendWindowUpdate(this.id, consumed);
+  }
+
+  override _read(): void {
+    this.ackConsumed();
+    this.session.resumeFor(this);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.session.sendData(this, chunk).then(() => cb(), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.session.sendFin(this).then(() => cb(), cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.session.onStreamDestroyed(this);
+    cb(err);
+  }
+}
+
+export class SpdySession extends EventEmitter<SpdySessionEvents> {
+  private readonly parser = new FrameParser();
+  private readonly codec = new HeaderCodec();
+  private readonly streams = new Map<number, SpdyStream>();
+  private chain: Promise<void> = Promise.resolve();
+  private sessionSendWindow = DEFAULT_WINDOW;
+  private initialStreamWindow = DEFAULT_WINDOW;
+  private peerFlowControl: PeerFlowControl = 'unknown';
+  private readonly windowWaiters = new Set<() => void>();
+  private silentPeerTimer: NodeJS.Timeout | undefined;
+  private readonly pausedBy = new Set<SpdyStream>();
+  private lastPeerStreamId = 0;
+  private goingAway = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    head: Buffer,
+    private readonly onProtocolError: (err: Error) => void = () => undefined,
+  ) {
+    super();
+    socket.on('data', (c: Buffer) => this.onBytes(c));
+    socket.on('end', () => this.teardown());
+    socket.on('close', () => this.teardown());
+    socket.on('error', () => this.teardown());
+    if (head.length) this.onBytes(head);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether the peer was seen to take part in flow control ('unknown' until it shows either way). */
+  get flowControl(): PeerFlowControl {
+    return this.peerFlowControl;
+  }
+
+  /** Ends the session gracefully: GOAWAY, then the socket once written. */
+  close(): void {
+    if (this.closed) return;
+    this.socket.write(goAwayFrame(this.lastPeerStreamId, 0));
+    this.socket.end();
+    this.teardown();
+  }
+
+  /** Drops the connection at once (fatal errors, server shutdown). */
+  destroy(): void {
+    this.socket.destroy();
+    this.teardown();
+  }
+
+  private onBytes(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.parser.push(chunk);
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    for (const f of frames) {
+      // Header blocks decompress asynchronously; the chain keeps every frame in arrival order.
+      this.chain = this.chain.then(() => (this.closed ? undefined : this.handle(f))).catch((err: unknown) => this.fail(err as Error));
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.onProtocolError(err);
+    this.destroy();
+  }
+
+  private async handle(f: Frame): Promise<void> {
+    if (f.kind === 'data') {
+      const stream = this.streams.get(f.streamId);
+      if (!stream) {
+        if (f.streamId > this.lastPeerStreamId) this.write(rstStreamFrame(f.streamId, RstStatus.INVALID_STREAM));
+        return;
+      }
+      stream.onPeerData(f.data, (f.flags & FLAG_FIN) !== 0);
+      return;
+    }
+    const p = f.payload;
+    switch (f.type) {
+      case FrameType.SYN_STREAM:
+        return this.onSynStream(p, f.flags);
+      case FrameType.SYN_REPLY:
+      case FrameType.HEADERS:
+        // Never expected from a client, but decompressing keeps the zlib context in step.
+        await this.codec.decompress(p.subarray(4));
+        return;
+      case FrameType.RST_STREAM: {
+        const stream = this.streams.get(p.readUInt32BE(0) & 0x7fffffff);
+        if (stream) {
+          stream.resetByPeer = true;
+          stream.destroy();
+        }
+        return;
+      }
+      case FrameType.SETTINGS: {
+        const size = parseSettings(p).get(SETTINGS_INITIAL_WINDOW_SIZE);
+        if (size !== undefined) {
+          const delta = size - this.initialStreamWindow;
+          this.initialStreamWindow = size;
+          for (const s of this.streams.values()) s.sendWindow += delta;
+          this.peerDoesFlowControl();
+        }
+        return;
+      }
+      case FrameType.PING: {
+        const id = p.readUInt32BE(0);
+        // Odd ids are the client's pings: echo them. Even ones would answer ours (we send none).
+        if (id % 2 === 1) this.write(pingFrame(id));
+        return;
+      }
+      case FrameType.GOAWAY:
+        this.goingAway = true;
+        return;
+      case FrameType.WINDOW_UPDATE: {
+        const id = p.readUInt32BE(0) & 0x7fffffff;
+        const delta = p.readUInt32BE(4) & 0x7fffffff;
+        if (id === 0) this.sessionSendWindow += delta;
+        else {
+          const stream = this.streams.get(id);
+          if (stream) stream.sendWindow += delta;
+        }
+        this.peerDoesFlowControl();
+        return;
+      }
+      default:
+        return; // Unknown control frames must be ignored (SPDY/3 section 2.2.1).
+    }
+  }
+
+  private async onSynStream(p: Buffer, flags: number): Promise<void> {
+    const id = p.readUInt32BE(0) & 0x7fffffff;
+    const headers = await this.codec.decompress(p.subarray(10));
+    if (this.goingAway) {
+      this.write(rstStreamFrame(id, RstStatus.REFUSED_STREAM));
+      return;
+    }
+    if (id % 2 === 0 || id <= this.lastPeerStreamId) {
+      this.write(rstStreamFrame(id, RstStatus.PROTOCOL_ERROR));
+      return;
+    }
+    this.lastPeerStreamId = id;
+    const stream = new SpdyStream(this, id, headers, flags, this.initialStreamWindow);
+    this.streams.set(id, stream);
+    const reply = await this.codec.compress(
+      new Map([
+        [':status', '200'],
+        [':version', 'HTTP/1.1'],
+      ]),
+    );
+    if (this.closed) {
+      stream.destroy();
+      return;
+    }
+    this.write(synReplyFrame(id, reply, false));
+    this.emit('stream', stream);
+  }
+
+  private peerDoesFlowControl(): void {
+    if (this.peerFlowControl !== 'yes') this.peerFlowControl = 'yes';
+    this.wakeWindowWaiters();
+  }
+
+  private wakeWindowWaiters(): void {
+    clearTimeout(this.silentPeerTimer);
+    this.silentPeerTimer = undefined;
+    const waiters = [...this.windowWaiters];
+    this.windowWaiters.clear();
+    for (const w of waiters) w();
+  }
+
+  private write(frame: Buffer | Buffer[]): boolean {
+    if (this.closed) return false;
+    if (Array.isArray(frame)) {
+      let ok = true;
+      for (const b of frame) ok = this.socket.write(b) && ok;
+      return ok;
+    }
+    return this.socket.write(frame);
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.on('close', done);
+    });
+  }
+
+  /** Bytes we may send on this stream now; waits while the window is shut. */
+  private async allowance(stream: SpdyStream): Promise<number> {
+    for (;;) {
+      if (this.closed || stream.destroyed || stream.localClosed) throw new Error(`stream ${stream.id} is closed`);
+      if (this.peerFlowControl === 'no') return Number.POSITIVE_INFINITY;
+      const window = Math.min(stream.sendWindow, this.sessionSendWindow);
+      if (window > 0) return window;
+      await new Promise<void>((resolve) => {
+        this.windowWaiters.add(resolve);
+        if (this.peerFlowControl === 'unknown' && !this.silentPeerTimer) {
+          this.silentPeerTimer = setTimeout(() => {
+            this.peerFlowControl = 'no';
+            this.wakeWindowWaiters();
+          }, SILENT_PEER_GRACE_MS);
+        }
+      });
+    }
+  }
+
+  async sendData(stream: SpdyStream, chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      const allowed = await this.allowance(stream);
+      const n = Math.min(chunk.length - off, MAX_DATA_CHUNK, allowed);
+      stream.sendWindow -= n;
+      this.sessionSendWindow -= n;
+      const ok = this.write(dataFrame(stream.id, chunk.subarray(off, off + n), false));
+      off += n;
+      if (!ok) await this.drained();
+    }
+  }
+
+  async sendFin(stream: SpdyStream): Promise<void> {
+    if (stream.localClosed || this.closed) return;
+    stream.localClosed = true;
+    const ok = this.write(dataFrame(stream.id, Buffer.alloc(0), true));
+    this.maybeForget(stream);
+    if (!ok) await this.drained();
+  }
+
+  sendWindowUpdate(streamId: number, delta: number): void {
+    this.write(windowUpdateFrame(streamId, delta));
+    this.write(windowUpdateFrame(0, delta));
+  }
+
+  pauseFor(stream: SpdyStream): void {
+    this.pausedBy.add(stream);
+    this.socket.pause();
+  }
+
+  resumeFor(stream: SpdyStream): void {
+    if (!this.pausedBy.delete(stream) || this.pausedBy.size > 0) return;
+    this.socket.resume();
+  }
+
+  /** Forgets a stream both sides have finished. */
+  maybeForget(stream: SpdyStream): void {
+    if (stream.localClosed && stream.remoteClosed) this.streams.delete(stream.id);
+  }
+
+  onStreamDestroyed(stream: SpdyStream): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    if (!stream.resetByPeer && !(stream.localClosed && stream.remoteClosed)) {
+      this.write(rstStreamFrame(stream.id, RstStatus.CANCEL));
+    }
+    stream.localClosed = true;
+    stream.remoteClosed = true;
+    this.resumeFor(stream);
+    this.wakeWindowWaiters();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeWindowWaiters();
+    for (const s of [...this.streams.values()]) s.destroy();
+    this.streams.clear();
+    this.codec.close();
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
+    this.emit('close');
+  }
+}

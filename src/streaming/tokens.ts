@@ -1,0 +1,50 @@
+// Single-use tokens of the streaming URLs: the RPC stores the request under a random token,
+// the HTTP upgrade takes it back out once. Unknown, reused or expired tokens find nothing.
+import { randomBytes } from 'node:crypto';
+
+export type StreamKind = 'exec' | 'attach' | 'portforward';
+
+/** About a minute, as the kubelet's own streaming server allows. */
+export const TOKEN_TTL_MS = 60_000;
+
+interface Entry<T> {
+  kind: StreamKind;
+  request: T;
+  timer: NodeJS.Timeout;
+}
+
+export class TokenStore<T> {
+  private readonly entries = new Map<string, Entry<T>>();
+
+  constructor(private readonly ttlMs = TOKEN_TTL_MS) {}
+
+  issue(kind: StreamKind, request: T): string {
+    const token = randomBytes(18).toString('base64url');
+    // The timer only forgets the entry; it must not keep the process alive.
+    const timer = setTimeout(() => this.entries.delete(token), this.ttlMs).unref();
+    this.entries.set(token, { kind, request, timer });
+    return token;
+  }
+
+  /** Takes the request out (single use); undefined when unknown, used, expired or of another kind. */
+  take(kind: StreamKind, token: string): T | undefined {
+    const entry = this.entries.get(token);
+    if (!entry || entry.kind !== kind) return undefined;
+    this.entries.delete(token);
+    clearTimeout(entry.timer);
+    return entry.request;
+  }
+
+  has(kind: StreamKind, token: string): boolean {
+    return this.entries.get(token)?.kind === kind;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    for (const e of this.entries.values()) clearTimeout(e.timer);
+    this.entries.clear();
+  }
+}
