@@ -3,6 +3,7 @@
 // no Docker request beyond the index and survive shim restarts unchanged.
 import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxStatus } from '../generated/runtime/v1/PodSandboxStatus.js';
+import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandboxNetworkStatus.js';
 import type { PodSandboxState__Output } from '../generated/runtime/v1/PodSandboxState.js';
 import type { NamespaceOption } from '../generated/runtime/v1/NamespaceOption.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
@@ -83,13 +84,16 @@ export function toPodSandbox(record: ContainerRecord): PodSandbox | undefined {
   };
 }
 
-/** The CRI PodSandboxStatus of a pause container's record; undefined when the name is not ours. */
-export function toPodSandboxStatus(record: ContainerRecord): PodSandboxStatus | undefined {
+/**
+ * The CRI PodSandboxStatus of a pause container's record; undefined when the name is not ours.
+ * `network` is what the pod network reports (Docker's bridge: sandboxIp).
+ */
+export function toPodSandboxStatus(record: ContainerRecord, network: PodSandboxNetworkStatus): PodSandboxStatus | undefined {
   const sandbox = toPodSandbox(record);
   if (!sandbox) return undefined;
   return {
     ...sandbox,
-    network: { ip: sandboxIp(record), additional_ips: [] },
+    network,
     linux: { namespaces: { options: { ...sandboxNamespaces(record), target_id: '' } } },
   };
 }

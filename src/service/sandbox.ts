@@ -17,10 +17,12 @@ import {
   namespaceModes,
   sandboxCreateOptions,
 } from '../docker/sandbox-spec.js';
-import { nowNs, sandboxVerboseInfo, toPodSandbox, toPodSandboxStatus } from '../docker/sandbox-status.js';
+import { nowNs, sandboxIp, sandboxVerboseInfo, toPodSandbox, toPodSandboxStatus } from '../docker/sandbox-status.js';
+import { sandboxName } from '../docker/naming.js';
 import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
+import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandboxNetworkStatus.js';
 import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandboxStatusResponse.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
 import {
@@ -78,6 +80,9 @@ function isAlreadyDone(err: unknown): boolean {
 }
 
 export class SandboxService {
+  /** The RunPodSandbox in progress per pause container name. */
+  private readonly runsByName = new Map<string, Promise<string>>();
+
   constructor(private readonly deps: SandboxServiceDeps) {}
 
   private get docker(): DockerClient {
@@ -94,6 +99,20 @@ export class SandboxService {
   async run(req: RunPodSandboxRequest__Output): Promise<string> {
     const config = req.config;
     validateConfig(config);
+    // Two calls for the same pod would each take the other's fresh container for a leftover
+    // and remove it: run them one after the other, so the second meets AlreadyExists instead.
+    const key = sandboxName(config.metadata!);
+    const previous = this.runsByName.get(key) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.runOnce(req.runtime_handler, config));
+    this.runsByName.set(key, current);
+    try {
+      return await current;
+    } finally {
+      if (this.runsByName.get(key) === current) this.runsByName.delete(key);
+    }
+  }
+
+  private async runOnce(runtimeHandler: string, config: PodSandboxConfig__Output): Promise<string> {
     const meta = config.metadata!;
     const what = `pod sandbox ${meta.namespace}/${meta.name}`;
     const hostNetwork = namespaceModes(config).network === 'NODE';
@@ -101,13 +120,13 @@ export class SandboxService {
     const pauseImage = this.deps.config.podInfraContainerImage;
     const [, cgroupParent, seccompProfileJson] = await Promise.all([
       this.deps.images.ensure(pauseImage),
-      this.prepareDockerFacts(req.runtime_handler, config.linux?.cgroup_parent ?? ''),
+      this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? ''),
       this.readSeccompProfile(config),
     ]);
     const options = sandboxCreateOptions(config, {
       image: pauseImage,
       podNetworkMode: this.podNetworkMode(),
-      runtimeHandler: req.runtime_handler,
+      runtimeHandler,
       oomScoreAdj: clampOomScoreAdj(PAUSE_OOM_SCORE_ADJ, this.deps.logger),
       cgroupParent,
       seccompProfileJson,
@@ -250,6 +269,11 @@ export class SandboxService {
     this.deps.logger.debug({ id, hostNetwork: checkpoint?.data.host_network }, 'pod network released by Docker with the pause container');
   }
 
+  /** The pod's addresses as its network reports them; Docker's bridge: read from the inspect record. */
+  private async networkStatus(record: ContainerRecord): Promise<PodSandboxNetworkStatus> {
+    return { ip: sandboxIp(record), additional_ips: [] };
+  }
+
   // ---- StopPodSandbox / RemovePodSandbox ----
 
   /**
@@ -332,7 +356,7 @@ export class SandboxService {
 
   async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
     const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
-    const status = toPodSandboxStatus(record);
+    const status = toPodSandboxStatus(record, await this.networkStatus(record));
     if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
     const info = verbose ? sandboxVerboseInfo(record, (await this.deps.checkpoints.read(record.Id)) ?? null) : {};
     return { status, info, containers_statuses: [], timestamp: nowNs() };

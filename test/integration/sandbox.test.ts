@@ -354,7 +354,8 @@ describe('pod sandboxes against dockerd', () => {
     const config = podConfig('half', { linux: { sysctls: { 'kernel.no_such_sysctl_here': '1' } } });
     const m = config.metadata!;
     const before = readdirSync(join(shim.rootDir, 'sandbox')).sort();
-    await expect(shim.client.rt('RunPodSandbox', { config })).rejects.toThrow();
+    const e = await expectCode(shim.client.rt('RunPodSandbox', { config }), status.UNKNOWN);
+    expect(e.details).toContain('kernel.no_such_sysctl_here');
     expect(exists(`k8s_POD_${m.name}_${m.namespace}_${m.uid}_0`)).toBe(false);
     expect(readdirSync(join(shim.rootDir, 'sandbox')).sort()).toEqual(before);
   });
@@ -370,6 +371,21 @@ describe('pod sandboxes against dockerd', () => {
     expect(inspect(name).Id).toBe(id);
     const e = await expectCode(shim.client.rt('RunPodSandbox', { config }), status.ALREADY_EXISTS);
     expect(e.details).toContain(name);
+    expect(inspect(id).State.Running).toBe(true);
+  });
+
+  it('runs two concurrent RunPodSandbox calls for one pod one after the other', async () => {
+    const config = podConfig('race');
+    const results = await Promise.allSettled([
+      shim.client.rt('RunPodSandbox', { config }),
+      shim.client.rt('RunPodSandbox', { config }),
+    ]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(ok).toHaveLength(1);
+    const id = ok[0].value.pod_sandbox_id;
+    created.add(id);
+    const failed = results.find((r) => r.status === 'rejected')!;
+    expect((failed.reason as { code: number }).code).toBe(status.ALREADY_EXISTS);
     expect(inspect(id).State.Running).toBe(true);
   });
 });

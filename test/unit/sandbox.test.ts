@@ -141,7 +141,7 @@ describe('sandbox status from a Docker record', () => {
       annotations: { x: 'y' },
       runtime_handler: '',
     });
-    const st = toPodSandboxStatus(record)!;
+    const st = toPodSandboxStatus(record, { ip: sandboxIp(record), additional_ips: [] })!;
     expect(st.network?.ip).toBe('172.17.0.9');
     expect(st.linux?.namespaces?.options).toMatchObject({ network: 'POD', pid: 'CONTAINER', ipc: 'POD' });
   });
