@@ -86,9 +86,12 @@ export function toPodSandbox(record: ContainerRecord): PodSandbox | undefined {
 
 /**
  * The CRI PodSandboxStatus of a pause container's record; undefined when the name is not ours.
- * `network` is what the pod network reports (Docker's bridge: sandboxIp).
+ * `network` is what the pod network reports; by default the address on Docker's bridge.
  */
-export function toPodSandboxStatus(record: ContainerRecord, network: PodSandboxNetworkStatus): PodSandboxStatus | undefined {
+export function toPodSandboxStatus(
+  record: ContainerRecord,
+  network: PodSandboxNetworkStatus = { ip: sandboxIp(record), additional_ips: [] },
+): PodSandboxStatus | undefined {
   const sandbox = toPodSandbox(record);
   if (!sandbox) return undefined;
   return {
