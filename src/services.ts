@@ -11,6 +11,7 @@ import { SandboxService } from './service/sandbox.js';
 import { CheckpointStore } from './store/checkpoint.js';
 import { StatsService } from './service/stats.js';
 import { EventsService } from './service/events.js';
+import { ResourcesService } from './service/resources.js';
 import { StreamingService } from './service/streaming.js';
 
 export interface Services {
@@ -25,6 +26,7 @@ export interface Services {
   sandboxes: SandboxService;
   stats: StatsService;
   events: EventsService;
+  resources: ResourcesService;
   streaming: StreamingService;
 }
 
@@ -36,6 +38,7 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const logs = new LogManager(docker.docker, logger);
   const containers = new ContainerService(docker, index, images, logs, logger);
   const events = new EventsService(index, logger);
+  const resources = new ResourcesService(docker, index, stats.cgroups, logger);
   const streaming = new StreamingService(config, docker, index, logger);
-  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, stats, events, streaming };
+  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, stats, events, resources, streaming };
 }

@@ -8,6 +8,7 @@ import { imageHandlers } from './image/index.js';
 import { sandboxHandlers } from './sandbox/index.js';
 import { statsHandlers } from './stats/index.js';
 import { eventsHandlers } from './events/index.js';
+import { resourcesHandlers } from './resources/index.js';
 import { streamingHandlers } from './streaming/index.js';
 
 export function allHandlers(svc: Services): HandlerSet {
@@ -18,6 +19,7 @@ export function allHandlers(svc: Services): HandlerSet {
     ...sandboxHandlers(svc),
     ...statsHandlers(svc),
     ...eventsHandlers(svc),
+    ...resourcesHandlers(svc),
     ...streamingHandlers(svc),
   };
 }

@@ -43,7 +43,7 @@ const isRunning = (r: ContainerRecord) => Boolean(r.State?.Running);
 const kindOf = (r: ContainerRecord) => r.Config?.Labels?.[LABEL_TYPE];
 
 export class StatsService {
-  private readonly cgroups: CgroupReader;
+  readonly cgroups: CgroupReader;
   private readonly cpuRates = new CpuRateTracker();
   private readonly layers = new WritableLayerUsage();
   /** Per container id, the cgroup found from its init pid (re-resolved when the pid changes). */

@@ -4,7 +4,7 @@
 //
 // The files are read synchronously on purpose: they are kernel-generated in memory, a read
 // never waits on a disk, and a thread-pool round trip per file would cost more than the read.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import {
   parseCgroupMounts,
@@ -110,6 +110,23 @@ const V2_FILES: (keyof V2Files)[] = [
   'memory.events',
   'pids.current',
 ];
+
+/** Process ids in a cgroup (any one v1 controller lists them all). */
+export function procsOf(dirs: CgroupDirs): number[] {
+  const dir = dirs.version === 'v2' ? dirs.dir : (dirs.pids ?? dirs.memory ?? dirs.cpu);
+  const text = dir ? readOptional(join(dir, 'cgroup.procs')) : undefined;
+  return (text ?? '').split('\n').filter(Boolean).map(Number);
+}
+
+/** True when a cgroup v2 interface file (e.g. memory.high) exists for this cgroup. */
+export function hasV2File(dirs: CgroupDirs, key: string): boolean {
+  return dirs.version === 'v2' && /^[a-z0-9_]+\.[a-z0-9_.]+$/.test(key) && existsSync(join(dirs.dir, key));
+}
+
+/** Writes a cgroup v2 interface file; the kernel's own error (EINVAL, EBUSY) is thrown as is. */
+export function writeV2File(dirs: CgroupDirs & { version: 'v2' }, key: string, value: string): void {
+  writeFileSync(join(dirs.dir, key), value);
+}
 
 /** The parent cgroup (a pod's cgroup, seen from one of its containers). */
 export function parentDirs(dirs: CgroupDirs): CgroupDirs {
