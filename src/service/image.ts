@@ -116,6 +116,7 @@ export class ImageService {
       const stream = await this.docker.raw('image.pull', (d) => d.createImage(opts) as Promise<Readable>);
       failure = await readPullStream(stream);
     } catch (err) {
+      if (signal?.aborted) throw new CriError(Code.CANCELLED, `${what}: the client went away; Docker stops the pull`);
       throw pullError(what, err);
     }
     if (failure !== undefined) throw pullError(what, failure);
