@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 
-export type FlagValueKind = 'string' | 'duration' | 'bool';
+export type FlagValueKind = 'string' | 'duration' | 'bool' | 'int';
 
 export class ConfigFileError extends Error {}
 
@@ -50,6 +50,7 @@ function textOf(path: string, name: string, kind: FlagValueKind, value: unknown)
     if (typeof value !== 'boolean') throw wrongType(path, name, 'true or false', value);
     return String(value);
   }
+  if (kind === 'int' && Number.isInteger(value)) return String(value);
   if (typeof value !== 'string') {
     throw wrongType(path, name, kind === 'duration' ? 'a duration string such as "2m0s"' : 'a string', value);
   }

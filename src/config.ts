@@ -18,9 +18,26 @@ export interface Config {
   runtimeCgroups: string;
   /** host:port of the Exec/Attach/PortForward streaming server; port 0 = ephemeral. */
   streamingBindAddr: string;
+  /** "cni", or "" / "no-op" for Docker's own bridge (cri-dockerd's no-op plugin). */
+  networkPlugin: string;
+  /** Comma-separated directories searched for CNI plugin binaries. */
+  cniBinDir: string;
+  cniConfDir: string;
+  cniCacheDir: string;
+  /** Accepted as cri-dockerd does; CNI plugins take the MTU from their own config. 0 = default. */
+  networkPluginMtu: number;
+  /** promiscuous-bridge, hairpin-veth or none; as in cri-dockerd, CNI's bridge config decides hairpin. */
+  hairpinMode: string;
+  /** Pod CIDR until the kubelet sends one with UpdateRuntimeConfig (standalone use). */
+  podCidr: string;
+  /** Report a pod's second address family in PodSandboxStatus.additional_ips. */
+  ipv6DualStack: boolean;
 }
 
 type FlagKind = FlagValueKind;
+
+export const NETWORK_PLUGINS = ['cni', '', 'no-op', 'kubernetes.io/no-op'];
+const HAIRPIN_MODES = ['promiscuous-bridge', 'hairpin-veth', 'none'];
 
 interface FlagSpec {
   names: string[];
@@ -40,6 +57,14 @@ export const DEFAULTS: Config = {
   imagePullProgressDeadlineMs: 60 * 1000,
   runtimeCgroups: '',
   streamingBindAddr: '127.0.0.1:0',
+  networkPlugin: 'cni',
+  cniBinDir: '/opt/cni/bin',
+  cniConfDir: '/etc/cni/net.d',
+  cniCacheDir: '/var/lib/cni/cache',
+  networkPluginMtu: 0,
+  hairpinMode: 'none',
+  podCidr: '',
+  ipv6DualStack: false,
 };
 
 const FLAGS: FlagSpec[] = [
@@ -53,6 +78,14 @@ const FLAGS: FlagSpec[] = [
   { names: ['image-pull-progress-deadline'], key: 'imagePullProgressDeadlineMs', kind: 'duration', usage: 'cancel a pull that makes no progress for this long (0 = never)' },
   { names: ['runtime-cgroups'], key: 'runtimeCgroups', kind: 'string', usage: 'absolute cgroup path to move the shim into at start, e.g. /system.slice/docker-cri-shim' },
   { names: ['streaming-bind-addr'], key: 'streamingBindAddr', kind: 'string', usage: 'host:port of the exec/attach/port-forward streaming server (port 0 = ephemeral)' },
+  { names: ['network-plugin'], key: 'networkPlugin', kind: 'string', usage: 'cni, or empty (--network-plugin=) for Docker\'s own bridge network' },
+  { names: ['cni-bin-dir'], key: 'cniBinDir', kind: 'string', usage: 'comma-separated directories of CNI plugin binaries' },
+  { names: ['cni-conf-dir'], key: 'cniConfDir', kind: 'string', usage: 'directory of CNI network configs; the first valid file by name is used' },
+  { names: ['cni-cache-dir'], key: 'cniCacheDir', kind: 'string', usage: 'directory of the CNI result cache (what DEL needs after a restart)' },
+  { names: ['network-plugin-mtu'], key: 'networkPluginMtu', kind: 'int', usage: 'accepted for cri-dockerd compatibility; CNI plugins set the MTU from their config' },
+  { names: ['hairpin-mode'], key: 'hairpinMode', kind: 'string', usage: 'promiscuous-bridge, hairpin-veth or none; under CNI the plugin config decides' },
+  { names: ['pod-cidr'], key: 'podCidr', kind: 'string', usage: 'pod CIDR (comma-separated for dual stack) until the kubelet sends one' },
+  { names: ['ipv6-dual-stack'], key: 'ipv6DualStack', kind: 'bool', usage: 'report both address families of a pod' },
   { names: ['config'], key: 'config', kind: 'string', usage: 'YAML or JSON file of flag-name: value; command-line flags override it' },
   { names: ['version'], key: 'version', kind: 'bool', usage: 'print the version and exit' },
   { names: ['help', 'h'], key: 'help', kind: 'bool', usage: 'print this help and exit' },
@@ -113,7 +146,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
   for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
   const assign = (spec: FlagSpec, value: string) => {
     if (spec.kind === 'duration') (config[spec.key as 'runtimeRequestTimeoutMs'] as number) = parseDuration(value);
-    else (config[spec.key as 'dockerEndpoint'] as string) = value;
+    else if (spec.kind === 'bool') (config[spec.key as 'ipv6DualStack'] as boolean) = value === 'true';
+    else if (spec.kind === 'int') {
+      if (!/^-?\d+$/.test(value)) throw new UsageError(`flag --${spec.names[0]} takes a whole number, not "${value}"`);
+      (config[spec.key as 'networkPluginMtu'] as number) = Number(value);
+    } else (config[spec.key as 'dockerEndpoint'] as string) = value;
   };
   // The file first, so every flag on the command line overrides it.
   const configPath = configFileArg(argv);
@@ -140,6 +177,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
       if (value !== undefined && value !== 'true' && value !== 'false') {
         throw new UsageError(`flag --${m[1]} takes true or false, not "${value}"`);
       }
+      if (spec.key in DEFAULTS) {
+        assign(spec, value ?? 'true');
+        continue;
+      }
       if (value === 'false') continue;
       if (spec.key === 'version') return { action: 'version' };
       if (spec.key === 'help') return { action: 'help' };
@@ -157,5 +198,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
   if (!config.containerRuntimeEndpoint.startsWith('unix://') && config.containerRuntimeEndpoint !== 'fd://') {
     throw new UsageError(`--container-runtime-endpoint must be a unix:// address or fd:// (systemd socket activation), not "${config.containerRuntimeEndpoint}"`);
   }
+  if (!NETWORK_PLUGINS.includes(config.networkPlugin)) {
+    throw new UsageError(`--network-plugin must be cni or empty (Docker's bridge), not "${config.networkPlugin}"`);
+  }
+  if (!HAIRPIN_MODES.includes(config.hairpinMode)) {
+    throw new UsageError(`--hairpin-mode must be one of ${HAIRPIN_MODES.join(', ')}, not "${config.hairpinMode}"`);
+  }
+  if (config.networkPluginMtu < 0) throw new UsageError(`--network-plugin-mtu must not be negative, not ${config.networkPluginMtu}`);
   return { action: 'run', config };
 }

@@ -45,6 +45,9 @@ export async function startShim(opts: ShimOptions = {}): Promise<RunningShim> {
     `--root-directory=${rootDir}`,
     `--pod-infra-container-image=${PAUSE}`,
     '--log-level=debug',
+    // Docker's bridge unless a test asks for CNI (--network-plugin=cni in its args, which come
+    // later and win): the shim's default is CNI, and a test machine has no /etc/cni/net.d.
+    '--network-plugin=',
     ...(opts.args ?? []),
   ];
   const proc = spawn(file, args, {

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, parseArgs, UsageError } from '../../src/config.js';
+
+function config(args: string[]) {
+  const p = parseArgs(args);
+  if (p.action !== 'run') throw new Error('expected a run');
+  return p.config;
+}
+
+describe('network flags (cri-dockerd names and defaults)', () => {
+  it('defaults to CNI in the standard directories', () => {
+    expect(DEFAULTS).toMatchObject({
+      networkPlugin: 'cni',
+      cniBinDir: '/opt/cni/bin',
+      cniConfDir: '/etc/cni/net.d',
+      cniCacheDir: '/var/lib/cni/cache',
+      networkPluginMtu: 0,
+      hairpinMode: 'none',
+      podCidr: '',
+      ipv6DualStack: false,
+    });
+  });
+
+  it('takes an empty --network-plugin (Docker bridge) and the other network flags', () => {
+    const c = config([
+      '--network-plugin=',
+      '--cni-bin-dir=/a,/b',
+      '--cni-conf-dir',
+      '/c',
+      '--cni-cache-dir=/d',
+      '--network-plugin-mtu=1400',
+      '--hairpin-mode=hairpin-veth',
+      '--pod-cidr=10.244.0.0/24',
+      '--ipv6-dual-stack',
+    ]);
+    expect(c).toMatchObject({ networkPlugin: '', cniBinDir: '/a,/b', cniConfDir: '/c', cniCacheDir: '/d', networkPluginMtu: 1400, hairpinMode: 'hairpin-veth', podCidr: '10.244.0.0/24', ipv6DualStack: true });
+    expect(config(['--ipv6-dual-stack=false']).ipv6DualStack).toBe(false);
+    expect(config(['--network-plugin', 'kubernetes.io/no-op']).networkPlugin).toBe('kubernetes.io/no-op');
+  });
+
+  it('rejects unknown plugins, hairpin modes and non-numeric MTUs', () => {
+    expect(() => parseArgs(['--network-plugin=kubenet'])).toThrow(/--network-plugin must be cni or empty/);
+    expect(() => parseArgs(['--hairpin-mode=sometimes'])).toThrow(UsageError);
+    expect(() => parseArgs(['--network-plugin-mtu=big'])).toThrow(/whole number/);
+    expect(() => parseArgs(['--network-plugin-mtu=-1'])).toThrow(/negative/);
+  });
+});
