@@ -265,6 +265,7 @@ describe('pod sandboxes against dockerd', () => {
     expect(await ids({ label_selector: { group }, state: { state: 'SANDBOX_READY' } })).toEqual([a]);
     expect(await ids({ label_selector: { group }, state: { state: 'SANDBOX_NOTREADY' } })).toEqual([b]);
     expect(await ids({ id: 'f'.repeat(64) })).toEqual([]);
+    expect(await ids({ id: 'non-existent-id' })).toEqual([]);
     const all = (await shim.client.rt('ListPodSandbox', {})).items.map((p) => p.id);
     expect(all).toEqual(expect.arrayContaining([a, b]));
 
@@ -295,9 +296,11 @@ describe('pod sandboxes against dockerd', () => {
     expect(exists(id)).toBe(false);
     await shim.client.rt('RemovePodSandbox', { pod_sandbox_id: id });
     await shim.client.rt('StopPodSandbox', { pod_sandbox_id: id });
-    const unknown = randomBytes(32).toString('hex');
-    await shim.client.rt('StopPodSandbox', { pod_sandbox_id: unknown });
-    await shim.client.rt('RemovePodSandbox', { pod_sandbox_id: unknown });
+    // Unknown ids, as the kubelet and critest send them (full ids, UUIDs).
+    for (const unknown of [randomBytes(32).toString('hex'), '5f0c1a52-8a57-4b8f-9d5e-0a0b0c0d0e0f']) {
+      await shim.client.rt('StopPodSandbox', { pod_sandbox_id: unknown });
+      await shim.client.rt('RemovePodSandbox', { pod_sandbox_id: unknown });
+    }
     await expectCode(shim.client.rt('PodSandboxStatus', { pod_sandbox_id: id, verbose: false }), status.NOT_FOUND);
   });
 
@@ -387,5 +390,24 @@ describe('pod sandboxes against dockerd', () => {
     const failed = results.find((r) => r.status === 'rejected')!;
     expect((failed.reason as { code: number }).code).toBe(status.ALREADY_EXISTS);
     expect(inspect(id).State.Running).toBe(true);
+  });
+
+  it('fails cleanly, naming the image, when the pause image cannot be had', async () => {
+    const image = `docker-cri-shim-test/no-such-pause-${RUN}:latest`;
+    const other = await startShim({ args: [`--pod-infra-container-image=${image}`] });
+    try {
+      const config = podConfig('noimg');
+      const m = config.metadata!;
+      const e = await other.client.rt('RunPodSandbox', { config }).then(
+        () => undefined,
+        (err: { code: number; details: string }) => err,
+      );
+      expect(e?.code).not.toBe(status.OK);
+      expect(e?.details).toContain(image);
+      expect(exists(`k8s_POD_${m.name}_${m.namespace}_${m.uid}_0`)).toBe(false);
+      expect(existsSync(join(other.rootDir, 'sandbox')) ? readdirSync(join(other.rootDir, 'sandbox')) : []).toEqual([]);
+    } finally {
+      await other.stop();
+    }
   });
 });
