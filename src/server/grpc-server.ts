@@ -120,7 +120,8 @@ export class CriServer {
       const started = performance.now();
       const handler = this.handlerFor(method);
       const run = handler
-        ? (handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx)
+        ? // A handler that throws before returning its promise still ends up in .then below.
+          new Promise<unknown>((resolve) => resolve((handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx)))
         : Promise.reject(this.unimplemented(method));
       run.then(
         (res) => callback(this.finish(ctx, started, undefined), res),
@@ -139,7 +140,9 @@ export class CriServer {
       // After shutdown ended the call, a late write from the handler is dropped.
       const stream = { write: (m: unknown) => void (call.writableEnded || call.write(m)) };
       const run = handler
-        ? (handler as (req: unknown, s: typeof stream, ctx: CallContext) => Promise<void>)(call.request, stream, ctx)
+        ? new Promise<void>((resolve) =>
+            resolve((handler as (req: unknown, s: typeof stream, ctx: CallContext) => Promise<void>)(call.request, stream, ctx)),
+          )
         : Promise.reject(this.unimplemented(method));
       run.then(
         () => {
