@@ -44,3 +44,13 @@ export function missingForPrivileged(boundingSet: readonly string[], capLastCap:
   const have = new Set(boundingSet);
   return capabilitiesFromMask(full).filter((c) => !have.has(c));
 }
+
+/** The capabilities that are in CapAdd only because "ALL" was asked for (not named one by one). */
+export function capabilitiesFromAll(
+  caps: { add_capabilities: readonly string[] } | null | undefined,
+  boundingSet: readonly string[],
+): Set<string> {
+  const adds = (caps?.add_capabilities ?? []).map((c, i) => normalizeCapability(c, `capabilities.add_capabilities[${i}]`));
+  if (!adds.includes(ALL)) return new Set();
+  return new Set(boundingSet.filter((c) => !adds.includes(c)));
+}

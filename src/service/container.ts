@@ -16,7 +16,7 @@ import {
   userFromConfig,
   userFromProcStatus,
 } from '../docker/container-status.js';
-import { missingForPrivileged } from '../docker/capabilities.js';
+import { capabilitiesFromAll, missingForPrivileged } from '../docker/capabilities.js';
 import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
 import {
   alreadyExists,
@@ -47,6 +47,8 @@ const LOG_SETTLE_MS = 2_000;
 export class ContainerService {
   /** Users of stopped containers, read once from their files (a container's config never changes). */
   private readonly users = new Map<string, ContainerUser | null>();
+  /** Capabilities of the bounding set that this dockerd refuses by name. */
+  private readonly unknownCaps = new Set<string>();
 
   constructor(
     private readonly docker: DockerClient,
@@ -87,7 +89,7 @@ export class ContainerService {
       throw toCriError(err, `create log file ${logPath}`);
     }) : false;
     try {
-      const id = await this.createNamed(options);
+      const id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
       await this.index.refresh(id);
       return id;
     } catch (err) {
@@ -97,15 +99,29 @@ export class ContainerService {
     }
   }
 
-  /** Creates the container; a leftover exited one of the same name is removed first, a running one is a conflict. */
-  private async createNamed(options: Dockerode.ContainerCreateOptions): Promise<string> {
+  /**
+   * Creates the container; a leftover exited one of the same name is removed first, a running
+   * one is a conflict. Capabilities that came from expanding "ALL" but that this Docker does not
+   * know (20.10 predates CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE) are left out and
+   * remembered, so only the first such create pays a refused request.
+   */
+  private async createNamed(options: Dockerode.ContainerCreateOptions, fromAll: ReadonlySet<string>): Promise<string> {
     const name = options.name!;
-    for (let attempt = 0; ; attempt++) {
+    const hc = options.HostConfig!;
+    let conflicts = 0;
+    for (;;) {
+      if (Array.isArray(hc.CapAdd)) hc.CapAdd = (hc.CapAdd as string[]).filter((c) => !(fromAll.has(c) && this.unknownCaps.has(c)));
       try {
         const c = await this.docker.raw('container.create', (d) => d.createContainer(options));
         return c.id;
       } catch (err) {
-        if (!isDockerConflict(err) || attempt > 0) throw toCriError(err, `create container ${name}`);
+        const unknownCap = /unknown capability: "?(CAP_[A-Z_0-9]+)/.exec(dockerMessage(err))?.[1];
+        if (unknownCap && fromAll.has(unknownCap) && !this.unknownCaps.has(unknownCap)) {
+          this.logger.info({ capability: unknownCap }, 'Docker does not know this capability; leaving it out of "ALL"');
+          this.unknownCaps.add(unknownCap);
+          continue;
+        }
+        if (!isDockerConflict(err) || conflicts++ > 0) throw toCriError(err, `create container ${name}`);
       }
       const existing = await this.docker
         .raw('container.inspect', (d) => d.getContainer(name).inspect())
