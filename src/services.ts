@@ -8,6 +8,7 @@ import { ContainerService } from './service/container.js';
 import { LogManager } from './logs/log-manager.js';
 import { ImageService } from './service/image.js';
 import { SandboxService } from './service/sandbox.js';
+import { createNetworkManager, type NetworkManager } from './network/index.js';
 import { CheckpointStore } from './store/checkpoint.js';
 import { StatsService } from './service/stats.js';
 import { EventsService } from './service/events.js';
@@ -24,6 +25,7 @@ export interface Services {
   containers: ContainerService;
   images: ImageService;
   sandboxes: SandboxService;
+  network: NetworkManager;
   stats: StatsService;
   events: EventsService;
   resources: ResourcesService;
@@ -31,14 +33,16 @@ export interface Services {
 }
 
 export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
-  const runtime = new RuntimeService(docker);
+  // The kubelet's UpdateRuntimeConfig wins over --pod-cidr, as in cri-dockerd.
+  const network = createNetworkManager(config, () => runtime.currentPodCidr || config.podCidr, logger);
+  const runtime = new RuntimeService(docker, network);
   const images = new ImageService(docker, logger);
-  const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), logger });
+  const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), network, logger });
   const stats = new StatsService(docker, index);
   const logs = new LogManager(docker.docker, logger);
   const containers = new ContainerService(docker, index, images, logs, logger);
   const events = new EventsService(index, logger);
   const resources = new ResourcesService(docker, index, stats.cgroups, logger);
   const streaming = new StreamingService(config, docker, index, logger);
-  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, stats, events, resources, streaming };
+  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, network, stats, events, resources, streaming };
 }

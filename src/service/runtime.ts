@@ -5,6 +5,7 @@ import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
 import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
 import { toCriError } from '../errors.js';
+import type { NetworkManager } from '../network/types.js';
 
 export const RUNTIME_NAME = 'docker';
 export const CRI_API_VERSION = 'v1';
@@ -14,7 +15,10 @@ const KUBE_API_VERSION = '0.1.0';
 export class RuntimeService {
   private podCidr = '';
 
-  constructor(private readonly docker: DockerClient) {}
+  constructor(
+    private readonly docker: DockerClient,
+    private readonly network: NetworkManager,
+  ) {}
 
   async version(): Promise<VersionResponse> {
     const v = await this.docker.call('system.version', (d) => d.version());
@@ -35,14 +39,15 @@ export class RuntimeService {
       runtimeReady = { type: 'RuntimeReady', status: false, reason: 'DockerDaemonNotReady', message: toCriError(err, 'docker ping').message };
     }
     conditions.push(runtimeReady);
-    // With no network plugin, Docker's own bridge networks pods: ready whenever dockerd is.
+    // Docker's bridge is ready whenever dockerd is; CNI also needs a valid config and its plugins.
+    const network = runtimeReady.status ? await this.network.status() : undefined;
     conditions.push(
-      runtimeReady.status
-        ? { type: 'NetworkReady', status: true, reason: '', message: '' }
+      network
+        ? { type: 'NetworkReady', status: network.ready, reason: network.reason, message: network.message }
         : { type: 'NetworkReady', status: false, reason: 'DockerDaemonNotReady', message: 'dockerd is not answering' },
     );
     const info: Record<string, string> = {};
-    if (verbose) info.config = JSON.stringify({ podCidr: this.podCidr });
+    if (verbose) info.config = JSON.stringify({ podCidr: this.podCidr, networkPlugin: this.network.name });
     return { status: { conditions }, info };
   }
 

@@ -27,6 +27,7 @@ import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandbo
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
 import {
   alreadyExists,
+  failedPrecondition,
   invalidArgument,
   isDockerConflict,
   isDockerHttpError,
@@ -35,6 +36,7 @@ import {
   toCriError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { NetworkManager, PodNetworkContext } from '../network/types.js';
 import type { CheckpointStore, SandboxCheckpoint } from '../store/checkpoint.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
@@ -50,6 +52,7 @@ export interface SandboxServiceDeps {
   index: ContainerIndex;
   images: ImageService;
   checkpoints: CheckpointStore;
+  network: NetworkManager;
   logger: Logger;
 }
 
@@ -72,6 +75,11 @@ function validateConfig(config: PodSandboxConfig__Output | null): asserts config
       throw invalidArgument(`config.linux.security_context.namespace_options.${kind} TARGET applies to containers, not to a pod sandbox`);
     }
   }
+}
+
+/** Who a network call is about; on teardown the checkpoint (if any) names the pod. */
+function podIdentity(id: string, checkpoint: SandboxCheckpoint | undefined): Pick<PodNetworkContext, 'sandboxId' | 'name' | 'namespace' | 'uid'> {
+  return { sandboxId: id, name: checkpoint?.name ?? '', namespace: checkpoint?.namespace ?? '', uid: checkpoint?.uid ?? '' };
 }
 
 /** True for Docker's "nothing to do" answers: already stopped/started (304) or gone (404). */
@@ -116,6 +124,7 @@ export class SandboxService {
     const meta = config.metadata!;
     const what = `pod sandbox ${meta.namespace}/${meta.name}`;
     const hostNetwork = namespaceModes(config).network === 'NODE';
+    if (!hostNetwork) await this.requireNetworkReady(what);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
     const [, cgroupParent, seccompProfileJson] = await Promise.all([
@@ -131,6 +140,8 @@ export class SandboxService {
       cgroupParent,
       seccompProfileJson,
     });
+    // Under CNI the portmap plugin owns host ports; Docker would only half-publish them.
+    if (!this.deps.network.dockerPublishesPorts) options.HostConfig!.PortBindings = {};
 
     const id = await this.createPause(options, what);
     const checkpoint: SandboxCheckpoint = {
@@ -243,35 +254,62 @@ export class SandboxService {
     }
   }
 
-  // ---- Networking (Docker's bridge here; a CNI plugin slots in at these three points) ----
+  // ---- Networking: Docker's bridge, or the network manager's plugins (CNI) ----
+
+  /** Fails before anything is created when no pod can be networked now (no valid CNI config). */
+  private async requireNetworkReady(what: string): Promise<void> {
+    const network = await this.deps.network.status();
+    if (!network.ready) throw failedPrecondition(`${what}: ${network.message}`);
+  }
 
   /** Docker network mode of the pause container of a pod that does not use the host network. */
   private podNetworkMode(): string {
-    return DOCKER_POD_NETWORK;
+    return this.deps.network.podNetworkMode;
   }
 
   /**
    * Connects the started pause container to the pod network. On Docker's bridge, dockerd
-   * already did it when the container started: checks that it got an address.
+   * already did it when the container started: checks that it got an address. Otherwise the
+   * plugins run into the pause container's namespace, and the addresses they gave are kept in
+   * the checkpoint.
    */
   private async setUpNetwork(record: ContainerRecord, config: PodSandboxConfig__Output, checkpoint: SandboxCheckpoint): Promise<void> {
     if (checkpoint.data.host_network) return;
-    const ip = record.NetworkSettings?.Networks?.[DOCKER_POD_NETWORK]?.IPAddress;
-    if (!ip) throw new Error(`Docker's ${DOCKER_POD_NETWORK} network gave pod ${config.metadata!.name} no IP address`);
+    if (this.deps.network.podNetworkMode === DOCKER_POD_NETWORK) {
+      const ip = record.NetworkSettings?.Networks?.[DOCKER_POD_NETWORK]?.IPAddress;
+      if (!ip) throw new Error(`Docker's ${DOCKER_POD_NETWORK} network gave pod ${config.metadata!.name} no IP address`);
+      return;
+    }
+    const pid = record.State?.Pid;
+    if (!pid) throw new Error(`pause container ${record.Id} has no process whose network namespace the plugins could set up`);
+    const pod: PodNetworkContext = {
+      ...podIdentity(record.Id, checkpoint),
+      portMappings: config.port_mappings,
+      dns: config.dns_config,
+      annotations: config.annotations,
+    };
+    const { ips } = await this.deps.network.setUpPod(pod, `/proc/${pid}/ns/net`);
+    checkpoint.data.network = { plugin: this.deps.network.name, ips };
+    await this.deps.checkpoints.write(record.Id, checkpoint);
   }
 
   /**
-   * Disconnects the pod from its network; must work from the checkpoint alone (the pause
-   * container may be gone). Docker's bridge releases the endpoint when the pause container
-   * stops, so there is nothing left to undo here beyond saying so.
+   * Disconnects the pod from its network; works from the checkpoint alone (the pause container
+   * may be gone; the network manager keeps what its plugins need). Docker's bridge releases
+   * the endpoint itself when the pause container stops.
    */
   private async tearDownNetwork(id: string, checkpoint: SandboxCheckpoint | undefined): Promise<void> {
-    this.deps.logger.debug({ id, hostNetwork: checkpoint?.data.host_network }, 'pod network released by Docker with the pause container');
+    if (checkpoint?.data.host_network) return;
+    const record = this.index.get(id);
+    const netns = record?.State?.Running && record.State.Pid ? `/proc/${record.State.Pid}/ns/net` : undefined;
+    await this.deps.network.tearDownPod({ ...podIdentity(id, checkpoint), portMappings: [], annotations: {} }, netns);
   }
 
-  /** The pod's addresses as its network reports them; Docker's bridge: read from the inspect record. */
+  /** The pod's addresses: what the plugins gave (remembered, nothing is run), else Docker's. */
   private async networkStatus(record: ContainerRecord): Promise<PodSandboxNetworkStatus> {
-    return { ip: sandboxIp(record), additional_ips: [] };
+    const ips = record.State?.Running ? await this.deps.network.podIps(record.Id) : undefined;
+    if (ips === undefined) return { ip: sandboxIp(record), additional_ips: [] };
+    return { ip: ips[0] ?? '', additional_ips: ips.slice(1).map((ip) => ({ ip })) };
   }
 
   // ---- StopPodSandbox / RemovePodSandbox ----
