@@ -50,7 +50,7 @@ async function startShim(): Promise<Shim> {
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
   const proc: ChildProcess = spawn(
     process.execPath,
-    [main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn'],
+    [main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn', '--network-plugin='],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
