@@ -46,7 +46,10 @@ describe('pod sandboxes across a shim restart', () => {
   const root = mkdtempSync(join(tmpdir(), 'cri-shim-restart-'));
 
   afterAll(async () => {
-    for (const s of shims) await s.stop();
+    for (const s of shims) {
+      await s.stop();
+      rmSync(s.tmp, { recursive: true, force: true });
+    }
     removeTestContainers();
     rmSync(root, { recursive: true, force: true });
   });

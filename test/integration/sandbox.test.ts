@@ -1,6 +1,6 @@
 // Pod sandbox RPCs against the real dockerd, checked in what Docker really holds.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import { BUSYBOX, startShim, type RunningShim } from '../helpers/shim.js';
 
 const RUN = randomBytes(4).toString('hex');
 /** A workload that exits on SIGTERM (a bare `sleep` as PID 1 ignores it and waits for SIGKILL). */
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const CGROUP_PARENT = `cri-shim-test-${RUN}`;
 const SLEEPER = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
 let seq = 0;
 
@@ -84,6 +86,14 @@ describe('pod sandboxes against dockerd', () => {
     }
     const leftovers = docker('ps', '-aq', '--filter', `label=test-run=${RUN}`);
     if (leftovers) docker('rm', '-f', ...leftovers.split('\n'));
+    // The cgroup parent the cgroup test made (runc removes only the containers' own cgroups).
+    for (const dir of [CGROUP_ROOT, ...readdirSync(CGROUP_ROOT).map((c) => join(CGROUP_ROOT, c))]) {
+      try {
+        rmdirSync(join(dir, CGROUP_PARENT));
+      } catch {
+        // not in this hierarchy
+      }
+    }
     await shim?.stop();
   });
 
@@ -209,7 +219,7 @@ describe('pod sandboxes against dockerd', () => {
   });
 
   it('applies the cgroup parent and sysctls', async () => {
-    const parent = `/cri-shim-test-${RUN}`;
+    const parent = `/${CGROUP_PARENT}`;
     const id = await run(podConfig('cg', { linux: { cgroup_parent: parent, sysctls: { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_unprivileged_port_start': '0' } } }));
     const c = inspect(id);
     expect(c.HostConfig.CgroupParent).toBe(parent);
