@@ -71,7 +71,10 @@ export class ContainerService {
     const spec = config.image!.image;
     const image = await this.images.inspect(spec);
     if (!image) throw notFound(`image "${spec}" not found: pull it before CreateContainer`);
-    await Promise.all(config.mounts.map((m, i) => this.checkHostPath(m.host_path, `config.mounts[${i}].host_path`)));
+    await Promise.all([
+      ...config.mounts.map((m, i) => this.checkHostPath(m.host_path, `config.mounts[${i}].host_path`)),
+      ...config.devices.map((d, i) => this.checkHostPath(d.host_path, `config.devices[${i}].host_path`)),
+    ]);
 
     const limits = hostLimits();
     if (config.linux?.security_context?.privileged) await this.checkPrivileged(limits.boundingSet);

@@ -1,7 +1,7 @@
 // Container RPCs against the real dockerd, checked in what Docker holds and in what the
 // container itself sees (through its CRI log file).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,34 @@ describe('containers against dockerd', () => {
     expect(e.details).toContain(missing);
     expect(existsSync(fx.logPath(pod.config, config))).toBe(false);
     expect(docker('ps', '-aq', '--filter', `name=k8s_nohost_${pod.config.metadata!.name}`)).toBe('');
+  });
+
+  it('mounts a host path given through a symlink, with SELinux relabel asked', async () => {
+    const dir = join(tmp, 'target');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'flag'), '');
+    const link = join(tmp, 'link');
+    symlinkSync(dir, link);
+    const { stdout, status: st } = await fx.runToExit(
+      pod,
+      fx.containerConfig('symlink', { command: ['ls', link], mounts: [{ host_path: link, container_path: link, selinux_relabel: true }] }),
+    );
+    expect(stdout).toEqual(['flag']);
+    expect(st.mounts[0]).toMatchObject({ host_path: link, container_path: link, selinux_relabel: true });
+  });
+
+  it('leaves no container and no log file when Docker refuses the create', async () => {
+    const config = fx.containerConfig('refused', { command: ['true'], linux: { resources: { cpuset_cpus: '999' } } });
+    const e = await expectCode(fx.create(pod, config), status.INVALID_ARGUMENT);
+    expect(e.details).toMatch(/CPU/i);
+    expect(existsSync(fx.logPath(pod.config, config))).toBe(false);
+    expect(docker('ps', '-aq', '--filter', `name=k8s_refused_${pod.config.metadata!.name}`)).toBe('');
+    const dev = join(tmp, 'no-such-device');
+    const d = await expectCode(
+      fx.create(pod, fx.containerConfig('nodev', { command: ['true'], devices: [{ host_path: dev, container_path: '/dev/x', permissions: 'rwm' }] })),
+      status.INVALID_ARGUMENT,
+    );
+    expect(d.details).toContain(dev);
   });
 
   it('runs as the asked user, group and supplemental groups', async () => {
