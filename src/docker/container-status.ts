@@ -16,11 +16,15 @@ import { fromDockerLabels, LABEL_LOG_PATH, LABEL_SANDBOX_ID } from './labels.js'
 import { parseName } from './naming.js';
 import { dockerTimeToNs } from './sandbox-status.js';
 
-/** created -> CREATED; running/paused/restarting -> RUNNING; exited/dead -> EXITED. */
+/**
+ * created -> CREATED; running/paused/restarting -> RUNNING; exited/dead -> EXITED. A created
+ * container whose start failed (Docker keeps it "created" with the error) is EXITED, as
+ * containerd reports it, so the kubelet shows why instead of waiting on it.
+ */
 export function containerState(record: ContainerRecord): ContainerState__Output {
   switch (record.State?.Status) {
     case 'created':
-      return 'CONTAINER_CREATED';
+      return record.State.Error ? 'CONTAINER_EXITED' : 'CONTAINER_CREATED';
     case 'running':
     case 'paused':
     case 'restarting':
@@ -65,6 +69,7 @@ export function toContainer(record: ContainerRecord): Container | undefined {
 /** Reason of an exited container as the kubelet expects it. */
 export function exitReason(record: ContainerRecord): string {
   if (containerState(record) !== 'CONTAINER_EXITED') return '';
+  if (record.State.Status === 'created') return 'StartError';
   if (record.State.OOMKilled) return 'OOMKilled';
   return record.State.ExitCode === 0 ? 'Completed' : 'Error';
 }

@@ -316,6 +316,14 @@ describe('containers against dockerd', () => {
     expect(oom.status).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
   });
 
+  it('reports a failed start as EXITED with reason StartError and Docker\'s message', async () => {
+    const id = await fx.create(pod, fx.containerConfig('nostart', { command: ['/no/such/binary'] }));
+    await expect(shim.client.rt('StartContainer', { container_id: id })).rejects.toThrow(/no\/such\/binary/);
+    const st = await fx.status(id);
+    expect(st).toMatchObject({ state: 'CONTAINER_EXITED', reason: 'StartError', exit_code: 128 });
+    expect(st.message).toContain('/no/such/binary');
+  });
+
   it('reports image, image_ref, image_id, log path and verbose info in ContainerStatus', async () => {
     const config = fx.containerConfig('status', { command: ['true'] });
     const id = await fx.create(pod, config);

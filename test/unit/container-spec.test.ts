@@ -223,6 +223,9 @@ describe('container status', () => {
     expect(exitReason(record({ ExitCode: 2 }))).toBe('Error');
     expect(exitReason(record({ ExitCode: 137, OOMKilled: true }))).toBe('OOMKilled');
     expect(exitReason(record({ Status: 'running', Running: true }))).toBe('');
+    const failedStart = record({ Status: 'created', ExitCode: 128, Error: 'exec: "nope": not found' });
+    expect(containerState(failedStart)).toBe('CONTAINER_EXITED');
+    expect(exitReason(failedStart)).toBe('StartError');
   });
 
   it('builds Container and ContainerStatus from the record alone', () => {
