@@ -320,7 +320,8 @@ describe('containers against dockerd', () => {
     const id = await fx.create(pod, fx.containerConfig('nostart', { command: ['/no/such/binary'] }));
     await expect(shim.client.rt('StartContainer', { container_id: id })).rejects.toThrow(/no\/such\/binary/);
     const st = await fx.status(id);
-    expect(st).toMatchObject({ state: 'CONTAINER_EXITED', reason: 'StartError', exit_code: 128 });
+    expect(st).toMatchObject({ state: 'CONTAINER_EXITED', reason: 'StartError' });
+    expect(st.exit_code).toBeGreaterThan(0);
     expect(st.message).toContain('/no/such/binary');
   });
 
