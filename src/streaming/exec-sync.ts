@@ -9,8 +9,11 @@ import type { Logger } from '../logger.js';
 import { pumpDockerOutput } from './docker-io.js';
 import { exitCodeOf, killExec } from './exec.js';
 
-/** Most bytes kept of each of stdout and stderr; the rest is read and dropped. */
-export const EXEC_SYNC_OUTPUT_CAP = 16 * 1024 * 1024;
+/**
+ * Most bytes kept of each of stdout and stderr; the rest is read and dropped. Both together
+ * must fit one gRPC message of the kubelet, which takes at most 16 MiB.
+ */
+export const EXEC_SYNC_OUTPUT_CAP = 8 * 1024 * 1024 - 1024;
 
 /** Keeps the first `cap` bytes written to it and counts the rest. */
 export class CappedSink extends Writable {

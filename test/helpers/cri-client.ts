@@ -19,7 +19,9 @@ export class CriClient {
   constructor(readonly socketPath: string) {
     const cri = loadCri().runtime.v1;
     const creds = grpc.credentials.createInsecure();
-    this.runtime = new cri.RuntimeService(`unix://${socketPath}`, creds);
+    // The kubelet accepts CRI responses up to 16 MiB; so does this client.
+    const kubeletLimits = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
+    this.runtime = new cri.RuntimeService(`unix://${socketPath}`, creds, kubeletLimits);
     this.image = new cri.ImageService(`unix://${socketPath}`, creds);
   }
 

@@ -1,0 +1,189 @@
+// Exec, Attach, PortForward and ExecSync end to end: pods and containers made through the
+// shim's gRPC API, sessions driven by real SPDY (spdy-transport) and WebSocket (ws) clients.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { expectCode } from '../helpers/cri-client.js';
+import { startShim, type RunningShim } from '../helpers/shim.js';
+import { PodFixture, docker } from '../helpers/containers.js';
+import { HttpStatusError, collect, spdyConnect, spdyExec, wsConnect, wsExec } from '../helpers/stream-clients.js';
+
+let shim: RunningShim;
+const fx = new PodFixture(() => shim);
+let pod: { id: string; config: Awaited<ReturnType<PodFixture['pod']>>['config'] };
+let cid: string;
+
+beforeAll(async () => {
+  shim = await startShim();
+  pod = await fx.pod('stream');
+  cid = await fx.run(pod, fx.containerConfig('main', { command: ['sleep', '3600'] }));
+});
+
+afterAll(async () => {
+  await fx.cleanup();
+  await shim?.stop();
+});
+
+async function execUrl(cmd: string[], opts: { stdin?: boolean; stdout?: boolean; stderr?: boolean; tty?: boolean } = {}, container = cid): Promise<string> {
+  const { url } = await shim.client.rt('Exec', {
+    container_id: container,
+    cmd,
+    stdin: opts.stdin ?? false,
+    stdout: opts.stdout ?? true,
+    stderr: opts.stderr ?? !opts.tty,
+    tty: opts.tty ?? false,
+  });
+  return url;
+}
+
+async function execSync(cmd: string[], timeout = 0, container = cid) {
+  return shim.client.rt('ExecSync', { container_id: container, cmd, timeout: String(timeout) });
+}
+
+/** Processes in the main container whose command line matches. */
+async function processesMatching(text: string): Promise<string[]> {
+  const r = await execSync(['ps', '-o', 'pid,args']);
+  return Buffer.from(r.stdout!).toString().split('\n').filter((l) => l.includes(text) && !l.includes('ps -o'));
+}
+
+describe('Exec over SPDY/3.1', () => {
+  it('returns an absolute http URL on loopback', async () => {
+    const url = await execUrl(['true']);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/exec\/[A-Za-z0-9_-]{20,}$/);
+  });
+
+  it('runs sh -c with stdin, separated stdout and stderr, and reports Success (v4)', async () => {
+    const url = await execUrl(['sh', '-c', 'cat; echo to-stderr >&2'], { stdin: true });
+    const s = await spdyExec(url, { stdin: true, stderr: true });
+    expect(s.client.protocol).toBe('v4.channel.k8s.io');
+    s.stdin!.end('hello from stdin\n');
+    expect((await s.stdout).toString()).toBe('hello from stdin\n');
+    expect((await s.stderr).toString()).toBe('to-stderr\n');
+    expect(JSON.parse(await s.error)).toEqual({ metadata: {}, status: 'Success' });
+  });
+
+  it('reports a non-zero exit code as NonZeroExitCode with the ExitCode cause', async () => {
+    const url = await execUrl(['sh', '-c', 'echo out; exit 7']);
+    const s = await spdyExec(url, {});
+    expect((await s.stdout).toString()).toBe('out\n');
+    const st = JSON.parse(await s.error);
+    expect(st.status).toBe('Failure');
+    expect(st.reason).toBe('NonZeroExitCode');
+    expect(st.details.causes).toEqual([{ reason: 'ExitCode', message: '7' }]);
+  });
+
+  it('older protocol versions get plain text on the error stream', async () => {
+    const url = await execUrl(['sh', '-c', 'exit 2']);
+    const s = await spdyExec(url, {}, ['v2.channel.k8s.io']);
+    expect(s.client.protocol).toBe('v2.channel.k8s.io');
+    expect(await s.error).toMatch(/non-zero exit code.*2/);
+  });
+
+  it('runs an interactive tty and applies resizes (stty size)', async () => {
+    const url = await execUrl(['sh'], { stdin: true, tty: true });
+    const s = await spdyExec(url, { stdin: true, tty: true });
+    s.resize!.write(JSON.stringify({ Width: 123, Height: 45 }));
+    await new Promise((r) => setTimeout(r, 300));
+    s.stdin!.write('stty size; exit 0\n');
+    const out = (await s.stdout).toString();
+    expect(out).toContain('45 123');
+    expect(JSON.parse(await s.error).status).toBe('Success');
+  });
+
+  it('refuses a protocol it does not speak with 403', async () => {
+    const url = await execUrl(['true']);
+    await expect(spdyConnect(url, ['v9.channel.k8s.io'])).rejects.toMatchObject({ status: 403 });
+  });
+});
+
+describe('Exec over WebSocket', () => {
+  it('v5: stdin closed by the close message ends cat; stdout/stderr separated; Status on channel 3', async () => {
+    const url = await execUrl(['sh', '-c', 'cat; echo e >&2; exit 3'], { stdin: true });
+    const r = await wsExec(url, ['v5.channel.k8s.io'], (send) => {
+      send(0, 'abc\n');
+      send(255, Buffer.from([0]));
+    });
+    expect(r.protocol).toBe('v5.channel.k8s.io');
+    expect(r.stdout.toString()).toBe('abc\n');
+    expect(r.stderr.toString()).toBe('e\n');
+    const st = JSON.parse(r.error);
+    expect(st.reason).toBe('NonZeroExitCode');
+    expect(st.details.causes[0]).toEqual({ reason: 'ExitCode', message: '3' });
+  });
+
+  it('v4 tty with resize', async () => {
+    const url = await execUrl(['sh'], { stdin: true, tty: true });
+    const r = await wsExec(url, ['v4.channel.k8s.io'], (send) => {
+      send(4, JSON.stringify({ Width: 77, Height: 22 }));
+      setTimeout(() => send(0, 'stty size; exit\n'), 300);
+    });
+    expect(r.stdout.toString()).toContain('22 77');
+    expect(JSON.parse(r.error).status).toBe('Success');
+  });
+
+  it('base64.channel.k8s.io carries text frames', async () => {
+    const url = await execUrl(['echo', 'b64 works']);
+    const r = await wsExec(url, ['base64.channel.k8s.io']);
+    expect(r.protocol).toBe('base64.channel.k8s.io');
+    expect(r.stdout.toString()).toBe('b64 works\n');
+  });
+});
+
+describe('tokens', () => {
+  it('a used token answers 404 (SPDY and WebSocket), an unknown one too, without hanging', async () => {
+    const url = await execUrl(['true']);
+    const s = await spdyExec(url, {});
+    await s.error;
+    await expect(spdyConnect(url, ['v4.channel.k8s.io'])).rejects.toMatchObject({ status: 404 });
+    await expect(wsConnect(url, ['v4.channel.k8s.io'])).rejects.toMatchObject({ status: 404 });
+    const unknown = url.replace(/[^/]+$/, 'AAAAAAAAAAAAAAAAAAAAAAAA');
+    await expect(spdyConnect(unknown, ['v4.channel.k8s.io'])).rejects.toBeInstanceOf(HttpStatusError);
+    const res = await fetch(unknown);
+    expect(res.status).toBe(404);
+  });
+
+  it('an exec token is not an attach or port-forward token', async () => {
+    const url = await execUrl(['true']);
+    await expect(spdyConnect(url.replace('/exec/', '/attach/'), ['v4.channel.k8s.io'])).rejects.toMatchObject({ status: 404 });
+    // Still unused for its own kind.
+    const s = await spdyExec(url, {});
+    expect(JSON.parse(await s.error).status).toBe('Success');
+  });
+});
+
+describe('bad requests', () => {
+  it('Exec/Attach/ExecSync errors come before any URL', async () => {
+    await expectCode(shim.client.rt('Exec', { container_id: cid, cmd: [], stdout: true }), status.INVALID_ARGUMENT);
+    await expectCode(shim.client.rt('Exec', { container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }), status.NOT_FOUND);
+    await expectCode(shim.client.rt('Exec', { container_id: cid, cmd: ['true'], tty: true, stderr: true, stdout: true }), status.INVALID_ARGUMENT);
+    await expectCode(shim.client.rt('ExecSync', { container_id: cid, cmd: [] }), status.INVALID_ARGUMENT);
+    await expectCode(shim.client.rt('ExecSync', { container_id: 'nope', cmd: ['true'] }), status.NOT_FOUND);
+    await expectCode(shim.client.rt('PortForward', { pod_sandbox_id: 'nope', port: [80] }), status.NOT_FOUND);
+    const stopped = await fx.create(pod, fx.containerConfig('never-started', { command: ['true'] }));
+    const e = await expectCode(execSync(['true'], 0, stopped), status.FAILED_PRECONDITION);
+    expect(e.details).toContain('not running');
+    await expectCode(shim.client.rt('Attach', { container_id: stopped, stdout: true }), status.FAILED_PRECONDITION);
+  });
+});
+
+describe('ExecSync', () => {
+  it('returns stdout, stderr and the exit code', async () => {
+    const r = await execSync(['sh', '-c', 'echo out; echo err >&2; exit 4']);
+    expect(Buffer.from(r.stdout!).toString()).toBe('out\n');
+    expect(Buffer.from(r.stderr!).toString()).toBe('err\n');
+    expect(r.exit_code).toBe(4);
+  });
+
+  it('times out with DeadlineExceeded and kills the process', async () => {
+    const started = Date.now();
+    await expectCode(execSync(['sh', '-c', 'sleep 31; echo never'], 1), status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await processesMatching('sleep 31')).toEqual([]);
+  });
+
+  it('caps each stream so that both fit the 16 MiB the kubelet takes', async () => {
+    const r = await execSync(['sh', '-c', 'head -c 20000000 /dev/zero; echo small >&2']);
+    expect(Buffer.from(r.stdout!).length).toBe(8 * 1024 * 1024 - 1024);
+    expect(Buffer.from(r.stderr!).toString()).toBe('small\n');
+    expect(r.exit_code).toBe(0);
+  });
+});
