@@ -1,0 +1,165 @@
+// Pod lifecycle latency with CNI plugins versus Docker's own bridge, and the share of the CNI
+// pod's time spent inside the plugins (ADD on RunPodSandbox, DEL on StopPodSandbox).
+//
+//   npm run build && node bench/cni.ts [--pods 20]
+//
+// Starts the built shim twice on temporary sockets against the machine's dockerd: once with
+// --network-plugin= (Docker's bridge), once with --network-plugin=cni on a bridge + host-local +
+// portmap + firewall + loopback list of Debian's plugins (/usr/lib/cni) in a temp conf dir.
+// Plugin time comes from the shim's own debug log ("CNI plugin ran", pluginMs per plugin).
+// Removes every pod, bridge and temp dir it made, also on failure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { loadCri } from '../dist/proto.js';
+import { createCniWorld, type CniWorld } from '../test/helpers/cni.ts';
+
+const TOP = resolve(import.meta.dirname, '..');
+const PAUSE = 'docker-cri-shim/pause:latest';
+const RUN = randomBytes(4).toString('hex');
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const PODS = arg('pods', 20);
+
+interface Shim {
+  client: grpc.Client;
+  proc: ChildProcess;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+async function startShim(extra: string[]): Promise<Shim> {
+  const tmp = mkdtempSync(join(tmpdir(), 'cri-bench-cni-'));
+  const sock = join(tmp, 'cri.sock');
+  const proc = spawn(
+    process.execPath,
+    [join(TOP, 'dist/main.js'), `--container-runtime-endpoint=unix://${sock}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${PAUSE}`, '--log-level=debug', ...extra],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('CRI server listening') || !existsSync(sock)) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`shim did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const cri = loadCri().runtime.v1;
+  const client = new cri.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure()) as grpc.Client;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    client,
+    proc,
+    log: () => out,
+    stop: async () => {
+      client.close();
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+function call<T>(client: grpc.Client, method: string, req: unknown): Promise<T> {
+  const fn = (client as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: T) => void) => void>)[method];
+  return new Promise((res, rej) => fn.call(client, req, { deadline: Date.now() + 120_000 }, (e, r) => (e ? rej(e) : res(r))));
+}
+
+const STEPS = ['RunPodSandbox', 'PodSandboxStatus', 'StopPodSandbox', 'RemovePodSandbox'] as const;
+type Step = (typeof STEPS)[number];
+
+interface ModeResult {
+  perStep: Record<Step, number[]>;
+  total: number[];
+  /** Plugin time summed per pod (ADD + DEL), from the shim's log. */
+  pluginMs: number[];
+}
+
+async function lifecycle(shim: Shim, mode: string): Promise<ModeResult> {
+  const perStep = Object.fromEntries(STEPS.map((s) => [s, [] as number[]])) as Record<Step, number[]>;
+  const total: number[] = [];
+  const pluginMs: number[] = [];
+  for (let i = 0; i < PODS + 2; i++) {
+    const config = { metadata: { name: `bench-${mode}-${RUN}-${i}`, namespace: `bench-${RUN}`, uid: `uid-${RUN}-${mode}-${i}`, attempt: 0 } };
+    const times: Partial<Record<Step, number>> = {};
+    const time = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const r = await fn();
+      times[step] = performance.now() - t0;
+      return r;
+    };
+    const { pod_sandbox_id: id } = await time('RunPodSandbox', () => call<{ pod_sandbox_id: string }>(shim.client, 'RunPodSandbox', { config }));
+    await time('PodSandboxStatus', () => call(shim.client, 'PodSandboxStatus', { pod_sandbox_id: id }));
+    await time('StopPodSandbox', () => call(shim.client, 'StopPodSandbox', { pod_sandbox_id: id }));
+    await time('RemovePodSandbox', () => call(shim.client, 'RemovePodSandbox', { pod_sandbox_id: id }));
+    // The first two pods warm caches (image inspect, plugin binaries in the page cache).
+    if (i < 2) continue;
+    for (const s of STEPS) perStep[s].push(times[s]!);
+    total.push(STEPS.reduce((a, s) => a + times[s]!, 0));
+    pluginMs.push(pluginTimeOf(shim.log(), id));
+  }
+  return { perStep, total, pluginMs };
+}
+
+function pluginTimeOf(log: string, sandboxId: string): number {
+  let sum = 0;
+  for (const line of log.split('\n')) {
+    if (!line.includes('"CNI plugin ran"') || !line.includes(sandboxId)) continue;
+    sum += (JSON.parse(line) as { pluginMs: number }).pluginMs;
+  }
+  return sum;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+function p90(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] : NaN;
+}
+
+const fmt = (n: number) => n.toFixed(1).padStart(8);
+
+async function main(): Promise<void> {
+  let world: CniWorld | undefined;
+  const shims: Shim[] = [];
+  try {
+    world = createCniWorld();
+    world.writeConflist();
+    const bridge = await startShim(['--network-plugin=']);
+    shims.push(bridge);
+    const cni = await startShim(['--network-plugin=cni', `--cni-conf-dir=${world.confDir}`, `--cni-bin-dir=${world.binDirs.join(',')}`, `--cni-cache-dir=${world.cacheDir}`]);
+    shims.push(cni);
+
+    console.log(`pod sandbox lifecycle, ${PODS} pods one after another per mode (medians / p90, ms)\n`);
+    const results: Record<string, ModeResult> = {};
+    for (const [mode, shim] of [['docker-bridge', bridge], ['cni', cni]] as const) results[mode] = await lifecycle(shim, mode);
+
+    console.log(`${'step'.padEnd(18)}${'bridge p50'.padStart(12)}${'bridge p90'.padStart(12)}${'cni p50'.padStart(12)}${'cni p90'.padStart(12)}`);
+    for (const s of [...STEPS, 'total'] as const) {
+      const b = s === 'total' ? results['docker-bridge'].total : results['docker-bridge'].perStep[s];
+      const c = s === 'total' ? results.cni.total : results.cni.perStep[s];
+      console.log(`${s.padEnd(18)}${fmt(median(b)).padStart(12)}${fmt(p90(b)).padStart(12)}${fmt(median(c)).padStart(12)}${fmt(p90(c)).padStart(12)}`);
+    }
+    const plugin = median(results.cni.pluginMs);
+    const totalCni = median(results.cni.total);
+    console.log(`\nCNI plugins per pod (ADD + DEL, 4 plugins each): median ${plugin.toFixed(1)} ms = ${((plugin / totalCni) * 100).toFixed(0)}% of the CNI pod lifecycle`);
+    console.log(`CNI lifecycle minus plugin time: ${(totalCni - plugin).toFixed(1)} ms (Docker bridge lifecycle: ${median(results['docker-bridge'].total).toFixed(1)} ms)`);
+    console.log(`host-local store after the run: ${world.reservedIps().length} addresses held`);
+  } finally {
+    for (const s of shims) await s.stop();
+    world?.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
