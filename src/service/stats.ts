@@ -126,14 +126,14 @@ export class StatsService {
       });
       // The pod's network and its pause container's usage, under cAdvisor's container="POD".
       const podWriter = new MetricWriter(podLabels('POD', sandbox));
-      const pauseSample = this.sample(sandbox);
+      const pauseSample = this.sample(sandbox, 'metrics');
       if (pauseSample) podWriter.cgroup(pauseSample);
       podWriter.network(this.podNetwork(sandbox) ?? []);
       podWriter.lastSeen(clock.ns / 1e6);
       const containers = [];
       for (const c of this.containersOf(all, sandbox.Id)) {
         const w = new MetricWriter(podLabels(parseName(c.Name)?.containerName ?? '', c));
-        const s = this.sample(c);
+        const s = this.sample(c, 'metrics');
         if (s) w.cgroup(s);
         const fs = await this.layerUsage(c);
         if (fs) w.filesystem(device, fs.bytes, fs.inodes);
@@ -221,9 +221,9 @@ export class StatsService {
     return text === undefined ? undefined : parseNetDev(text);
   }
 
-  private sample(record: ContainerRecord): CgroupSample | undefined {
+  private sample(record: ContainerRecord, detail: 'stats' | 'metrics' = 'stats'): CgroupSample | undefined {
     const dirs = this.dirsOf(record);
-    return dirs ? this.cgroups.read(dirs) : undefined;
+    return dirs ? this.cgroups.read(dirs, detail) : undefined;
   }
 
   private dirsOf(record: ContainerRecord): CgroupDirs | undefined {

@@ -72,15 +72,20 @@ export class CgroupReader {
     return dirs;
   }
 
-  /** Reads one cgroup; undefined when it no longer exists. */
-  read(dirs: CgroupDirs): CgroupSample | undefined {
+  /**
+   * Reads one cgroup; undefined when it no longer exists. `metrics` adds the files only the
+   * cAdvisor-style metrics use (CPU split and throttling, memory failures, OOM kills); the
+   * kubelet's stats calls skip them, being the hot path.
+   */
+  read(dirs: CgroupDirs, detail: 'stats' | 'metrics' = 'stats'): CgroupSample | undefined {
     if (dirs.version === 'v2') {
       const f: V2Files = {};
-      for (const name of V2_FILES) f[name] = readOptional(join(dirs.dir, name));
+      for (const name of V2_FILES) if (detail === 'metrics' || !V2_METRICS_ONLY.has(name)) f[name] = readOptional(join(dirs.dir, name));
       return f['cpu.stat'] === undefined && f['memory.current'] === undefined ? undefined : sampleFromV2(f);
     }
     const f: V1Files = {};
     for (const name of V1_FILES) {
+      if (detail !== 'metrics' && V1_METRICS_ONLY.has(name)) continue;
       const dir = dirs[name.slice(0, name.indexOf('.')) as V1Controller];
       if (dir) f[name] = readOptional(join(dir, name));
     }
@@ -127,6 +132,9 @@ export function hasV2File(dirs: CgroupDirs, key: string): boolean {
 export function writeV2File(dirs: CgroupDirs & { version: 'v2' }, key: string, value: string): void {
   writeFileSync(join(dirs.dir, key), value);
 }
+
+const V1_METRICS_ONLY = new Set<keyof V1Files>(['cpuacct.stat', 'cpu.stat', 'memory.failcnt', 'memory.oom_control']);
+const V2_METRICS_ONLY = new Set<keyof V2Files>(['memory.events']);
 
 /** The parent cgroup (a pod's cgroup, seen from one of its containers). */
 export function parentDirs(dirs: CgroupDirs): CgroupDirs {

@@ -62,7 +62,7 @@ describe('cgroup v2 parsing (fixture files)', () => {
     expect(reader.version).toBe('v2');
     const dirs = reader.dirsOfPid(42)!;
     expect(dirs).toEqual({ version: 'v2', dir: join(cg, 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/docker-abc.scope') });
-    expect(reader.read(dirs)).toEqual(s);
+    expect(reader.read(dirs, 'metrics')).toEqual(s);
     expect(parentDirs(dirs)).toEqual({ version: 'v2', dir: join(cg, 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice') });
     expect(reader.dirsOfPid(43)).toBeUndefined();
   });
@@ -93,7 +93,12 @@ describe('cgroup v1 parsing (fixture files)', () => {
       memory: join(cg, 'memory/kubepods/besteffort/pod1234/abc'),
       pids: join(cg, 'pids/kubepods/besteffort/pod1234/abc'),
     });
-    expect(reader.read(dirs)).toEqual(s);
+    expect(reader.read(dirs, 'metrics')).toEqual(s);
+    // The stats hot path skips what only metrics use.
+    const light = reader.read(dirs)!;
+    expect(light.memory).toMatchObject({ usage: s.memory.usage, workingSet: s.memory.workingSet });
+    expect(light.cpu.usageNs).toBe(s.cpu.usageNs);
+    expect(light.cpu.periods).toBe(0);
   });
   it('a cgroup that vanished reads as undefined', () => {
     const reader = new CgroupReader(fakeHost('v1').proc);

@@ -1,0 +1,147 @@
+// ListContainerStats for N running containers through the shim (cgroup reads), side by side with
+// Docker's stats API for the same containers (what cri-dockerd calls per container).
+//
+//   npm run build && node bench/stats.ts [--containers 100] [--pods 10] [--rounds 30]
+//
+// Runs the built shim (dist/main.js) on a temporary socket against the machine's dockerd, with the
+// locally built test images; removes every container it made, also when interrupted.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import Dockerode from 'dockerode';
+import { loadCri } from '../dist/proto.js';
+
+const TOP = resolve(import.meta.dirname, '..');
+const BUSYBOX = 'docker-cri-shim-test/busybox:latest';
+const PAUSE = 'docker-cri-shim/pause:latest';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const CONTAINERS = arg('containers', 100);
+const PODS = arg('pods', 10);
+const ROUNDS = arg('rounds', 30);
+const DOCKER_ROUNDS = arg('docker-rounds', 3);
+const RUN = randomBytes(4).toString('hex');
+
+type Unary = (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
+
+function call(client: grpc.Client, method: string, req: unknown): Promise<any> {
+  const fn = (client as unknown as Record<string, Unary>)[method];
+  return new Promise((res, rej) => fn.call(client, req, { deadline: Date.now() + 120_000 }, (err, r) => (err ? rej(err) : res(r))));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t = performance.now();
+  const r = await fn();
+  return [performance.now() - t, r];
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-bench-stats-'));
+  const sock = join(tmp, 'cri.sock');
+  const shim = spawn(
+    process.execPath,
+    [join(TOP, 'dist/main.js'), `--container-runtime-endpoint=unix://${sock}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${PAUSE}`, '--log-level=warn', '--network-plugin='],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const docker = new Dockerode();
+  const cleanup = () => {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=bench-run=${RUN}`], { encoding: 'utf8' }).trim();
+    if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
+    if (shim.exitCode === null) shim.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    for (let i = 0; !existsSync(sock); i++) {
+      if (i > 200 || shim.exitCode !== null) throw new Error('shim did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cri = loadCri().runtime.v1;
+    const rt = new cri.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure());
+    const labels = { 'bench-run': RUN };
+
+    process.stdout.write(`creating ${PODS} pods with ${CONTAINERS} running containers ...`);
+    const [setupMs, ids] = await time(async () => {
+      const out: string[] = [];
+      for (let p = 0; p < PODS; p++) {
+        const config = {
+          metadata: { name: `bench-stats-${RUN}-${p}`, namespace: 'bench', uid: `uid-${RUN}-${p}`, attempt: 0 },
+          log_directory: join(tmp, 'logs', String(p)),
+          labels,
+        };
+        const { pod_sandbox_id } = await call(rt, 'RunPodSandbox', { config });
+        const n = Math.floor(CONTAINERS / PODS) + (p < CONTAINERS % PODS ? 1 : 0);
+        const made = await Promise.all(
+          Array.from({ length: n }, async (_, c) => {
+            const { container_id } = await call(rt, 'CreateContainer', {
+              pod_sandbox_id,
+              config: { metadata: { name: `c${c}`, attempt: 0 }, image: { image: BUSYBOX }, command: ['sleep', '3600'], log_path: `c${c}.log`, labels },
+              sandbox_config: config,
+            });
+            await call(rt, 'StartContainer', { container_id });
+            return container_id as string;
+          }),
+        );
+        out.push(...made);
+      }
+      return out;
+    });
+    process.stdout.write(` ${(setupMs / 1000).toFixed(1)} s\n`);
+
+    const filter = { label_selector: labels };
+    // Warm-up: the first call measures every writable layer (then cached) and finds each cgroup.
+    const warm = await call(rt, 'ListContainerStats', { filter });
+    if (warm.stats.length !== ids.length) throw new Error(`ListContainerStats returned ${warm.stats.length} of ${ids.length}`);
+
+    const listMs: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) listMs.push((await time(() => call(rt, 'ListContainerStats', { filter })))[0]);
+    const podMs: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) podMs.push((await time(() => call(rt, 'ListPodSandboxStats', { filter })))[0]);
+
+    // Docker's stats endpoint for the same containers, all at once: stream=false waits for a
+    // second sample (~1 s) to fill precpu_stats; one-shot (API >= 1.41) returns one sample.
+    const dockerMs: number[] = [];
+    for (let i = 0; i < DOCKER_ROUNDS; i++) {
+      dockerMs.push((await time(() => Promise.all(ids.map((id) => docker.getContainer(id).stats({ stream: false })))))[0]);
+    }
+    const oneShotMs: number[] = [];
+    for (let i = 0; i < DOCKER_ROUNDS; i++) {
+      oneShotMs.push(
+        (await time(() => Promise.all(ids.map((id) => docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false })))))[0],
+      );
+    }
+
+    console.log(`\nListContainerStats, ${ids.length} running containers in ${PODS} pods (${ROUNDS} rounds, 2 cores)`);
+    console.log('| what | median | p90 | rounds |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| shim ListContainerStats (cgroup files) | ${fmt(median(listMs))} | ${fmt(pct(listMs, 90))} | ${ROUNDS} |`);
+    console.log(`| shim ListPodSandboxStats (cgroup files + netns) | ${fmt(median(podMs))} | ${fmt(pct(podMs, 90))} | ${ROUNDS} |`);
+    console.log(`| Docker stats API, stream=false, all in parallel | ${fmt(median(dockerMs))} | ${fmt(pct(dockerMs, 90))} | ${DOCKER_ROUNDS} |`);
+    console.log(`| Docker stats API, one-shot, all in parallel | ${fmt(median(oneShotMs))} | ${fmt(pct(oneShotMs, 90))} | ${DOCKER_ROUNDS} |`);
+    console.log(`\ntarget: median < 100 ms -> ${median(listMs) < 100 ? 'met' : 'NOT met'}`);
+    rt.close();
+  } finally {
+    cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
