@@ -313,7 +313,14 @@ describe('containers against dockerd', () => {
         linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024, memory_swap_limit_in_bytes: 16 * 1024 * 1024 } },
       }),
     );
-    expect(oom.status).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
+    // Docker learns of the OOM kill from its own event, which may come just after the exit: poll as critest does.
+    const deadline = Date.now() + 10_000;
+    let st = oom.status;
+    while (st.reason !== 'OOMKilled' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      st = await fx.status(oom.id);
+    }
+    expect(st).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
   });
 
   it('reports a failed start as EXITED with reason StartError and Docker\'s message', async () => {
