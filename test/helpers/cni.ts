@@ -96,7 +96,8 @@ export function createCniWorld(): CniWorld {
     reservedIps() {
       const store = join(ipamDir, network);
       if (!existsSync(store)) return [];
-      return readdirSync(store).filter((f) => /^[0-9a-f.:]+$/.test(f) && f.includes('.'));
+      // Reservation files are named after the address; lock and last_reserved_ip.* are not.
+      return readdirSync(store).filter((f) => /^[0-9a-f.:]+$/.test(f) && (f.includes('.') || f.includes(':')));
     },
     writeFakePlugin(name, body) {
       const path = join(fakeBinDir, name);

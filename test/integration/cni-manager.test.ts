@@ -223,6 +223,47 @@ describe('ADD and DEL with the real plugins', () => {
     }
   });
 
+  it('takes the pod CIDR as ipRanges when the list asks for it (host-local without its own ranges)', async () => {
+    const plugins = world.standardPlugins();
+    const bridge = plugins[0] as { ipam: Record<string, unknown> };
+    plugins[0] = { ...bridge, capabilities: { ipRanges: true }, ipam: { type: 'host-local', dataDir: world.ipamDir } };
+    const file = world.writeConflist({ file: '04-ranges.conflist', plugins });
+    try {
+      // The ipam config names no range: an address in the subnet can only come from ipRanges.
+      const m = manager({ podCidr: () => world.subnet });
+      const ns = netns();
+      const p = pod();
+      const { ips } = await m.setUpPod(p, ns.path);
+      expect(ips[0].startsWith(`${world.prefix}.`)).toBe(true);
+      await m.tearDownPod(p, ns.path);
+      expect(world.reservedIps()).toEqual([]);
+    } finally {
+      rmSync(file);
+    }
+  });
+
+  it('reports both families of a dual-stack pod with --ipv6-dual-stack, the IPv4 address first', async () => {
+    const v6 = `fd00:88:${randomInt(1, 0xffff).toString(16)}::`;
+    const plugins = world.standardPlugins().filter((pl) => pl.type !== 'firewall' && pl.type !== 'portmap');
+    const bridge = plugins[0] as { ipam: Record<string, unknown> };
+    plugins[0] = { ...bridge, ipam: { ...bridge.ipam, ranges: [[{ subnet: world.subnet }], [{ subnet: `${v6}/64` }]], routes: [] } };
+    const file = world.writeConflist({ file: '04-dual.conflist', plugins });
+    try {
+      const dual = manager({ dualStack: true });
+      const ns = netns();
+      const p = pod();
+      const { ips } = await dual.setUpPod(p, ns.path);
+      expect(ips).toHaveLength(2);
+      expect(ips[0].startsWith(`${world.prefix}.`)).toBe(true);
+      expect(ips[1].startsWith(v6)).toBe(true);
+      expect(await manager({ dualStack: false }).podIps(p.sandboxId)).toEqual([ips[0]]);
+      await dual.tearDownPod(p, ns.path);
+      expect(world.reservedIps()).toEqual([]);
+    } finally {
+      rmSync(file);
+    }
+  });
+
   it('CHECK fails when the pod interface lost its address', async () => {
     const m = manager();
     const ns = netns();

@@ -54,27 +54,26 @@ export class CniNetworkManager implements NetworkManager {
   }
 
   async status(): Promise<NetworkCondition> {
-    const problem = await this.notReady();
+    const { problem } = await this.usableNetwork();
     return problem === undefined
       ? { ready: true, reason: '', message: '' }
       : { ready: false, reason: 'NetworkPluginNotReady', message: `network plugin is not ready: ${problem}` };
   }
 
-  /** Why pods cannot be networked now, or undefined when they can. */
-  private async notReady(): Promise<string | undefined> {
+  /** The network list pods are set up on now, or why there is none. */
+  private async usableNetwork(): Promise<{ list: NetworkConfList; problem?: undefined } | { list?: undefined; problem: string }> {
     const state = await this.source.load();
-    if (!state.network) return `cni config uninitialized: no valid network config in ${this.opts.confDir} (${state.problems.join('; ')})`;
+    if (!state.network) return { problem: `cni config uninitialized: no valid network config in ${this.opts.confDir} (${state.problems.join('; ')})` };
     if (capabilitiesOf(state.network).has('ipRanges') && this.opts.podCidr() === '') {
-      return `cni config ${state.network.file} needs ipRanges but no pod CIDR is set (UpdateRuntimeConfig or --pod-cidr)`;
+      return { problem: `cni config ${state.network.file} needs ipRanges but no pod CIDR is set (UpdateRuntimeConfig or --pod-cidr)` };
     }
-    return undefined;
+    return { list: state.network };
   }
 
   async setUpPod(pod: PodNetworkContext, netnsPath: string): Promise<PodNetworkResult> {
     return this.locked(pod.sandboxId, async () => {
-      const problem = await this.notReady();
+      const { list, problem } = await this.usableNetwork();
       if (problem !== undefined) throw failedPrecondition(`cannot network pod ${podName(pod)}: ${problem}`);
-      const list = (await this.source.load()).network!;
       const entry: CacheEntry = {
         kind: 'cniCacheV1',
         containerId: pod.sandboxId,
