@@ -25,6 +25,8 @@ export interface HostLimits {
   readonly boundingSet: readonly string[];
   /** Lowest oom_score_adj a container started here may get without runc failing. */
   readonly minOomScoreAdj: number;
+  /** Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap); -1 when unreadable. */
+  readonly capLastCap: number;
 }
 
 /** Decodes a /proc/<pid>/status capability mask (hex) into names, ignoring bits this table lacks. */
@@ -38,7 +40,11 @@ export function capabilitiesFromMask(hex: string): string[] {
  * on this host (dockerd, containerd, runc included) may go below the oom_score_adj they inherited,
  * which is ours too (we descend from the same init), so that becomes the floor.
  */
-export function readHostLimits(procStatus = '/proc/self/status', procOomScoreAdj = '/proc/self/oom_score_adj'): HostLimits {
+export function readHostLimits(
+  procStatus = '/proc/self/status',
+  procOomScoreAdj = '/proc/self/oom_score_adj',
+  procCapLastCap = '/proc/sys/kernel/cap_last_cap',
+): HostLimits {
   const status = readFileSync(procStatus, 'utf8');
   const bnd = /^CapBnd:\s*([0-9a-fA-F]+)$/m.exec(status)?.[1] ?? '0';
   const boundingSet = capabilitiesFromMask(bnd);
@@ -47,7 +53,14 @@ export function readHostLimits(procStatus = '/proc/self/status', procOomScoreAdj
     const own = Number(readFileSync(procOomScoreAdj, 'utf8').trim());
     minOomScoreAdj = Number.isInteger(own) ? Math.max(own, OOM_SCORE_ADJ_MIN) : 0;
   }
-  return { boundingSet, minOomScoreAdj };
+  let capLastCap = -1;
+  try {
+    const last = Number(readFileSync(procCapLastCap, 'utf8').trim());
+    if (Number.isInteger(last)) capLastCap = last;
+  } catch {
+    // Kernels before 3.2 have no such file; privileged checks then trust Docker.
+  }
+  return { boundingSet, minOomScoreAdj, capLastCap };
 }
 
 let shared: HostLimits | undefined;

@@ -165,7 +165,8 @@ describe('host limits', () => {
   const files = (capBnd: string, oom: string) => {
     writeFileSync(join(tmp, 'status'), `Name:\tnode\nCapBnd:\t${capBnd}\nCapAmb:\t0\n`);
     writeFileSync(join(tmp, 'oom'), `${oom}\n`);
-    return readHostLimits(join(tmp, 'status'), join(tmp, 'oom'));
+    writeFileSync(join(tmp, 'last'), '40\n');
+    return readHostLimits(join(tmp, 'status'), join(tmp, 'oom'), join(tmp, 'last'));
   };
 
   it('decodes the bounding set and floors oom_score_adj without CAP_SYS_RESOURCE', () => {
@@ -174,6 +175,8 @@ describe('host limits', () => {
     expect(limited.boundingSet).not.toContain('CAP_SYS_RESOURCE');
     expect(limited.boundingSet).toContain('CAP_SYS_ADMIN');
     expect(limited.minOomScoreAdj).toBe(-500);
+    expect(limited.capLastCap).toBe(40);
+    expect(readHostLimits(join(tmp, 'status'), join(tmp, 'oom'), join(tmp, 'absent')).capLastCap).toBe(-1);
     expect(files('000001ffffffffff', '0').minOomScoreAdj).toBe(-1000);
   });
 
