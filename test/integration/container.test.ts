@@ -150,6 +150,22 @@ describe('containers against dockerd', () => {
     expect(stdout).toEqual(['bar||a b=c', '/var/www']);
   });
 
+  it('passes devices and the tty/stdin flags', async () => {
+    const { id, stdout } = await fx.runToExit(
+      pod,
+      fx.containerConfig('dev', {
+        command: ['sh', '-c', 'head -c 5 /dev/myzero | wc -c'],
+        devices: [{ host_path: '/dev/zero', container_path: '/dev/myzero', permissions: 'r' }],
+        stdin: true,
+        stdin_once: true,
+      }),
+    );
+    expect(stdout.map((l) => l.trim())).toEqual(['5']);
+    const c = dockerInspect<{ Config: { OpenStdin: boolean; StdinOnce: boolean; Tty: boolean }; HostConfig: { Devices: unknown[] } }>(id);
+    expect(c.Config).toMatchObject({ OpenStdin: true, StdinOnce: true, Tty: false });
+    expect(c.HostConfig.Devices).toEqual([{ PathOnHost: '/dev/zero', PathInContainer: '/dev/myzero', CgroupPermissions: 'r' }]);
+  });
+
   it('mounts host paths readonly and with propagation, in inspect and in ContainerStatus', async () => {
     const ro = join(tmp, 'ro');
     const shared = join(tmp, 'shared');
