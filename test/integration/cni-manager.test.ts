@@ -363,6 +363,29 @@ describe('what the plugins are given', () => {
     }
   });
 
+  it('shapes the pod with the real bandwidth plugin from the annotations, and unshapes it on DEL', async () => {
+    const plugins = [...world.standardPlugins(), { type: 'bandwidth', capabilities: { bandwidth: true } }];
+    const file = world.writeConflist({ file: '02-bandwidth.conflist', plugins });
+    try {
+      const m = manager();
+      const ns = netns();
+      const p = pod({ annotations: { 'kubernetes.io/ingress-bandwidth': '10M', 'kubernetes.io/egress-bandwidth': '20M' } });
+      await m.setUpPod(p, ns.path);
+      const [cached] = readdirSync(join(world.cacheDir, 'results'));
+      const result = JSON.parse(readFileSync(join(world.cacheDir, 'results', cached), 'utf8')).result as { interfaces: Array<{ name: string; sandbox?: string }> };
+      const hostVeth = result.interfaces.find((i) => i.name.startsWith('veth') && !i.sandbox)!.name;
+      // Ingress to the pod is shaped on the host side of its veth.
+      expect(execFileSync('tc', ['qdisc', 'show', 'dev', hostVeth], { encoding: 'utf8' })).toMatch(/tbf .*rate 10Mbit/);
+      const ifbs = () => execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('bwp'));
+      expect(ifbs().length).toBeGreaterThan(0);
+      await m.tearDownPod(p, ns.path);
+      expect(ifbs()).toEqual([]);
+      expect(world.reservedIps()).toEqual([]);
+    } finally {
+      rmSync(file);
+    }
+  });
+
   it('rejects a malformed bandwidth annotation before running any plugin', async () => {
     const m = manager();
     const err = await expectCriError(m.setUpPod(pod({ annotations: { 'kubernetes.io/ingress-bandwidth': 'fast' } }), netns().path), Code.INVALID_ARGUMENT);
