@@ -322,6 +322,21 @@ export class SandboxService {
     await this.deps.network.tearDownPod({ ...podIdentity(id, checkpoint), portMappings: [], annotations: {} }, netns);
   }
 
+  /**
+   * For the verbose status only (it runs the plugins): whether the pod's network is still as
+   * set up (CNI CHECK); "ok" or what is wrong. Undefined when no plugin networks the pod.
+   */
+  private async networkCheck(record: ContainerRecord, checkpoint: SandboxCheckpoint | undefined): Promise<string | undefined> {
+    const pid = record.State?.Running ? record.State.Pid : undefined;
+    if (!pid || (await this.deps.network.podIps(record.Id)) === undefined) return undefined;
+    try {
+      await this.deps.network.checkPod({ ...podIdentity(record.Id, checkpoint), portMappings: [], annotations: {} }, `/proc/${pid}/ns/net`);
+      return 'ok';
+    } catch (err) {
+      return toCriError(err).message;
+    }
+  }
+
   /** The pod's addresses: what the plugins gave (remembered, nothing is run), else Docker's. */
   private async networkStatus(record: ContainerRecord): Promise<PodSandboxNetworkStatus> {
     const ips = record.State?.Running ? await this.deps.network.podIps(record.Id) : undefined;
@@ -413,7 +428,12 @@ export class SandboxService {
     const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
     const status = toPodSandboxStatus(record, await this.networkStatus(record));
     if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
-    const info = verbose ? sandboxVerboseInfo(record, (await this.deps.checkpoints.read(record.Id)) ?? null) : {};
+    const checkpoint = verbose ? await this.deps.checkpoints.read(record.Id) : undefined;
+    const info = verbose ? sandboxVerboseInfo(record, checkpoint ?? null) : {};
+    if (verbose) {
+      const check = await this.networkCheck(record, checkpoint);
+      if (check !== undefined) info.networkCheck = check;
+    }
     return { status, info, containers_statuses: [], timestamp: nowNs() };
   }
 
