@@ -19,12 +19,44 @@ import { sandboxNamespaces } from './sandbox-status.js';
 
 /** image_ref (repo@sha256:... or the image id) fixed at create time, so List needs no image inspect. */
 export const LABEL_IMAGE_REF = `${LABEL_SHIM_PREFIX}image-ref`;
+/** The image name reported in ContainerStatus.image: a tag of the image when the kubelet gave its id. */
+export const LABEL_IMAGE_NAME = `${LABEL_SHIM_PREFIX}image`;
+/** ImageSpec.user_specified_image as the kubelet gave it (the pod spec's image). */
+export const LABEL_USER_IMAGE = `${LABEL_SHIM_PREFIX}user-specified-image`;
+
+const NO_TAG = '<none>:<none>';
+
+/** What Docker says of the image a container is created from (the fields these functions read). */
+export interface ImageFacts {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+}
+
+/** The digest reference of the repository the spec names, else any digest, else the image id. */
+export function imageRefFor(spec: string, image: ImageFacts): string {
+  const digests = image.RepoDigests ?? [];
+  const repo = spec.split('@')[0].replace(/:[^/:]+$/, '');
+  return digests.find((d) => d.split('@')[0] === repo || d.split('@')[0].endsWith(`/${repo}`)) ?? digests[0] ?? image.Id;
+}
+
+/**
+ * The image name to report. The kubelet creates containers from the image id PullImage gave
+ * it; like containerd (and dockershim before it) we report a tag of that image then, which is
+ * what people read in `kubectl describe`. A name given as the spec is reported as given.
+ */
+export function imageNameFor(spec: string, image: ImageFacts): string {
+  const hex = spec.replace(/^sha256:/, '');
+  const isId = /^[0-9a-f]{12,64}$/.test(hex) && image.Id.replace(/^sha256:/, '').startsWith(hex);
+  if (!isId) return spec;
+  return (image.RepoTags ?? []).find((t) => t !== NO_TAG) ?? spec;
+}
 
 export interface ContainerSpecOptions {
   /** Inspect record of the pod's pause container. */
   sandbox: ContainerRecord;
-  /** image_ref to record: a repo digest reference or the image id. */
-  imageRef: string;
+  /** What Docker has of the image (id, tags, digests). */
+  image: ImageFacts;
   /** Full CRI log path (log_directory + log_path), or "" when the kubelet gave none. */
   logPath: string;
   /** The shim's capability bounding set (CAP_ names): what "ALL" means here. */
@@ -187,8 +219,10 @@ export function containerCreateOptions(
     [LABEL_TYPE]: TYPE_CONTAINER,
     [LABEL_SANDBOX_ID]: opts.sandbox.Id,
     [LABEL_LOG_PATH]: opts.logPath,
-    [LABEL_IMAGE_REF]: opts.imageRef,
+    [LABEL_IMAGE_REF]: imageRefFor(config.image!.image, opts.image),
+    [LABEL_IMAGE_NAME]: imageNameFor(config.image!.image, opts.image),
   };
+  if (config.image!.user_specified_image) internal[LABEL_USER_IMAGE] = config.image!.user_specified_image;
   const hostConfig: Dockerode.HostConfig = {
     ...namespaceModes(config, opts.sandbox),
     CgroupParent: opts.sandbox.HostConfig?.CgroupParent ?? '',

@@ -11,7 +11,7 @@ import type { MountPropagation__Output } from '../generated/runtime/v1/MountProp
 import type { LinuxContainerResources } from '../generated/runtime/v1/LinuxContainerResources.js';
 import { Signal, type Signal__Output } from '../generated/runtime/v1/Signal.js';
 import type { ContainerRecord } from '../store/container-index.js';
-import { LABEL_IMAGE_REF } from './container-spec.js';
+import { LABEL_IMAGE_NAME, LABEL_IMAGE_REF, LABEL_USER_IMAGE } from './container-spec.js';
 import { fromDockerLabels, LABEL_LOG_PATH, LABEL_SANDBOX_ID } from './labels.js';
 import { parseName } from './naming.js';
 import { dockerTimeToNs } from './sandbox-status.js';
@@ -56,7 +56,10 @@ export function toContainer(record: ContainerRecord): Container | undefined {
     id: record.Id,
     pod_sandbox_id: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '',
     metadata: { name: parsed.containerName, attempt: parsed.attempt },
-    image: { image: record.Config?.Image ?? '' },
+    image: {
+      image: record.Config?.Labels?.[LABEL_IMAGE_NAME] || (record.Config?.Image ?? ''),
+      user_specified_image: record.Config?.Labels?.[LABEL_USER_IMAGE] ?? '',
+    },
     image_ref: imageRefOf(record),
     image_id: imageIdOf(record),
     state: containerState(record),

@@ -82,7 +82,7 @@ export class ContainerService {
     const logPath = logDir && config.log_path ? join(logDir, config.log_path) : '';
     const options = containerCreateOptions(config, req.sandbox_config, {
       sandbox,
-      imageRef: imageRefFor(spec, image),
+      image,
       logPath,
       boundingSet: limits.boundingSet,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
@@ -288,11 +288,4 @@ export class ContainerService {
       throw toCriError(err, `read ${path} of container ${id}`);
     }
   }
-}
-
-/** The digest reference of the repository the spec names, else any digest, else the image id. */
-export function imageRefFor(spec: string, image: Dockerode.ImageInspectInfo): string {
-  const digests = image.RepoDigests ?? [];
-  const repo = spec.split('@')[0].replace(/:[^/:]+$/, '');
-  return digests.find((d) => d.split('@')[0] === repo || d.split('@')[0].endsWith(`/${repo}`)) ?? digests[0] ?? image.Id;
 }

@@ -368,6 +368,16 @@ describe('containers against dockerd', () => {
     expect(Math.abs(Number(BigInt(st.created_at) / 1_000_000n) - Date.parse(created.Created))).toBeLessThan(1);
   });
 
+  it('reports a tag of the image when the kubelet creates from the image id', async () => {
+    const imageId = docker('image', 'inspect', '--format', '{{.Id}}', BUSYBOX);
+    const id = await fx.create(pod, fx.containerConfig('byid', { command: ['true'], image: { image: imageId, user_specified_image: 'busybox-alias' } }));
+    const st = await fx.status(id);
+    expect(st.image?.image).toMatch(/^docker-cri-shim-test\/busybox/);
+    expect(st.image?.user_specified_image).toBe('busybox-alias');
+    expect(st.image_id).toBe(imageId);
+    expect(dockerInspect(id).Config.Image).toBe(imageId);
+  });
+
   it('lists with id prefix, state, pod sandbox and label filters, and streams the same', async () => {
     const other = await fx.pod('list');
     const a = await fx.create(pod, fx.containerConfig('la', { command: SLEEPER, labels: { 'test-run': fx.runId, tier: 'a' } }));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCri } from '../../src/proto.js';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import type { ContainerRecord } from '../../src/store/container-index.js';
-import { bindOf, containerCreateOptions, namespaceModes, userOf } from '../../src/docker/container-spec.js';
+import { bindOf, containerCreateOptions, imageNameFor, imageRefFor, namespaceModes, userOf } from '../../src/docker/container-spec.js';
 import { capabilitiesFromAll, dockerCapabilities, missingForPrivileged, normalizeCapability } from '../../src/docker/capabilities.js';
 import {
   containerState,
@@ -37,7 +37,7 @@ function sandbox(labels: Record<string, string> = {}, hostConfig: Record<string,
 
 const opts = (extra: object = {}) => ({
   sandbox: sandbox(),
-  imageRef: 'sha256:img',
+  image: { Id: 'sha256:img', RepoTags: ['busybox:latest'], RepoDigests: [] },
   logPath: '/var/log/pods/x/app/1.log',
   boundingSet: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
   clampOomScoreAdj: (n: number) => Math.max(n, 0),
@@ -64,6 +64,7 @@ describe('container create options', () => {
       'io.kubernetes.sandbox.id': SANDBOX_ID,
       'io.kubernetes.container.logpath': '/var/log/pods/x/app/1.log',
       'io.kubernetes.docker-cri-shim.image-ref': 'sha256:img',
+      'io.kubernetes.docker-cri-shim.image': 'busybox',
     });
     expect(o.HostConfig).toMatchObject({
       NetworkMode: `container:${SANDBOX_ID}`,
@@ -173,6 +174,21 @@ describe('container create options', () => {
   });
 });
 
+describe('image name and ref', () => {
+  const image = { Id: `sha256:${'1'.repeat(64)}`, RepoTags: ['reg/app:v1', 'app:latest'], RepoDigests: ['other@sha256:x', 'reg/app@sha256:y'] };
+  it('reports a tag when the spec is the image id, the spec otherwise', () => {
+    expect(imageNameFor(image.Id, image)).toBe('reg/app:v1');
+    expect(imageNameFor('1'.repeat(12), image)).toBe('reg/app:v1');
+    expect(imageNameFor('app:latest', image)).toBe('app:latest');
+    expect(imageNameFor(image.Id, { ...image, RepoTags: ['<none>:<none>'] })).toBe(image.Id);
+  });
+  it('prefers the digest of the repository the spec names', () => {
+    expect(imageRefFor('reg/app:v1', image)).toBe('reg/app@sha256:y');
+    expect(imageRefFor('zzz', image)).toBe('other@sha256:x');
+    expect(imageRefFor('zzz', { Id: 'sha256:i' })).toBe('sha256:i');
+  });
+});
+
 describe('capabilities', () => {
   it('normalizes names and expands ALL to the bounding set', () => {
     expect(normalizeCapability('net_admin', 'f')).toBe('CAP_NET_ADMIN');
@@ -233,7 +249,7 @@ describe('container status', () => {
       id: 'c'.repeat(64),
       pod_sandbox_id: SANDBOX_ID,
       metadata: { name: 'app', attempt: 3 },
-      image: { image: 'busybox:latest' },
+      image: { image: 'busybox:latest', user_specified_image: '' },
       image_ref: 'busybox@sha256:d',
       image_id: 'sha256:imageid',
       state: 'CONTAINER_EXITED',
