@@ -70,6 +70,11 @@ function validateConfig(config: PodSandboxConfig__Output | null): asserts config
   requireNameField(meta.name, 'config.metadata.name');
   requireNameField(meta.namespace, 'config.metadata.namespace');
   requireNameField(meta.uid, 'config.metadata.uid');
+  // Docker has one user namespace remapping for the whole daemon, none per pod: running the pod
+  // without the namespace it asked for would quietly give its root the host's root.
+  if (config.linux?.security_context?.namespace_options?.userns_options?.mode === 'POD') {
+    throw invalidArgument('config.linux.security_context.namespace_options.userns_options: pod user namespaces are not supported on Docker Engine');
+  }
   const modes = namespaceModes(config);
   for (const [kind, mode] of Object.entries(modes)) {
     if (mode === 'TARGET') {

@@ -210,7 +210,10 @@ describe('pod sandboxes against dockerd', () => {
 
   it('stores the pod PID namespace mode for workload containers (POD shared, CONTAINER private)', async () => {
     const shared = await run(podConfig('pidpod', { linux: { security_context: { namespace_options: { pid: 'POD' } } } }));
-    const own = await run(podConfig('pidctr', { linux: { security_context: { namespace_options: { pid: 'CONTAINER' } } } }));
+    // As the kubelet sends it for every pod with hostUsers (the default): the host's user namespace.
+    const own = await run(
+      podConfig('pidctr', { linux: { security_context: { namespace_options: { pid: 'CONTAINER', userns_options: { mode: 'NODE' } } } } }),
+    );
     expect(inspect(shared).Config.Labels['io.kubernetes.docker-cri-shim.pid-mode']).toBe('POD');
     expect(inspect(own).Config.Labels['io.kubernetes.docker-cri-shim.pid-mode']).toBe('CONTAINER');
     expect(inspect(own).HostConfig.PidMode).toBe('');
@@ -359,6 +362,20 @@ describe('pod sandboxes against dockerd', () => {
       status.INVALID_ARGUMENT,
     );
     expect(e.details).toContain('config.metadata.name');
+    e = await expectCode(
+      shim.client.rt('RunPodSandbox', {
+        config: podConfig('userns', { linux: { security_context: { namespace_options: { userns_options: { mode: 'POD' } } } } }),
+      }),
+      status.INVALID_ARGUMENT,
+    );
+    expect(e.details).toContain('userns_options');
+    e = await expectCode(
+      shim.client.rt('RunPodSandbox', {
+        config: podConfig('target', { linux: { security_context: { namespace_options: { pid: 'TARGET' } } } }),
+      }),
+      status.INVALID_ARGUMENT,
+    );
+    expect(e.details).toContain('namespace_options.pid');
     e = await expectCode(shim.client.rt('PodSandboxStatus', { pod_sandbox_id: 'f'.repeat(64), verbose: false }), status.NOT_FOUND);
     expect(e.details).toContain('f'.repeat(64));
     await expectCode(shim.client.rt('PodSandboxStatus', { pod_sandbox_id: '', verbose: false }), status.INVALID_ARGUMENT);
