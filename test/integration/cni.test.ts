@@ -132,6 +132,9 @@ describe('pods on the CNI bridge', () => {
     expect(pauseOf(id).networkMode).toBe('none');
     expect(ping(ip)).toBe(true);
     expect(world.reservedIps()).toEqual([ip]);
+    // The verbose status asks the plugins (CNI CHECK); the plain one runs nothing.
+    const verbose = await shim.client.rt('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
+    expect(verbose.info!.networkCheck).toBe('ok');
     await removePod(id);
     expect(world.reservedIps()).toEqual([]);
     expect(readdirSync(join(world.cacheDir, 'results'))).toEqual([]);
