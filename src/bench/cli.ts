@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessSpec, ProcessWatch } from './procwatch.js';
 import { endpointReport, formatTable, ratios, type BenchReport } from './report.js';
-import { BenchRefused, runBench, type EndpointSpec, type RunnerOptions } from './runner.js';
+import { BenchRefused, runBench, type EndpointRun, type EndpointSpec, type RunnerOptions } from './runner.js';
 import { DEFAULT_COMMAND, parseCommand, WORKLOADS, type Workload } from './workloads.js';
 
 export const BENCH_USAGE = `Usage: docker-cri-shim bench --endpoint NAME=unix:///path [--endpoint ...] --image IMAGE [flags]
@@ -123,10 +123,10 @@ export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output
 }
 
 /**
- * Runs the bench with SIGINT/SIGTERM handling: the first signal stops handing out work and
- * cleans up; a second one exits at once.
+ * Runs `fn` with SIGINT/SIGTERM handling: the first signal aborts (the bench stops handing
+ * out work and cleans up); a second one exits at once.
  */
-export async function benchWithSignals(options: RunnerOptions, progress: (line: string) => void): Promise<BenchReport> {
+export async function withSignals<T>(fn: (signal: AbortSignal) => Promise<T>, progress: (line: string) => void): Promise<T> {
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (abort.signal.aborted) process.exit(130);
@@ -135,24 +135,26 @@ export async function benchWithSignals(options: RunnerOptions, progress: (line: 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const startedAt = new Date().toISOString();
   try {
-    const runs = await runBench(options, abort.signal, progress);
-    const endpoints = runs.map(endpointReport);
-    return {
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      interrupted: abort.signal.aborted,
-      rounds: options.rounds,
-      workloads: options.workloads,
-      options: { ...options.workload, endpoints: options.endpoints.map((e) => ({ name: e.name, address: e.address, watch: e.watch.map((w) => w.spec) })) },
-      endpoints,
-      ratios: ratios(endpoints),
-    };
+    return await fn(abort.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+export function makeReport(options: RunnerOptions, runs: EndpointRun[], startedAt: string, interrupted: boolean): BenchReport {
+  const endpoints = runs.map(endpointReport);
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    interrupted,
+    rounds: options.rounds,
+    workloads: options.workloads,
+    options: { ...options.workload, endpoints: options.endpoints.map((e) => ({ name: e.name, address: e.address, watch: e.watch.map((w) => w.spec) })) },
+    endpoints,
+    ratios: ratios(endpoints),
+  };
 }
 
 export async function benchMain(argv: string[]): Promise<number> {
@@ -175,7 +177,8 @@ export async function benchMain(argv: string[]): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   let report: BenchReport;
   try {
-    report = await benchWithSignals(options, say);
+    const startedAt = new Date().toISOString();
+    report = await withSignals(async (signal) => makeReport(options, await runBench(options, signal, say), startedAt, signal.aborted), say);
   } catch (err) {
     say(`docker-cri-shim bench: ${(err as Error).message}`);
     return err instanceof BenchRefused ? 1 : 3;

@@ -52,7 +52,7 @@ export class BenchCri {
       this.recorder?.latency(key, performance.now() - started);
       return res;
     } catch (err) {
-      this.recorder?.error(key, codeName(err));
+      this.recorder?.error(key, codeName(err), errorText(err));
       throw err;
     }
   }

@@ -36,7 +36,7 @@ export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal)
       recorder.latency(`docker/${what}`, performance.now() - t0);
       return res;
     } catch (err) {
-      recorder.error(`docker/${what}`, `HTTP_${(err as { statusCode?: number }).statusCode ?? 'ERROR'}`);
+      recorder.error(`docker/${what}`, `HTTP_${(err as { statusCode?: number }).statusCode ?? 'ERROR'}`, (err as Error).message);
       throw err;
     }
   };

@@ -15,20 +15,25 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { benchWithSignals } from './cli.js';
+import { makeReport, withSignals } from './cli.js';
 import { BenchCri } from './cri.js';
 import { dockerBaseline } from './docker-baseline.js';
 import { ProcessSpec } from './procwatch.js';
 import { endpointReport, formatTable, type BenchReport, type EndpointReport } from './report.js';
-import { DEFAULT_COMMAND } from './workloads.js';
+import { runBench, type EndpointRun, type RunnerOptions } from './runner.js';
+import { ratioSpread } from './stats.js';
+import { DEFAULT_COMMAND, type Workload } from './workloads.js';
 
 const { values } = parseArgs({
   options: {
     endpoint: { type: 'string' },
     'docker-endpoint': { type: 'string', default: 'unix:///var/run/docker.sock' },
     'pause-image': { type: 'string', default: 'registry.k8s.io/pause:3.10' },
+    // Docker's own bridge, as the bare-Docker baseline uses: like against like.
+    'network-plugin': { type: 'string', default: '' },
     image: { type: 'string', default: 'docker-cri-shim-test/busybox:latest' },
     pods: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '5' },
     parallel: { type: 'string', default: '4' },
     containers: { type: 'string', default: '100' },
     duration: { type: 'string', default: '10' },
@@ -50,7 +55,7 @@ async function startShim(): Promise<Shim> {
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
   const proc: ChildProcess = spawn(
     process.execPath,
-    [main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn', '--network-plugin='],
+    [main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn', `--network-plugin=${values['network-plugin']}`],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -80,11 +85,18 @@ function median(e: EndpointReport, key: string): number {
   return e.rpcs[key]?.median ?? Number.NaN;
 }
 
+/** Rounds of one endpoint from several runBench calls, as one run. */
+function merge(parts: EndpointRun[]): EndpointRun {
+  return { ...parts[0], rounds: parts.flatMap((p) => p.rounds), cleanupFailures: parts.flatMap((p) => p.cleanupFailures) };
+}
+
 async function main(): Promise<number> {
   const shim = values.endpoint ? undefined : await startShim();
   const address = values.endpoint ?? shim!.address;
   const runId = randomBytes(4).toString('hex');
   const pods = Number(values.pods);
+  const rounds = Number(values.rounds);
+  const perRound = Math.ceil(pods / rounds);
   // The whole Docker path: the shim, dockerd, Docker's containerd and its runc shims.
   const watch = [
     ...(shim ? [new ProcessSpec(String(shim.pid))] : []),
@@ -93,68 +105,86 @@ async function main(): Promise<number> {
     new ProcessSpec('containerd-shim-runc-v2~/var/run/docker/containerd'),
   ];
   const say = (line: string) => process.stderr.write(`${line}\n`);
-  let report: BenchReport;
+  // Each runBench call gets its own id (pod names and cleanup labels stay unique per call).
+  const options = (workloads: Workload[], podsPerRound: number, call: string): RunnerOptions => ({
+    endpoints: [{ name: 'shim', address, watch }],
+    workloads,
+    rounds: 1,
+    // dockerd is shared: pods of others may be listed; the bench touches only its own.
+    allowExisting: true,
+    timeoutMs: 120_000,
+    workload: {
+      runId: `${runId}-${call}`,
+      logDir: join(tmpdir(), `cri-bench-${runId}-${call}`),
+      image: values.image,
+      command: DEFAULT_COMMAND,
+      pods: podsPerRound,
+      parallel: Number(values.parallel),
+      steadyPods: Number(values.containers),
+      durationSeconds: Number(values.duration),
+      statusPeriodSeconds: 10,
+      statsPeriodSeconds: 10,
+      listCalls: Number(values['list-calls']),
+      execs: 0,
+      pullImages: [],
+    },
+  });
+  const startedAt = new Date().toISOString();
+  let sequential: BenchReport;
   let baseline: EndpointReport;
+  let rest: BenchReport;
+  let interrupted = false;
   try {
-    report = await benchWithSignals(
-      {
-        endpoints: [{ name: 'shim', address, watch }],
-        workloads: ['lifecycle', 'parallel', 'steady'],
-        rounds: 1,
-        // dockerd is shared: pods of others may be listed; the bench touches only its own.
-        allowExisting: true,
-        timeoutMs: 120_000,
-        workload: {
-          runId,
-          logDir: join(tmpdir(), `cri-bench-${runId}`),
-          image: values.image,
-          command: DEFAULT_COMMAND,
-          pods,
-          parallel: Number(values.parallel),
-          steadyPods: Number(values.containers),
-          durationSeconds: Number(values.duration),
-          statusPeriodSeconds: 10,
-          statsPeriodSeconds: 10,
-          listCalls: Number(values['list-calls']),
-          execs: 0,
-          pullImages: [],
-        },
-      },
-      say,
-    );
-    say(`dockerd baseline: ${pods} pods of bare Docker calls`);
-    const abort = new AbortController();
-    baseline = endpointReport(
-      await dockerBaseline(
-        { dockerEndpoint: values['docker-endpoint'], pauseImage: values['pause-image'], image: values.image, command: DEFAULT_COMMAND, pods, runId },
-        abort.signal,
-      ),
-    );
+    await withSignals(async (signal) => {
+      // Shim and bare Docker alternate in rounds, so load from elsewhere hits both alike.
+      const shimParts: EndpointRun[] = [];
+      const dockerParts: EndpointRun[] = [];
+      for (let r = 0; r < rounds && !signal.aborted; r++) {
+        say(`round ${r + 1}/${rounds}: ${perRound} pods through the shim, then the same through bare Docker`);
+        shimParts.push(...(await runBench(options(['lifecycle'], perRound, `s${r}`), signal, () => undefined)));
+        dockerParts.push(
+          await dockerBaseline({ dockerEndpoint: values['docker-endpoint'], pauseImage: values['pause-image'], image: values.image, command: DEFAULT_COMMAND, pods: perRound, runId: `${runId}-d${r}` }, signal),
+        );
+      }
+      sequential = makeReport({ ...options(['lifecycle'], perRound, 's'), rounds }, [merge(shimParts)], startedAt, signal.aborted);
+      baseline = endpointReport(merge(dockerParts));
+      say(`parallel: ${perRound * rounds} pods, ${values.parallel} in flight; then ${values.containers} pods kept running, polled, Lists timed`);
+      const restOptions = options(['parallel', 'steady'], perRound * rounds, 'p');
+      rest = makeReport(restOptions, await runBench(restOptions, signal, say), startedAt, signal.aborted);
+      interrupted = signal.aborted;
+    }, say);
   } finally {
     await shim?.stop();
   }
-  const shimReport = report.endpoints[0];
-  const shimPod = median(shimReport, 'lifecycle/whole pod');
-  const dockerPod = median(baseline, 'docker/whole pod');
-  const shimSandbox = median(shimReport, 'lifecycle/RunPodSandbox');
-  const dockerSandbox = median(baseline, 'docker/sandbox (create+start+inspect)');
+  const seq = sequential!.endpoints[0];
+  const base = baseline!;
+  const pod = ratioSpread(base.rpcs['docker/whole pod']?.roundMedians ?? [], seq.rpcs['lifecycle/whole pod']?.roundMedians ?? []);
+  const sandbox = ratioSpread(base.rpcs['docker/sandbox (create+start+inspect)']?.roundMedians ?? [], seq.rpcs['lifecycle/RunPodSandbox']?.roundMedians ?? []);
+  // The shim's own share: 1 - docker/shim, from the round-by-round ratio shim/docker.
+  const share = (ratio: number) => 1 - 1 / ratio;
   const overhead = {
-    wholePodMs: { shim: shimPod, docker: dockerPod, shimShare: (shimPod - dockerPod) / shimPod },
-    runPodSandboxMs: { shim: shimSandbox, docker: dockerSandbox, shimShare: (shimSandbox - dockerSandbox) / shimSandbox },
+    wholePod: { shimMs: median(seq, 'lifecycle/whole pod'), dockerMs: median(base, 'docker/whole pod'), shimOverDocker: pod, shimShare: share(pod.median) },
+    runPodSandbox: { shimMs: median(seq, 'lifecycle/RunPodSandbox'), dockerMs: median(base, 'docker/sandbox (create+start+inspect)'), shimOverDocker: sandbox, shimShare: share(sandbox.median) },
   };
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const restEp = rest!.endpoints[0];
   const out = [
-    formatTable(report),
+    formatTable(sequential!),
     '',
-    formatTable({ ...report, endpoints: [baseline], ratios: [] }),
+    formatTable({ ...sequential!, endpoints: [base], ratios: [] }),
     '',
-    `shim overhead, whole pod (sequential medians): shim ${shimPod.toFixed(1)} ms vs bare Docker ${dockerPod.toFixed(1)} ms -> shim's own share ${pct(overhead.wholePodMs.shimShare)}`,
-    `shim overhead, RunPodSandbox vs pause create+start+inspect: ${shimSandbox.toFixed(1)} ms vs ${dockerSandbox.toFixed(1)} ms -> ${pct(overhead.runPodSandboxMs.shimShare)}`,
-    `List with ${values.containers} pods running (back to back): ListPodSandbox median ${median(shimReport, 'list/ListPodSandbox').toFixed(2)} ms, ListContainers median ${median(shimReport, 'list/ListContainers').toFixed(2)} ms`,
+    formatTable(rest!),
+    '',
+    `shim overhead per whole pod (Run+Create+Start+StopPod+RemovePod, sequential): shim ${overhead.wholePod.shimMs.toFixed(1)} ms vs bare Docker ${overhead.wholePod.dockerMs.toFixed(1)} ms;` +
+      ` shim/docker ${pod.median.toFixed(3)} [${pod.min.toFixed(3)}-${pod.max.toFixed(3)}] over ${pod.values.length} rounds -> shim's own share ${pct(overhead.wholePod.shimShare)}`,
+    `RunPodSandbox vs pause create+start+inspect: ${overhead.runPodSandbox.shimMs.toFixed(1)} ms vs ${overhead.runPodSandbox.dockerMs.toFixed(1)} ms;` +
+      ` shim/docker ${sandbox.median.toFixed(3)} [${sandbox.min.toFixed(3)}-${sandbox.max.toFixed(3)}] -> ${pct(overhead.runPodSandbox.shimShare)}`,
+    `List with ${values.containers} pods running, back to back: ListPodSandbox median ${median(restEp, 'list/ListPodSandbox').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListPodSandbox']?.p95.toFixed(2)}),` +
+      ` ListContainers median ${median(restEp, 'list/ListContainers').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListContainers']?.p95.toFixed(2)})`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  if (values.output) writeFileSync(values.output, `${JSON.stringify({ shim: report, dockerBaseline: baseline, overhead }, null, 2)}\n`);
-  return report.interrupted ? 130 : 0;
+  if (values.output) writeFileSync(values.output, `${JSON.stringify({ sequential: sequential!, dockerBaseline: base, parallelAndSteady: rest!, overhead }, null, 2)}\n`);
+  return interrupted ? 130 : 0;
 }
 
 main().then(

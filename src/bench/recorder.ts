@@ -11,6 +11,8 @@ export class Recorder {
   readonly latencies = new Map<string, number[]>();
   readonly errors = new Map<string, Map<string, number>>();
   readonly throughput = new Map<string, Throughput>();
+  /** The first message seen for each "key CODE", so a failing run says why. */
+  readonly errorSamples = new Map<string, string>();
   cost: ProcessCost | undefined;
 
   latency(key: string, ms: number): void {
@@ -19,7 +21,8 @@ export class Recorder {
     list.push(ms);
   }
 
-  error(key: string, code: string): void {
+  error(key: string, code: string, message?: string): void {
+    if (message && !this.errorSamples.has(`${key} ${code}`)) this.errorSamples.set(`${key} ${code}`, message);
     let byCode = this.errors.get(key);
     if (!byCode) this.errors.set(key, (byCode = new Map()));
     byCode.set(code, (byCode.get(code) ?? 0) + 1);

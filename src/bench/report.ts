@@ -33,6 +33,8 @@ export interface EndpointReport {
   throughput: Record<string, ThroughputFigures>;
   errors: Record<string, Record<string, number>>;
   errorCount: number;
+  /** First message per "workload/RPC CODE". */
+  errorSamples: Record<string, string>;
   processes: ProcessFigures | null;
   cleanupFailures: string[];
 }
@@ -72,8 +74,10 @@ export function endpointReport(run: EndpointRun): EndpointReport {
     throughput[key] = { pods, seconds, podsPerSecond: seconds > 0 ? pods / seconds : 0, roundPodsPerSecond: per.map((t) => (t.seconds > 0 ? t.pods / t.seconds : 0)) };
   }
   const errors: Record<string, Record<string, number>> = {};
+  const errorSamples: Record<string, string> = {};
   let errorCount = 0;
   for (const r of run.rounds) {
+    for (const [key, message] of r.errorSamples) errorSamples[key] ??= message;
     for (const [key, byCode] of r.errors) {
       const into = (errors[key] ??= {});
       for (const [code, n] of byCode) {
@@ -103,6 +107,7 @@ export function endpointReport(run: EndpointRun): EndpointReport {
     throughput,
     errors,
     errorCount,
+    errorSamples,
     processes,
     cleanupFailures: run.cleanupFailures,
   };
@@ -171,6 +176,7 @@ export function formatTable(report: BenchReport): string {
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
   const notes = [`${report.rounds} round(s), endpoints alternating; ratio = round-by-round ${'other/baseline'} of the median (lower latency ratio = faster)`];
   if (report.interrupted) notes.push('INTERRUPTED: figures cover the completed rounds only');
+  for (const e of eps) for (const [key, message] of Object.entries(e.errorSamples)) notes.push(`${e.name}: ${key}: ${message}`);
   return [line(header), ...rows.map(line), '', ...notes].join('\n');
 }
 
