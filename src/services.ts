@@ -13,6 +13,7 @@ import { CheckpointStore } from './store/checkpoint.js';
 import { StatsService } from './service/stats.js';
 import { EventsService } from './service/events.js';
 import { ResourcesService } from './service/resources.js';
+import { LogReopenService } from './service/log-reopen.js';
 import { StreamingService } from './service/streaming.js';
 
 export interface Services {
@@ -29,6 +30,7 @@ export interface Services {
   stats: StatsService;
   events: EventsService;
   resources: ResourcesService;
+  logReopen: LogReopenService;
   streaming: StreamingService;
 }
 
@@ -43,6 +45,7 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const containers = new ContainerService(docker, index, images, logs, logger);
   const events = new EventsService(index, logger);
   const resources = new ResourcesService(docker, index, stats.cgroups, logger);
+  const logReopen = new LogReopenService(index, logs);
   const streaming = new StreamingService(config, docker, index, logger);
-  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, network, stats, events, resources, streaming };
+  return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, network, stats, events, resources, logReopen, streaming };
 }

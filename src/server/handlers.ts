@@ -9,6 +9,7 @@ import { sandboxHandlers } from './sandbox/index.js';
 import { statsHandlers } from './stats/index.js';
 import { eventsHandlers } from './events/index.js';
 import { resourcesHandlers } from './resources/index.js';
+import { logHandlers } from './logs/index.js';
 import { streamingHandlers } from './streaming/index.js';
 
 export function allHandlers(svc: Services): HandlerSet {
@@ -20,6 +21,7 @@ export function allHandlers(svc: Services): HandlerSet {
     ...statsHandlers(svc),
     ...eventsHandlers(svc),
     ...resourcesHandlers(svc),
+    ...logHandlers(svc),
     ...streamingHandlers(svc),
   };
 }

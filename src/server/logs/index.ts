@@ -1,0 +1,12 @@
+// ReopenContainerLog.
+import type { Services } from '../../services.js';
+import type { HandlerSet } from '../cri-types.js';
+
+export function logHandlers(svc: Services): HandlerSet {
+  return {
+    ReopenContainerLog: async (req) => {
+      await svc.logReopen.reopen(req.container_id);
+      return {};
+    },
+  };
+}
