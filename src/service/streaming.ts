@@ -113,8 +113,22 @@ export class StreamingService {
   private async runSession(req: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO): Promise<CommandResult> {
     // The container may have stopped since the URL was handed out.
     const record = await this.runningContainer(req.containerId);
-    if (req.kind === 'exec') return runExec(this.docker, { containerId: record.Id, cmd: req.cmd }, req.spec, io, this.logger);
-    return runAttach(this.docker, record, req.spec, io, this.logger);
+    if (req.kind === 'attach') return runAttach(this.docker, record, req.spec, io, this.logger);
+    const gone = new AbortController();
+    const onUpdated = (r: ContainerRecord) => {
+      if (r.Id === record.Id && !r.State.Running) gone.abort();
+    };
+    const onRemoved = (id: string) => {
+      if (id === record.Id) gone.abort();
+    };
+    this.index.on('updated', onUpdated);
+    this.index.on('removed', onRemoved);
+    try {
+      return await runExec(this.docker, { containerId: record.Id, cmd: req.cmd }, req.spec, io, gone.signal, this.logger);
+    } finally {
+      this.index.off('updated', onUpdated);
+      this.index.off('removed', onRemoved);
+    }
   }
 
   private async forward(req: PortForwardStreamRequest, port: number, data: Duplex): Promise<string | undefined> {

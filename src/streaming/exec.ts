@@ -5,7 +5,7 @@ import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
 import { dockerMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { killProcessTree } from './process-tree.js';
+import { killProcessTree, processStartTime } from './process-tree.js';
 import { pumpDockerOutput, pumpStdin } from './docker-io.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec, TerminalSize } from './remotecommand.js';
 
@@ -35,20 +35,53 @@ export async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
   return null;
 }
 
-/** Kills the exec's process tree (Docker cannot); used on timeouts and vanished clients. */
-export async function killExec(exec: Dockerode.Exec, logger: Logger): Promise<void> {
+/** The host process of a started exec, remembered so it can be ended even after Docker forgot the exec. */
+export interface ExecProcess {
+  exec: Dockerode.Exec;
+  pid?: number;
+  startTime?: string;
+}
+
+export async function execProcess(exec: Dockerode.Exec): Promise<ExecProcess> {
   try {
-    const info = await exec.inspect();
-    if (info.Running && info.Pid) {
-      const n = await killProcessTree(info.Pid);
-      logger.debug({ exec: exec.id, pid: info.Pid, killed: n }, 'killed exec process tree');
-    }
-  } catch (err) {
-    logger.warn({ exec: exec.id, err: dockerMessage(err) }, 'could not kill exec process');
+    const { Pid } = await exec.inspect();
+    return { exec, pid: Pid || undefined, startTime: Pid ? await processStartTime(Pid) : undefined };
+  } catch {
+    return { exec };
   }
 }
 
-export async function runExec(docker: DockerClient, target: ExecTarget, spec: StreamSpec, io: RemoteCommandIO, logger: Logger): Promise<CommandResult> {
+/**
+ * Kills the exec's process tree (Docker has no call for it); used on timeouts, vanished
+ * clients and stopped containers. Docker drops the exec record when its container stops,
+ * hence the PID noted at start.
+ */
+export async function killExec(proc: ExecProcess, logger: Logger): Promise<void> {
+  let pid = proc.pid;
+  let startTime = proc.startTime;
+  try {
+    const info = await proc.exec.inspect();
+    if (!info.Running) return;
+    if (info.Pid && info.Pid !== pid) {
+      pid = info.Pid;
+      startTime = undefined;
+    }
+  } catch (err) {
+    logger.debug({ exec: proc.exec.id, err: dockerMessage(err) }, 'exec record gone; killing the process noted at start');
+  }
+  if (!pid) return;
+  const n = await killProcessTree(pid, startTime);
+  logger.debug({ exec: proc.exec.id, pid, killed: n }, 'killed exec process tree');
+}
+
+export async function runExec(
+  docker: DockerClient,
+  target: ExecTarget,
+  spec: StreamSpec,
+  io: RemoteCommandIO,
+  containerGone: AbortSignal,
+  logger: Logger,
+): Promise<CommandResult> {
   const exec = await docker.call(
     'exec.create',
     (d) =>
@@ -63,19 +96,23 @@ export async function runExec(docker: DockerClient, target: ExecTarget, spec: St
   );
   // The hijacked stream lives as long as the session: it must not sit in the request queue.
   const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
+  const proc = await execProcess(exec);
   const stopResizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : () => undefined;
   let finished = false;
   const onAbort = () => {
     if (finished) return;
-    void killExec(exec, logger).finally(() => sock.destroy());
+    void killExec(proc, logger).finally(() => sock.destroy());
   };
   io.signal.addEventListener('abort', onAbort, { once: true });
-  if (io.signal.aborted) onAbort();
+  containerGone.addEventListener('abort', onAbort, { once: true });
+  if (io.signal.aborted || containerGone.aborted) onAbort();
   try {
     if (spec.stdin && io.stdin) void pumpStdin(io.stdin, sock);
     await pumpDockerOutput(sock, spec.tty, io.stdout, io.stderr).catch(() => undefined);
     finished = true;
+    logger.debug({ exec: exec.id, container: target.containerId }, 'exec output ended');
     if (io.signal.aborted) return { kind: 'error', message: 'client went away' };
+    if (containerGone.aborted) return { kind: 'error', message: `container ${target.containerId} stopped during the exec` };
     const code = await exitCodeOf(exec);
     if (code === null) return { kind: 'error', message: `exec in container ${target.containerId} ended without an exit code (container stopped?)` };
     return code === 0 ? { kind: 'success' } : { kind: 'exit', code };
@@ -83,6 +120,7 @@ export async function runExec(docker: DockerClient, target: ExecTarget, spec: St
     finished = true;
     stopResizes();
     io.signal.removeEventListener('abort', onAbort);
+    containerGone.removeEventListener('abort', onAbort);
     sock.destroy();
   }
 }

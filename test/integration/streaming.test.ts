@@ -1,5 +1,6 @@
 // Exec, Attach, PortForward and ExecSync end to end: pods and containers made through the
 // shim's gRPC API, sessions driven by real SPDY (spdy-transport) and WebSocket (ws) clients.
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
@@ -37,6 +38,12 @@ async function execUrl(cmd: string[], opts: { stdin?: boolean; stdout?: boolean;
 
 async function execSync(cmd: string[], timeout = 0, container = cid) {
   return shim.client.rt('ExecSync', { container_id: container, cmd, timeout: String(timeout) });
+}
+
+function hostProcesses(text: string): string[] {
+  return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(text));
 }
 
 /** Processes in the main container whose command line matches. */
@@ -185,5 +192,164 @@ describe('ExecSync', () => {
     expect(Buffer.from(r.stdout!).length).toBe(8 * 1024 * 1024 - 1024);
     expect(Buffer.from(r.stderr!).toString()).toBe('small\n');
     expect(r.exit_code).toBe(0);
+  });
+});
+
+describe('Attach', () => {
+  it('streams a running container output over SPDY and WebSocket; a container without stdin is output only', async () => {
+    const ticker = await fx.run(pod, fx.containerConfig('ticker', { command: ['sh', '-c', 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.1; done'] }));
+    // stdin asked for, but the container was created without it: output still flows.
+    const { url } = await shim.client.rt('Attach', { container_id: ticker, stdin: true, stdout: true, stderr: true, tty: false });
+    const s = await spdyExec(url, { stdin: true });
+    const seen = await new Promise<string>((resolve) => {
+      let text = '';
+      s.stdoutStream!.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (/tick\d+\n.*tick\d+\n/s.test(text)) resolve(text);
+      });
+    });
+    expect(seen).toMatch(/tick\d+/);
+    s.client.close();
+
+    const { url: wsUrl } = await shim.client.rt('Attach', { container_id: ticker, stdin: false, stdout: true, stderr: true, tty: false });
+    const ws = await wsConnect(wsUrl, ['v4.channel.k8s.io']);
+    const text = await new Promise<string>((resolve) => {
+      let t = '';
+      ws.on('message', (d: Buffer) => {
+        if (d[0] === 1) t += d.subarray(1).toString();
+        if (t.includes('tick')) resolve(t);
+      });
+    });
+    expect(text).toContain('tick');
+    ws.close();
+  });
+
+  it('ends the session with Success when the attached container exits', async () => {
+    const short = await fx.run(pod, fx.containerConfig('short', { command: ['sh', '-c', 'sleep 1; echo bye'] }));
+    const { url } = await shim.client.rt('Attach', { container_id: short, stdin: false, stdout: true, stderr: true, tty: false });
+    const s = await spdyExec(url, {});
+    expect((await s.stdout).toString()).toContain('bye');
+    expect(JSON.parse(await s.error).status).toBe('Success');
+  });
+
+  it('an exec whose container stops mid-session ends cleanly', async () => {
+    const victim = await fx.run(pod, fx.containerConfig('victim', { command: ['sleep', '3600'] }));
+    // The pod shares one PID namespace (CRI's default POD mode): the exec'd process would
+    // outlive its container if the shim did not end it.
+    const url = await execUrl(['sh', '-c', 'echo started; sleep 613'], {}, victim);
+    const s = await spdyExec(url, {});
+    await new Promise<void>((resolve) => s.stdoutStream!.once('data', () => resolve()));
+    await shim.client.rt('StopContainer', { container_id: victim, timeout: '0' });
+    const st = JSON.parse(await s.error);
+    expect(st.status).toBe('Failure');
+    expect(st.message).toContain('stopped');
+    expect(hostProcesses('sleep 613')).toEqual([]);
+  });
+});
+
+describe('disconnects', () => {
+  it('a client vanishing mid-stream leaves no exec process behind (SPDY and WebSocket)', async () => {
+    const url = await execUrl(['sh', '-c', 'while true; do echo spdy-vanish; done']);
+    const s = await spdyExec(url, {});
+    await new Promise<void>((resolve) => s.stdoutStream!.once('data', () => resolve()));
+    s.client.socket.destroy();
+
+    const wsUrl = await execUrl(['sh', '-c', 'while true; do echo ws-vanish; done']);
+    const ws = await wsConnect(wsUrl, ['v5.channel.k8s.io']);
+    await new Promise<void>((resolve) => ws.once('message', () => resolve()));
+    ws.terminate();
+
+    const deadline = Date.now() + 10_000;
+    let left = [...(await processesMatching('spdy-vanish')), ...(await processesMatching('ws-vanish'))];
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = [...(await processesMatching('spdy-vanish')), ...(await processesMatching('ws-vanish'))];
+    }
+    expect(left).toEqual([]);
+  });
+
+  it('20 concurrent exec sessions each moving 10 MB all finish', async () => {
+    const size = 10 * 1024 * 1024;
+    const runs = Array.from({ length: 20 }, async (_, i) => {
+      const url = await execUrl(['head', '-c', String(size), '/dev/zero']);
+      if (i % 2 === 0) {
+        const s = await spdyExec(url, {});
+        const [out, err] = await Promise.all([s.stdout, s.error]);
+        return { bytes: out.length, status: JSON.parse(err).status };
+      }
+      const r = await wsExec(url, ['v5.channel.k8s.io']);
+      return { bytes: r.stdout.length, status: JSON.parse(r.error).status };
+    });
+    const results = await Promise.all(runs);
+    expect(results).toEqual(Array.from({ length: 20 }, () => ({ bytes: size, status: 'Success' })));
+  });
+});
+
+describe('PortForward', () => {
+  let web: { id: string; config: Awaited<ReturnType<PodFixture['pod']>>['config'] };
+
+  beforeAll(async () => {
+    web = await fx.pod('web');
+    await fx.run(web, fx.containerConfig('httpd', { command: ['httpd', '-f', '-p', '8080', '-h', '/var/www'] }));
+    // httpd listens only inside the pod's network namespace; give it a moment to bind.
+    await new Promise((r) => setTimeout(r, 500));
+  });
+
+  async function pfUrl(ports: number[] = []): Promise<string> {
+    return (await shim.client.rt('PortForward', { pod_sandbox_id: web.id, port: ports })).url;
+  }
+
+  function httpGet(data: import('node:stream').Duplex): Promise<string> {
+    data.write('GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n');
+    return collect(data).then((b) => b.toString());
+  }
+
+  it('fetches a page from busybox httpd in the pod over SPDY, several connections at once, and survives a refused port', async () => {
+    const page = docker('run', '--rm', 'docker-cri-shim-test/busybox:latest', 'cat', '/var/www/index.html');
+    const client = await spdyConnect(await pfUrl([8080]), ['portforward.k8s.io']);
+    expect(client.protocol).toBe('portforward.k8s.io');
+    const request = async (requestId: number, port: number) => {
+      const error = await client.open({ streamtype: 'error', port: String(port), requestid: String(requestId) });
+      const data = await client.open({ streamtype: 'data', port: String(port), requestid: String(requestId) });
+      const errText = collect(error).then((b) => b.toString());
+      return { data, errText };
+    };
+    const conns = await Promise.all([0, 1, 2].map((i) => request(i, 8080)));
+    const pages = await Promise.all(conns.map((c) => httpGet(c.data)));
+    for (const p of pages) {
+      expect(p).toMatch(/^HTTP\/1\.[01] 200/);
+      expect(p).toContain(page.trim());
+    }
+    // A port nobody listens on: the error goes to that request's error stream only.
+    const refused = await request(3, 9);
+    refused.data.end();
+    expect(await refused.errText).toMatch(/9.*(refused|Connection)/i);
+    const again = await request(4, 8080);
+    expect(await httpGet(again.data)).toContain(page.trim());
+    client.close();
+  });
+
+  it('fetches a page over WebSocket (v4.portforward.k8s.io)', async () => {
+    const ws = await wsConnect(`${await pfUrl([8080])}?ports=8080`, ['v4.portforward.k8s.io']);
+    expect(ws.protocol).toBe('v4.portforward.k8s.io');
+    const got: Record<number, Buffer[]> = { 0: [], 1: [] };
+    const firsts = new Set<number>();
+    const body = new Promise<string>((resolve) => {
+      ws.on('message', (d: Buffer) => {
+        const ch = d[0];
+        // The first message of each channel carries the port (little-endian).
+        if (!firsts.has(ch)) {
+          firsts.add(ch);
+          expect(d.readUInt16LE(1)).toBe(8080);
+          if (firsts.size === 2) ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET /index.html HTTP/1.0\r\n\r\n')]));
+          return;
+        }
+        got[ch]?.push(d.subarray(1));
+        const text = Buffer.concat(got[0]).toString();
+        if (text.includes('</html>') || text.includes('\r\n\r\n')) resolve(text);
+      });
+    });
+    expect(await body).toMatch(/^HTTP\/1\.[01] 200/);
+    ws.close();
   });
 });
