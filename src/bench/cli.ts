@@ -166,7 +166,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   try {
     parsed = parseBenchArgs(argv);
     for (const e of parsed.options.endpoints) {
-      if (e.watch.length && !ProcessWatch.resolve(e.watch).length) throw new UsageError(`--watch ${e.name}: no running process matches ${e.watch.map((w) => w.spec).join(',')}`);
+      for (const w of e.watch) if (!ProcessWatch.resolve([w]).length) throw new UsageError(`--watch ${e.name}: no running process matches "${w.spec}"`);
     }
   } catch (err) {
     process.stderr.write(`docker-cri-shim bench: ${(err as Error).message}\n${BENCH_USAGE.split('\n')[0]}\n`);

@@ -2,12 +2,15 @@
 // bench drives that endpoint, so each path's whole cost shows (shim + dockerd + containerd +
 // shims, against containerd + its shims), not only the latency a client sees.
 import { readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 const SAMPLE_MS = 200;
 /** Scanning /proc for names costs CPU of its own: re-resolve names less often than sampling. */
 const RESOLVE_EVERY = 5;
+/** Length of /proc/PID/comm (TASK_COMM_LEN - 1). */
+const COMM_MAX = 15;
 
 export interface ProcessCost {
   cpuSeconds: number;
@@ -38,8 +41,14 @@ export class ProcessSpec {
 
   matches(pid: number): boolean {
     if (this.pid !== undefined) return pid === this.pid;
-    if (readProc(pid, 'comm')?.trim() !== this.comm) return false;
-    return this.cmdline === undefined || (readProc(pid, 'cmdline') ?? '').replaceAll('\0', ' ').includes(this.cmdline);
+    const name = this.comm!;
+    const comm = readProc(pid, 'comm')?.trim();
+    // The kernel keeps 15 characters of a name (containerd-shim-runc-v2 -> containerd-shim):
+    // a longer name is checked against the program's own name in argv[0].
+    if (comm !== name && !(name.length > COMM_MAX && comm === name.slice(0, COMM_MAX))) return false;
+    const argv = (readProc(pid, 'cmdline') ?? '').split('\0');
+    if (comm !== name && basename(argv[0]) !== name) return false;
+    return this.cmdline === undefined || argv.join(' ').includes(this.cmdline);
   }
 }
 

@@ -16,6 +16,8 @@ export interface ThroughputFigures {
 
 export interface ProcessFigures {
   watch: string[];
+  /** Most distinct processes matched in one round (a spec that matched nothing shows here). */
+  processes: number;
   cpuSeconds: number;
   /** Highest sum of the watched processes' RSS seen in any round. */
   peakRssBytes: number;
@@ -91,6 +93,7 @@ export function endpointReport(run: EndpointRun): EndpointReport {
     run.spec.watch.length && costs.length
       ? {
           watch: run.spec.watch.map((s) => s.spec),
+          processes: Math.max(...costs.map((c) => c.processes)),
           cpuSeconds: costs.reduce((a, c) => a + c.cpuSeconds, 0),
           peakRssBytes: Math.max(...costs.map((c) => c.peakRssBytes)),
           roundCpuSeconds: costs.map((c) => c.cpuSeconds),
@@ -170,11 +173,12 @@ export function formatTable(report: BenchReport): string {
       ...eps.map((e) => (e.processes ? (e.processes.peakRssBytes / 2 ** 20).toFixed(1) : '-')),
       ...report.ratios.map((r) => ratioCell(r.peakRssBytes ?? undefined)),
     ]);
-    rows.push(['watched', ...eps.map((e) => e.processes?.watch.join(',') ?? '-'), ...report.ratios.map(() => '')]);
+    rows.push(['processes (watched)', ...eps.map((e) => (e.processes ? String(e.processes.processes) : '-')), ...report.ratios.map(() => '')]);
   }
   const widths = header.map((_, c) => Math.max(header[c].length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
   const notes = [`${report.rounds} round(s), endpoints alternating; ratio = round-by-round ${'other/baseline'} of the median (lower latency ratio = faster)`];
+  for (const e of eps) if (e.processes) notes.push(`watched for ${e.name}: ${e.processes.watch.join(', ')}`);
   if (report.interrupted) notes.push('INTERRUPTED: figures cover the completed rounds only');
   for (const e of eps) for (const [key, message] of Object.entries(e.errorSamples)) notes.push(`${e.name}: ${key}: ${message}`);
   return [line(header), ...rows.map(line), '', ...notes].join('\n');

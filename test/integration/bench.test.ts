@@ -155,7 +155,7 @@ describe('docker-cri-shim bench', () => {
     const run = await bench([
       '--endpoint', `shim=unix://${shimA.socketPath}`, '--endpoint', `containerd=unix://${CONTAINERD_SOCK}`,
       '--image', BUSYBOX, '--allow-existing', ...TINY,
-      '--watch', `shim=${shimA.proc.pid},dockerd,containerd~/var/run/docker/containerd`,
+      '--watch', `shim=${shimA.proc.pid},dockerd,containerd~/var/run/docker/containerd,containerd-shim-runc-v2~moby`,
       '--watch', 'containerd=containerd~cri-bench-containerd,containerd-shim-runc-v2~cri-bench-containerd',
     ]);
     expect(run.code, run.stderr).toBe(0);
@@ -166,6 +166,9 @@ describe('docker-cri-shim bench', () => {
     expect(shim.runtime.name).toBe('docker');
     expect(ctrd.runtime.name).toBe('containerd');
     expect(ctrd.processes!.cpuSeconds).toBeGreaterThan(0);
+    // containerd itself and the runc shims of the pods it ran (argv[0] beyond comm's 15 characters).
+    expect(ctrd.processes!.processes).toBeGreaterThan(1);
+    expect(shim.processes!.processes).toBeGreaterThan(3);
     checkRatios(report);
     expect((await containerd.rt('ListPodSandbox', {})).items).toEqual([]);
   });
