@@ -57,6 +57,12 @@ export interface SandboxServiceDeps {
   logger: Logger;
 }
 
+/** What `docker info` says that pods depend on. */
+interface DockerFacts {
+  runtimes: string[];
+  cgroupDriver: 'systemd' | 'cgroupfs';
+}
+
 /** Kubernetes names never contain "_" (it separates the fields of our Docker names). */
 function requireNameField(value: string, field: string): void {
   if (!value) throw invalidArgument(`${field} is empty`);
@@ -96,8 +102,13 @@ function isAlreadyDone(err: unknown): boolean {
 export class SandboxService {
   /** The RunPodSandbox in progress per pause container name. */
   private readonly runsByName = new Map<string, Promise<string>>();
+  private facts: Promise<DockerFacts> | undefined;
 
-  constructor(private readonly deps: SandboxServiceDeps) {}
+  constructor(private readonly deps: SandboxServiceDeps) {
+    deps.index.on('resynced', () => {
+      this.facts = undefined;
+    });
+  }
 
   private get docker(): DockerClient {
     return this.deps.docker;
@@ -134,8 +145,7 @@ export class SandboxService {
     if (!hostNetwork) await this.requireNetworkReady(what);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
-    const [, cgroupParent, seccompProfileJson] = await Promise.all([
-      this.deps.images.ensure(pauseImage),
+    const [cgroupParent, seccompProfileJson] = await Promise.all([
       this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? ''),
       this.readSeccompProfile(config),
     ]);
@@ -196,23 +206,40 @@ export class SandboxService {
   }
 
   /**
-   * Checks the runtime handler against `docker info` and converts the cgroup parent for
+   * The `docker info` facts a RunPodSandbox needs. The kubelet sets a cgroup parent on every
+   * pod, so they are read once (info is one of dockerd's slower calls), again after dockerd
+   * came back (the index resynced) or when a runtime handler is not among them (daemon reload).
+   */
+  private dockerFacts(fresh: boolean): Promise<DockerFacts> {
+    if (fresh || !this.facts) {
+      const facts = this.docker
+        .call('system.info', (d) => d.info() as Promise<{ Runtimes?: Record<string, unknown>; CgroupDriver?: string }>, 'docker info')
+        .then((info) => ({
+          runtimes: Object.keys(info.Runtimes ?? {}).sort(),
+          cgroupDriver: info.CgroupDriver === 'systemd' ? ('systemd' as const) : ('cgroupfs' as const),
+        }));
+      this.facts = facts;
+      facts.catch(() => {
+        if (this.facts === facts) this.facts = undefined;
+      });
+    }
+    return this.facts!;
+  }
+
+  /**
+   * Checks the runtime handler against Docker's runtimes and converts the cgroup parent for
    * Docker's cgroup driver; asks Docker only when either is set.
    */
   private async prepareDockerFacts(runtimeHandler: string, cgroupParent: string): Promise<string> {
     if (!runtimeHandler && !cgroupParent) return '';
-    const info = await this.docker.call(
-      'system.info',
-      (d) => d.info() as Promise<{ Runtimes?: Record<string, unknown>; CgroupDriver?: string }>,
-      'docker info',
-    );
-    if (runtimeHandler) {
-      const known = Object.keys(info.Runtimes ?? {});
-      if (!known.includes(runtimeHandler)) {
-        throw invalidArgument(`runtime_handler "${runtimeHandler}" is not a Docker runtime (available: ${known.sort().join(', ')})`);
+    let facts = await this.dockerFacts(false);
+    if (runtimeHandler && !facts.runtimes.includes(runtimeHandler)) {
+      facts = await this.dockerFacts(true);
+      if (!facts.runtimes.includes(runtimeHandler)) {
+        throw invalidArgument(`runtime_handler "${runtimeHandler}" is not a Docker runtime (available: ${facts.runtimes.join(', ')})`);
       }
     }
-    return cgroupParentFor(cgroupParent, info.CgroupDriver === 'systemd' ? 'systemd' : 'cgroupfs');
+    return cgroupParentFor(cgroupParent, facts.cgroupDriver);
   }
 
   private async readSeccompProfile(config: PodSandboxConfig__Output): Promise<string | undefined> {
@@ -226,22 +253,28 @@ export class SandboxService {
   }
 
   /**
-   * Creates the pause container. A leftover of the same name (an earlier attempt that died, or
-   * one the kubelet lost track of) is removed and the create retried once if it is not running;
-   * a running one is a real conflict.
+   * Creates the pause container. The pause image is pulled only when Docker says it has none
+   * (404), which saves an image lookup on every pod. A leftover of the same name (an earlier
+   * attempt that died, or one the kubelet lost track of) is removed and the create retried once
+   * if it is not running; a running one is a real conflict.
    */
   private async createPause(options: Dockerode.ContainerCreateOptions, what: string): Promise<string> {
-    const create = () => this.docker.raw('container.create', (d) => d.createContainer(options));
-    try {
-      return (await create()).id;
-    } catch (err) {
-      if (!isDockerConflict(err)) throw toCriError(err, `create pause container of ${what}`);
-    }
-    await this.removeLeftover(options.name!, what);
-    try {
-      return (await create()).id;
-    } catch (err) {
-      throw toCriError(err, `create pause container of ${what}`);
+    let pulled = false;
+    let clearedName = false;
+    for (;;) {
+      try {
+        return (await this.docker.raw('container.create', (d) => d.createContainer(options))).id;
+      } catch (err) {
+        if (isDockerNotFound(err) && !pulled) {
+          pulled = true;
+          await this.deps.images.ensure(options.Image!);
+        } else if (isDockerConflict(err) && !clearedName) {
+          clearedName = true;
+          await this.removeLeftover(options.name!, what);
+        } else {
+          throw toCriError(err, `create pause container of ${what}`);
+        }
+      }
     }
   }
 
