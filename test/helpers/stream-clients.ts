@@ -25,11 +25,14 @@ const transport = require('spdy-transport') as {
 };
 
 export class HttpStatusError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: string,
-  ) {
+  readonly status: number;
+  readonly body: string;
+
+  // No parameter properties: benches load this file with Node's type stripping.
+  constructor(status: number, body: string) {
     super(`HTTP ${status}: ${body}`);
+    this.status = status;
+    this.body = body;
   }
 }
 
