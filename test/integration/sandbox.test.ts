@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import { expectCode } from '../helpers/cri-client.js';
-import { BUSYBOX, startShim, type RunningShim } from '../helpers/shim.js';
+import { startRegistry } from '../helpers/registry.js';
+import { BUSYBOX, PAUSE, startShim, type RunningShim } from '../helpers/shim.js';
 
 const RUN = randomBytes(4).toString('hex');
 /** A workload that exits on SIGTERM (a bare `sleep` as PID 1 ignores it and waits for SIGKILL). */
@@ -435,6 +436,30 @@ describe('pod sandboxes against dockerd', () => {
     const failed = results.find((r) => r.status === 'rejected')!;
     expect((failed.reason as { code: number }).code).toBe(status.ALREADY_EXISTS);
     expect(inspect(id).State.Running).toBe(true);
+  });
+
+  it('pulls the pause image when Docker does not have it', async () => {
+    const registry = await startRegistry();
+    const image = `${registry.host}/cri-shim-pause-${RUN}:1`;
+    registry.pushUnique(PAUSE, `cri-shim-pause-${RUN}:1`);
+    expect(exists(image)).toBe(false);
+    const other = await startShim({ args: [`--pod-infra-container-image=${image}`] });
+    try {
+      const { pod_sandbox_id: id } = await other.client.rt('RunPodSandbox', { config: podConfig('pull') });
+      created.add(id);
+      const c = inspect(id) as Inspect & { Config: { Image: string } };
+      expect(c.State.Running).toBe(true);
+      expect(c.Config.Image).toBe(image);
+      await other.client.rt('RemovePodSandbox', { pod_sandbox_id: id });
+    } finally {
+      await other.stop();
+      await registry.stop();
+      try {
+        docker('rmi', image);
+      } catch {
+        // the pull failed: nothing to remove
+      }
+    }
   });
 
   it('fails cleanly, naming the image, when the pause image cannot be had', async () => {
