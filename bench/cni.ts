@@ -80,39 +80,49 @@ interface ModeResult {
   pluginMs: number[];
 }
 
-async function lifecycle(shim: Shim, mode: string): Promise<ModeResult> {
-  const perStep = Object.fromEntries(STEPS.map((s) => [s, [] as number[]])) as Record<Step, number[]>;
-  const total: number[] = [];
-  const pluginMs: number[] = [];
-  for (let i = 0; i < PODS + 2; i++) {
-    const config = { metadata: { name: `bench-${mode}-${RUN}-${i}`, namespace: `bench-${RUN}`, uid: `uid-${RUN}-${mode}-${i}`, attempt: 0 } };
-    const times: Partial<Record<Step, number>> = {};
-    const time = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
-      const t0 = performance.now();
-      const r = await fn();
-      times[step] = performance.now() - t0;
-      return r;
-    };
-    const { pod_sandbox_id: id } = await time('RunPodSandbox', () => call<{ pod_sandbox_id: string }>(shim.client, 'RunPodSandbox', { config }));
-    await time('PodSandboxStatus', () => call(shim.client, 'PodSandboxStatus', { pod_sandbox_id: id }));
-    await time('StopPodSandbox', () => call(shim.client, 'StopPodSandbox', { pod_sandbox_id: id }));
-    await time('RemovePodSandbox', () => call(shim.client, 'RemovePodSandbox', { pod_sandbox_id: id }));
-    // The first two pods warm caches (image inspect, plugin binaries in the page cache).
-    if (i < 2) continue;
-    for (const s of STEPS) perStep[s].push(times[s]!);
-    total.push(STEPS.reduce((a, s) => a + times[s]!, 0));
-    pluginMs.push(pluginTimeOf(shim.log(), id));
-  }
-  return { perStep, total, pluginMs };
+function emptyResult(): ModeResult {
+  return { perStep: Object.fromEntries(STEPS.map((s) => [s, [] as number[]])) as Record<Step, number[]>, total: [], pluginMs: [] };
+}
+
+/** One pod's whole lifecycle on one shim, added to `into` unless it is a warm-up round. */
+async function onePod(shim: Shim, mode: string, i: number, into: ModeResult): Promise<void> {
+  const config = { metadata: { name: `bench-${mode}-${RUN}-${i}`, namespace: `bench-${RUN}`, uid: `uid-${RUN}-${mode}-${i}`, attempt: 0 } };
+  const times: Partial<Record<Step, number>> = {};
+  const time = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await fn();
+    times[step] = performance.now() - t0;
+    return r;
+  };
+  const { pod_sandbox_id: id } = await time('RunPodSandbox', () => call<{ pod_sandbox_id: string }>(shim.client, 'RunPodSandbox', { config }));
+  await time('PodSandboxStatus', () => call(shim.client, 'PodSandboxStatus', { pod_sandbox_id: id }));
+  await time('StopPodSandbox', () => call(shim.client, 'StopPodSandbox', { pod_sandbox_id: id }));
+  await time('RemovePodSandbox', () => call(shim.client, 'RemovePodSandbox', { pod_sandbox_id: id }));
+  // The first two pods warm caches (image inspect, plugin binaries in the page cache).
+  if (i < 2) return;
+  for (const s of STEPS) into.perStep[s].push(times[s]!);
+  into.total.push(STEPS.reduce((a, s) => a + times[s]!, 0));
+  into.pluginMs.push(pluginTimeOf(shim.log(), id));
+}
+
+interface PluginRun {
+  sandboxId: string;
+  plugin: string;
+  command: string;
+  pluginMs: number;
+}
+
+function pluginRuns(log: string): PluginRun[] {
+  return log
+    .split('\n')
+    .filter((line) => line.includes('"CNI plugin ran"'))
+    .map((line) => JSON.parse(line) as PluginRun);
 }
 
 function pluginTimeOf(log: string, sandboxId: string): number {
-  let sum = 0;
-  for (const line of log.split('\n')) {
-    if (!line.includes('"CNI plugin ran"') || !line.includes(sandboxId)) continue;
-    sum += (JSON.parse(line) as { pluginMs: number }).pluginMs;
-  }
-  return sum;
+  return pluginRuns(log)
+    .filter((r) => r.sandboxId === sandboxId)
+    .reduce((a, r) => a + r.pluginMs, 0);
 }
 
 function median(xs: number[]): number {
@@ -138,9 +148,13 @@ async function main(): Promise<void> {
     const cni = await startShim(['--network-plugin=cni', `--cni-conf-dir=${world.confDir}`, `--cni-bin-dir=${world.binDirs.join(',')}`, `--cni-cache-dir=${world.cacheDir}`]);
     shims.push(cni);
 
-    console.log(`pod sandbox lifecycle, ${PODS} pods one after another per mode (medians / p90, ms)\n`);
-    const results: Record<string, ModeResult> = {};
-    for (const [mode, shim] of [['docker-bridge', bridge], ['cni', cni]] as const) results[mode] = await lifecycle(shim, mode);
+    console.log(`pod sandbox lifecycle, ${PODS} pods one after another per mode, the modes alternating (medians / p90, ms)\n`);
+    const results: Record<string, ModeResult> = { 'docker-bridge': emptyResult(), cni: emptyResult() };
+    // Alternating pod by pod, so a busy spell of the machine weighs on both modes alike.
+    for (let i = 0; i < PODS + 2; i++) {
+      await onePod(bridge, 'docker-bridge', i, results['docker-bridge']);
+      await onePod(cni, 'cni', i, results.cni);
+    }
 
     console.log(`${'step'.padEnd(18)}${'bridge p50'.padStart(12)}${'bridge p90'.padStart(12)}${'cni p50'.padStart(12)}${'cni p90'.padStart(12)}`);
     for (const s of [...STEPS, 'total'] as const) {
@@ -152,6 +166,12 @@ async function main(): Promise<void> {
     const totalCni = median(results.cni.total);
     console.log(`\nCNI plugins per pod (ADD + DEL, 4 plugins each): median ${plugin.toFixed(1)} ms = ${((plugin / totalCni) * 100).toFixed(0)}% of the CNI pod lifecycle`);
     console.log(`CNI lifecycle minus plugin time: ${(totalCni - plugin).toFixed(1)} ms (Docker bridge lifecycle: ${median(results['docker-bridge'].total).toFixed(1)} ms)`);
+    const byPlugin = new Map<string, number[]>();
+    for (const r of pluginRuns(cni.log())) {
+      const key = `${r.command} ${r.plugin}`;
+      byPlugin.set(key, [...(byPlugin.get(key) ?? []), r.pluginMs]);
+    }
+    console.log(`per plugin (median ms): ${[...byPlugin].map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
     console.log(`host-local store after the run: ${world.reservedIps().length} addresses held`);
   } finally {
     for (const s of shims) await s.stop();
