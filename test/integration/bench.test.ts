@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchReport, EndpointReport } from '../../src/bench/report.js';
 import { CriClient } from '../helpers/cri-client.js';
-import { BUSYBOX, PAUSE, startShim, TOP, type RunningShim } from '../helpers/shim.js';
+import { startRegistry } from '../helpers/registry.js';
+import { BUSYBOX, startShim, TOP, type RunningShim } from '../helpers/shim.js';
 
 const CONTAINERD_SH = join(TOP, 'bench/containerd/containerd.sh');
 const CONTAINERD_SOCK = '/run/cri-bench-containerd/containerd.sock';
@@ -171,6 +172,28 @@ describe('docker-cri-shim bench', () => {
     expect(shim.processes!.processes).toBeGreaterThan(3);
     checkRatios(report);
     expect((await containerd.rt('ListPodSandbox', {})).items).toEqual([]);
+  });
+
+  it('image workload: pulls, inspects and removes the image the user names from a local registry', async () => {
+    const registry = await startRegistry();
+    try {
+      const ref = `${registry.host}/bench/pull-${Math.random().toString(16).slice(2, 8)}:1`;
+      registry.pushUnique(BUSYBOX, ref.slice(registry.host.length + 1));
+      const run = await bench(['--endpoint', `a=unix://${shimA.socketPath}`, '--allow-existing', '--pull-image', ref, '--workloads', 'image', '--rounds', '2']);
+      expect(run.code, run.stderr).toBe(0);
+      const [e] = run.report!.endpoints;
+      expect(e.errors).toEqual({});
+      for (const rpc of ['PullImage', 'ImageStatus', 'RemoveImage']) expect(e.rpcs[`image/${rpc}`], rpc).toMatchObject({ count: 2 });
+      expect((await shimA.client.im('ImageStatus', { image: { image: ref } })).image).toBeNull();
+      // Present now: the workload would remove an image the user has, so it refuses.
+      await shimA.client.im('PullImage', { image: { image: ref } });
+      const refused = await bench(['--endpoint', `a=unix://${shimA.socketPath}`, '--allow-existing', '--pull-image', ref, '--workloads', 'image']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/already present/);
+      await shimA.client.im('RemoveImage', { image: { image: ref } });
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('refuses an endpoint that already has pods unless --allow-existing, and leaves those pods alone', async () => {
