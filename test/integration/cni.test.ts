@@ -224,6 +224,23 @@ describe('faults', () => {
     }
   });
 
+  it('a hanging plugin is killed after --runtime-request-timeout: DEADLINE_EXCEEDED, nothing left', async () => {
+    world.writeFakePlugin('hanger', `if (env.CNI_COMMAND === 'ADD') setTimeout(() => {}, 600000); else process.stdout.write(JSON.stringify(conf.prevResult ?? {}));`);
+    const file = world.writeConflist({ file: '05-hanger.conflist', plugins: [...world.standardPlugins(), { type: 'hanger' }] });
+    const impatient = await startCniShim(['--runtime-request-timeout=5s']);
+    try {
+      const config = podConfig();
+      const err = await expectCode(impatient.client.rt('RunPodSandbox', { config, runtime_handler: '' }), status.DEADLINE_EXCEEDED);
+      expect(err.details).toMatch(/plugin "hanger" failed: timed out/);
+      expect(containersNamed(config.metadata!.name!)).toEqual([]);
+      expect(world.reservedIps()).toEqual([]);
+      expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(join(world.fakeBinDir, 'hanger'));
+    } finally {
+      await impatient.stop();
+      rmSync(file);
+    }
+  });
+
   it('a failed DEL fails StopPodSandbox; the retried stop succeeds once the plugin does', async () => {
     const marker = join(world.dir, 'fail-del');
     world.writeFakePlugin(
