@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, parseArgs, UsageError } from '../../src/config.js';
 
@@ -43,5 +46,17 @@ describe('network flags (cri-dockerd names and defaults)', () => {
     expect(() => parseArgs(['--hairpin-mode=sometimes'])).toThrow(UsageError);
     expect(() => parseArgs(['--network-plugin-mtu=big'])).toThrow(/whole number/);
     expect(() => parseArgs(['--network-plugin-mtu=-1'])).toThrow(/negative/);
+  });
+
+  it('takes the same keys from a --config file (numbers and booleans as YAML has them)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cni-flags-'));
+    try {
+      const file = join(dir, 'config.yaml');
+      writeFileSync(file, 'network-plugin: ""\nnetwork-plugin-mtu: 1400\nipv6-dual-stack: true\ncni-bin-dir: /usr/lib/cni\n');
+      expect(config(['--config', file])).toMatchObject({ networkPlugin: '', networkPluginMtu: 1400, ipv6DualStack: true, cniBinDir: '/usr/lib/cni' });
+      expect(config(['--config', file, '--network-plugin=cni', '--ipv6-dual-stack=false'])).toMatchObject({ networkPlugin: 'cni', ipv6DualStack: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
