@@ -14,6 +14,7 @@ import { StatsService } from './service/stats.js';
 import { EventsService } from './service/events.js';
 import { ResourcesService } from './service/resources.js';
 import { LogReopenService } from './service/log-reopen.js';
+import { LogResumeService } from './service/log-resume.js';
 import { StreamingService } from './service/streaming.js';
 
 export interface Services {
@@ -46,6 +47,8 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const events = new EventsService(index, logger);
   const resources = new ResourcesService(docker, index, stats.cgroups, logger);
   const logReopen = new LogReopenService(index, logs);
+  // Resumes the CRI log files of containers started before this process, once the index synced.
+  new LogResumeService(index, logs, new CheckpointStore(config.rootDirectory), logger);
   const streaming = new StreamingService(config, docker, index, logger);
   return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, network, stats, events, resources, logReopen, streaming };
 }
