@@ -4,6 +4,7 @@ import type { VersionResponse } from '../generated/runtime/v1/VersionResponse.js
 import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
 import type { RuntimeConfigResponse } from '../generated/runtime/v1/RuntimeConfigResponse.js';
+import type { RuntimeHandler } from '../generated/runtime/v1/RuntimeHandler.js';
 import { toCriError } from '../errors.js';
 import type { NetworkManager } from '../network/types.js';
 
@@ -11,9 +12,22 @@ export const RUNTIME_NAME = 'docker';
 export const CRI_API_VERSION = 'v1';
 /** The kubelet checks this field, historically "0.1.0", before it trusts the runtime. */
 const KUBE_API_VERSION = '0.1.0';
+/** The kubelet asks for Status every few seconds; Docker's runtimes change only on a daemon reload. */
+const HANDLERS_TTL_MS = 30_000;
+
+/**
+ * RuntimeClass handlers: "" (Docker's default runtime) and every runtime Docker is configured with.
+ * None supports the kubelet's user namespaces (Docker has only daemon-wide userns-remap) or
+ * recursive read-only mounts (not requested through Docker's API by this shim).
+ */
+export function handlersOf(dockerRuntimes: string[]): RuntimeHandler[] {
+  const features = { recursive_read_only_mounts: false, user_namespaces: false };
+  return ['', ...dockerRuntimes.filter((n) => n !== '').sort()].map((name) => ({ name, features }));
+}
 
 export class RuntimeService {
   private podCidr = '';
+  private handlers: { at: number; value: Promise<RuntimeHandler[]> } | undefined;
 
   constructor(
     private readonly docker: DockerClient,
@@ -48,7 +62,28 @@ export class RuntimeService {
     );
     const info: Record<string, string> = {};
     if (verbose) info.config = JSON.stringify({ podCidr: this.podCidr, networkPlugin: this.network.name });
-    return { status: { conditions }, info };
+    const handlers = runtimeReady.status ? await this.dockerHandlers() : [];
+    // SupplementalGroupsPolicy Strict cannot be honoured: Docker always adds the image's /etc/group groups.
+    return {
+      status: { conditions },
+      info,
+      runtime_handlers: handlers,
+      features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+    };
+  }
+
+  private dockerHandlers(): Promise<RuntimeHandler[]> {
+    if (!this.handlers || Date.now() - this.handlers.at > HANDLERS_TTL_MS) {
+      const value = this.docker
+        .call('system.info', (d) => d.info() as Promise<{ Runtimes?: Record<string, unknown> }>)
+        .then((i) => handlersOf(Object.keys(i.Runtimes ?? {})));
+      const entry = { at: Date.now(), value };
+      this.handlers = entry;
+      value.catch(() => {
+        if (this.handlers === entry) this.handlers = undefined;
+      });
+    }
+    return this.handlers.value.catch(() => []);
   }
 
   async runtimeConfig(): Promise<RuntimeConfigResponse> {
