@@ -138,11 +138,12 @@ export function delNetns(name: string): void {
   }
 }
 
+/** Named network namespaces of these tests (others on the machine come and go meanwhile). */
 export function netnsList(): string[] {
   return sh('ip', ['netns', 'list'])
     .split('\n')
     .map((l) => l.split(' ')[0])
-    .filter(Boolean)
+    .filter((n) => n.startsWith('crishim-'))
     .sort();
 }
 

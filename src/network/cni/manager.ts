@@ -45,7 +45,8 @@ export class CniNetworkManager implements NetworkManager {
   readonly dockerPublishesPorts = false;
   readonly source: CniConfigSource;
   private readonly cache: ResultCache;
-  private readonly ips = new Map<string, string[]>();
+  /** Pod addresses by sandbox id; null: the pod has no CNI network (host network, Docker's). */
+  private readonly ips = new Map<string, string[] | null>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: CniManagerOptions) {
@@ -146,11 +147,11 @@ export class CniNetworkManager implements NetworkManager {
     let ips = this.ips.get(sandboxId);
     if (ips === undefined) {
       const entry = await this.cache.find(sandboxId, POD_IFNAME);
-      if (entry?.result === undefined) return undefined;
-      ips = podIpsFromResult(entry.result, this.cachedList(entry).cniVersion, POD_IFNAME);
+      ips = entry?.result === undefined ? null : podIpsFromResult(entry.result, this.cachedList(entry).cniVersion, POD_IFNAME);
+      // Remembered either way: a status call per second on a host-network pod reads no dir.
       this.ips.set(sandboxId, ips);
     }
-    return this.reported(ips);
+    return ips === null ? undefined : this.reported(ips);
   }
 
   async checkPod(pod: PodNetworkContext, netnsPath: string): Promise<void> {
