@@ -181,11 +181,16 @@ export class StreamingServer {
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const log = this.logger.child({ stream: request.kind, protocol: `websocket ${ws.protocol || 'channel.k8s.io'}` });
       if (request.kind === 'portforward') {
+        // One connection per port; the session ends when all of them have (as the kubelet's does).
+        const done: Array<Promise<void>> = [];
         portForwardOverWebSocket(ws, ports, (p) => {
-          void this.handlers.forward(request, p.port, p.data).then((error) => {
-            if (error) p.fail(error);
-          });
+          done.push(
+            this.handlers.forward(request, p.port, p.data).then((error) => {
+              if (error) p.fail(error);
+            }),
+          );
         });
+        void Promise.all(done).then(() => ws.close(1000));
         return;
       }
       void this.runRemoteCommand(request, remoteCommandOverWebSocket(ws, request.spec), log);

@@ -224,6 +224,17 @@ describe('Attach', () => {
     ws.close();
   });
 
+  it('attaches stdin and a tty to an interactive container and applies resizes to it', async () => {
+    const shell = await fx.run(pod, fx.containerConfig('shell', { command: ['sh'], stdin: true, tty: true }));
+    const { url } = await shim.client.rt('Attach', { container_id: shell, stdin: true, stdout: true, stderr: false, tty: true });
+    const s = await spdyExec(url, { stdin: true, tty: true });
+    s.resize!.write(JSON.stringify({ Width: 66, Height: 33 }));
+    await new Promise((r) => setTimeout(r, 300));
+    s.stdin!.write('stty size; exit\n');
+    expect((await s.stdout).toString()).toContain('33 66');
+    expect(JSON.parse(await s.error).status).toBe('Success');
+  });
+
   it('ends the session with Success when the attached container exits', async () => {
     const short = await fx.run(pod, fx.containerConfig('short', { command: ['sh', '-c', 'sleep 1; echo bye'] }));
     const { url } = await shim.client.rt('Attach', { container_id: short, stdin: false, stdout: true, stderr: true, tty: false });
@@ -332,6 +343,7 @@ describe('PortForward', () => {
   it('fetches a page over WebSocket (v4.portforward.k8s.io)', async () => {
     const ws = await wsConnect(`${await pfUrl([8080])}?ports=8080`, ['v4.portforward.k8s.io']);
     expect(ws.protocol).toBe('v4.portforward.k8s.io');
+    const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
     const got: Record<number, Buffer[]> = { 0: [], 1: [] };
     const firsts = new Set<number>();
     const body = new Promise<string>((resolve) => {
@@ -350,6 +362,7 @@ describe('PortForward', () => {
       });
     });
     expect(await body).toMatch(/^HTTP\/1\.[01] 200/);
-    ws.close();
+    // httpd closed the connection: with every port's connection done, the session ends.
+    expect(await closed).toBe(1000);
   });
 });
