@@ -1,6 +1,7 @@
 // Exec, Attach, PortForward and ExecSync end to end: pods and containers made through the
 // shim's gRPC API, sessions driven by real SPDY (spdy-transport) and WebSocket (ws) clients.
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
@@ -44,6 +45,15 @@ function hostProcesses(text: string): string[] {
   return execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
     .split('\n')
     .filter((l) => l.includes(text));
+}
+
+function streamingConnections(port: number): number {
+  const out = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }).trim();
+  return out ? out.split('\n').length : 0;
+}
+
+function openFds(): number {
+  return readdirSync(`/proc/${shim.proc.pid}/fd`).length;
 }
 
 /** Processes in the main container whose command line matches. */
@@ -259,8 +269,10 @@ describe('Attach', () => {
 });
 
 describe('disconnects', () => {
-  it('a client vanishing mid-stream leaves no exec process behind (SPDY and WebSocket)', async () => {
+  it('a client vanishing mid-stream leaves no exec process, connection or descriptor behind (SPDY and WebSocket)', async () => {
+    const fdsBefore = openFds();
     const url = await execUrl(['sh', '-c', 'while true; do echo spdy-vanish; done']);
+    const port = Number(new URL(url).port);
     const s = await spdyExec(url, {});
     await new Promise<void>((resolve) => s.stdoutStream!.once('data', () => resolve()));
     s.client.socket.destroy();
@@ -277,6 +289,12 @@ describe('disconnects', () => {
       left = [...(await processesMatching('spdy-vanish')), ...(await processesMatching('ws-vanish'))];
     }
     expect(left).toEqual([]);
+    // The shim's side of both sessions is gone too: no streaming connection, no Docker hijack.
+    while ((streamingConnections(port) > 0 || openFds() > fdsBefore + 2) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(streamingConnections(port)).toBe(0);
+    expect(openFds()).toBeLessThanOrEqual(fdsBefore + 2);
   });
 
   it('20 concurrent exec sessions each moving 10 MB all finish', async () => {
