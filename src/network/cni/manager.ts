@@ -115,10 +115,11 @@ export class CniNetworkManager implements NetworkManager {
       await this.cache.remove(entry);
       return addError;
     } catch (delErr) {
-      // The cache entry stays: StopPodSandbox runs DEL again and releases what is left.
+      // The cache entry stays, so a later teardown of this sandbox id (the sandbox service's
+      // undo, a StopPodSandbox) runs DEL again and releases what is left.
       const why = delErr instanceof Error ? delErr.message : String(delErr);
       this.opts.logger.error({ sandboxId: pod.sandboxId, err: why }, 'CNI DEL after a failed ADD failed too');
-      return new CriError(addError.code, `${addError.message}; cleanup DEL also failed (retried by StopPodSandbox): ${why}`);
+      return new CriError(addError.code, `${addError.message}; the cleanup DEL failed too (kept for a retry): ${why}`);
     }
   }
 
