@@ -32,7 +32,8 @@ interface DockerHttpError {
   message?: string;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ETIMEDOUT', 'EACCES']);
+// EAGAIN: connect() on a unix socket whose listen backlog is full (dockerd swamped); retryable.
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ETIMEDOUT', 'EACCES', 'EAGAIN']);
 
 export function isDockerHttpError(err: unknown): err is DockerHttpError {
   return typeof err === 'object' && err !== null && typeof (err as DockerHttpError).statusCode === 'number';
