@@ -65,7 +65,7 @@ export interface ContainerSpecOptions {
   clampOomScoreAdj: (wanted: number) => number;
 }
 
-/** Checks the request fields every create needs; returns the container name parts. */
+/** Checks the request fields every create needs, naming the bad field. */
 export function validateContainerConfig(config: ContainerConfig__Output | null): asserts config is ContainerConfig__Output {
   if (!config) throw invalidArgument('config is missing');
   if (!config.metadata) throw invalidArgument('config.metadata is missing');
@@ -126,9 +126,10 @@ export function namespaceModes(
   const joined = `container:${sandbox.Id}`;
   const pod = sandboxNamespaces(sandbox);
   const own = config.linux?.security_context?.namespace_options;
-  const network = (own?.network ?? pod.network) as NamespaceMode__Output;
-  const ipc = (own?.ipc ?? pod.ipc) as NamespaceMode__Output;
-  const pid = (own ? own.pid : pod.pid) as NamespaceMode__Output;
+  // sandboxNamespaces() is typed with the wider request enum but always holds the names.
+  const network = own ? own.network : (pod.network as NamespaceMode__Output);
+  const ipc = own ? own.ipc : (pod.ipc as NamespaceMode__Output);
+  const pid = own ? own.pid : (pod.pid as NamespaceMode__Output);
   let pidMode = '';
   if (pid === 'NODE') pidMode = 'host';
   else if (pid === 'POD') pidMode = joined;

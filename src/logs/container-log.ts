@@ -4,13 +4,17 @@
 // Reading waits on every file write, so a container that prints faster than the disk takes
 // it is slowed by Docker's buffers, never by unbounded memory in the shim.
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
+import { isDockerNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { formatRecord, LineSplitter, nowRfc3339Nano, type LogEntry, type LogStream } from './cri-format.js';
+import { formatRecord, LineSplitter, MAX_RECORD_BYTES, nowRfc3339Nano, type LogEntry, type LogStream } from './cri-format.js';
 import { FrameParser, splitTimestamp } from './docker-frames.js';
 
 export const LOG_FILE_MODE = 0o640;
+const NEWLINE = 0x0a;
+/** Pause before following again a container whose stream ended while it still ran. */
+const REFOLLOW_DELAY_MS = 100;
 
 export interface ContainerLogOptions {
   docker: Dockerode;
@@ -18,7 +22,7 @@ export interface ContainerLogOptions {
   path: string;
   tty: boolean;
   logger: Logger;
-  /** Only output after this time (RFC3339Nano or unix seconds); for resuming. */
+  /** Only output from this time on (Docker's unix seconds.nanoseconds); for resuming a file. */
   since?: string;
 }
 
@@ -32,6 +36,14 @@ export class ContainerLog {
   readonly done: Promise<void>;
   /** Time of the newest output written (Docker's clock when it gave one). */
   lastTime: string | undefined;
+  /** Per stream, the newest Docker timestamp written and how many messages had it (RFC3339NanoFixed sorts as text). */
+  private readonly seen: Record<LogStream, { time: string | undefined; count: number }> = {
+    stdout: { time: undefined, count: 0 },
+    stderr: { time: undefined, count: 0 },
+  };
+  private newestTime: string | undefined;
+  /** Bytes of a tty's raw output written. */
+  private ttyBytes = 0;
 
   constructor(private readonly opts: ContainerLogOptions) {
     this.done = this.run().catch((err: unknown) => {
@@ -59,31 +71,19 @@ export class ContainerLog {
   private async run(): Promise<void> {
     this.file = await open(this.opts.path, 'a', LOG_FILE_MODE);
     try {
-      const container = this.opts.docker.getContainer(this.opts.containerId);
-      // A tty has no frames to carry Docker's timestamps per message: stamp on arrival.
-      const withTimestamps = !this.opts.tty;
-      this.stream = (await container.logs({
-        follow: true,
-        stdout: true,
-        stderr: true,
-        timestamps: withTimestamps,
-        ...(this.opts.since ? { since: this.opts.since } : {}),
-      } as Dockerode.ContainerLogsOptions & { follow: true })) as unknown as Readable;
-      if (this.stopped) this.stream.destroy();
-      const parser = new FrameParser();
-      for await (const chunk of this.stream as AsyncIterable<Buffer>) {
-        if (this.opts.tty) {
-          await this.write('stdout', this.splitters.stdout.push(chunk, nowRfc3339Nano()));
-          continue;
+      await this.copy(await this.logStream(true), false);
+      // Docker 20.10's follow stream can end before the last messages of a container that is
+      // exiting: they reach its log a moment later. Once Docker has the container stopped (its
+      // log closed), read the tail again without follow; while it still runs, follow again.
+      while (!this.stopped) {
+        const state = await this.containerState();
+        if (state === 'gone') break;
+        if (state === 'stopped') {
+          await this.copy(await this.logStream(false), true);
+          break;
         }
-        const records: Buffer[] = [];
-        for (const frame of parser.push(chunk)) {
-          const { time, text } = splitTimestamp(frame.payload);
-          const t = time ?? nowRfc3339Nano();
-          this.lastTime = t;
-          for (const e of this.splitters[frame.stream].push(text, t)) records.push(formatRecord(frame.stream, e));
-        }
-        if (records.length > 0) await this.append(Buffer.concat(records));
+        await new Promise((r) => setTimeout(r, REFOLLOW_DELAY_MS));
+        await this.copy(await this.logStream(true), true);
       }
     } catch (err) {
       // Destroying the stream on stop() rejects the loop: that is the normal end then.
@@ -97,6 +97,87 @@ export class ContainerLog {
         this.file = undefined;
       });
     }
+  }
+
+  private async containerState(): Promise<'running' | 'stopped' | 'gone'> {
+    try {
+      const info = await this.opts.docker.getContainer(this.opts.containerId).inspect();
+      return info.State.Running ? 'running' : 'stopped';
+    } catch (err) {
+      if (isDockerNotFound(err)) return 'gone';
+      throw err;
+    }
+  }
+
+  private async logStream(follow: boolean): Promise<Readable> {
+    const container = this.opts.docker.getContainer(this.opts.containerId);
+    // A tty has no frames to carry Docker's timestamps per message: stamp on arrival.
+    const options: Dockerode.ContainerLogsOptions = { stdout: true, stderr: true, timestamps: !this.opts.tty };
+    if (this.opts.since) options.since = this.opts.since;
+    // A second read only needs the tail: from a second before the newest message seen (never
+    // before where a resumed file starts).
+    const tail = this.newestTime ? Math.floor(Date.parse(this.newestTime) / 1000) - 1 : undefined;
+    if (tail !== undefined && tail > Number(this.opts.since ?? 0)) options.since = tail;
+    if (follow) return (await container.logs({ ...options, follow: true })) as unknown as Readable;
+    // Without follow dockerode hands back the whole body as one Buffer.
+    return Readable.from([await container.logs({ ...options, follow: false })]);
+  }
+
+  /**
+   * Copies Docker's output into the file. When catching up, what was already written is
+   * skipped: per stream, messages older than the newest one seen, and as many messages of
+   * exactly that time as were seen (a tty's raw output: the bytes already seen).
+   */
+  private async copy(stream: Readable, catchingUp: boolean): Promise<void> {
+    this.stream = stream;
+    if (this.stopped) stream.destroy();
+    const parser = new FrameParser();
+    const skipAtTime = { stdout: catchingUp ? this.seen.stdout.count : 0, stderr: catchingUp ? this.seen.stderr.count : 0 };
+    let skipBytes = catchingUp ? this.ttyBytes : 0;
+    for await (let chunk of stream as AsyncIterable<Buffer>) {
+      if (this.opts.tty) {
+        const skipped = Math.min(skipBytes, chunk.length);
+        skipBytes -= skipped;
+        chunk = chunk.subarray(skipped);
+        this.ttyBytes += chunk.length;
+        await this.write('stdout', this.splitters.stdout.push(chunk, nowRfc3339Nano()));
+        continue;
+      }
+      const records: Buffer[] = [];
+      for (const frame of parser.push(chunk)) {
+        const { time, text } = splitTimestamp(frame.payload);
+        const seen = this.seen[frame.stream];
+        if (catchingUp && time && seen.time) {
+          if (time < seen.time) continue;
+          if (time === seen.time && skipAtTime[frame.stream] > 0) {
+            skipAtTime[frame.stream] -= 1;
+            continue;
+          }
+        }
+        if (time) this.note(frame.stream, time);
+        const t = time ?? nowRfc3339Nano();
+        this.lastTime = t;
+        const splitter = this.splitters[frame.stream];
+        for (const e of splitter.push(text, t)) records.push(formatRecord(frame.stream, e));
+        // Docker cuts a message without a newline only when its 16 KiB buffer is full or the
+        // stream hit EOF: a shorter one is the last output of that stream, a line of its own.
+        if (text.length > 0 && text.length < MAX_RECORD_BYTES && text[text.length - 1] !== NEWLINE) {
+          for (const e of splitter.end(t)) records.push(formatRecord(frame.stream, e));
+        }
+      }
+      if (records.length > 0) await this.append(Buffer.concat(records));
+    }
+  }
+
+  /** Remembers the newest Docker time of a stream and how many messages carried exactly it. */
+  private note(stream: LogStream, time: string): void {
+    const seen = this.seen[stream];
+    if (time === seen.time) seen.count += 1;
+    else if (!seen.time || time > seen.time) {
+      seen.time = time;
+      seen.count = 1;
+    }
+    if (!this.newestTime || time > this.newestTime) this.newestTime = time;
   }
 
   private async write(stream: LogStream, entries: LogEntry[]): Promise<void> {

@@ -32,7 +32,10 @@ export class LogManager {
     }
   }
 
-  /** Starts writing the container's output to path (idempotent per container). */
+  /**
+   * Starts writing the container's output to path (idempotent per container); `since` (Docker's
+   * unix seconds.nanoseconds) starts later in the output, for resuming a file after a restart.
+   */
   follow(containerId: string, path: string, tty: boolean, since?: string): void {
     if (this.logs.has(containerId)) return;
     const log = new ContainerLog({ docker: this.docker, containerId, path, tty, since, logger: this.logger });
@@ -58,6 +61,7 @@ export class LogManager {
     clearTimeout(timer);
   }
 
+  /** For ReopenContainerLog: the follower of a running container writes to a fresh file at its path. */
   async reopen(containerId: string): Promise<boolean> {
     const log = this.logs.get(containerId);
     if (!log) return false;
@@ -69,11 +73,5 @@ export class LogManager {
     const log = this.logs.get(containerId);
     this.logs.delete(containerId);
     await log?.stop();
-  }
-
-  async stopAll(): Promise<void> {
-    const all = [...this.logs.values()];
-    this.logs.clear();
-    await Promise.all(all.map((l) => l.stop()));
   }
 }

@@ -88,9 +88,12 @@ export class ContainerService {
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
     });
 
-    const madeLogFile = logPath ? await this.logs.prepare(logPath).catch((err: unknown) => {
+    let madeLogFile = false;
+    try {
+      if (logPath) madeLogFile = await this.logs.prepare(logPath);
+    } catch (err) {
       throw toCriError(err, `create log file ${logPath}`);
-    }) : false;
+    }
     try {
       const id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
       await this.index.refresh(id);

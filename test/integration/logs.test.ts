@@ -61,6 +61,14 @@ describe('CRI container logs', () => {
     expect(stderr).toEqual(['bye']);
   });
 
+  it('neither loses nor doubles the last output over repeated runs (Docker 20.10 ends log streams early)', async () => {
+    const script = 'echo line; printf "no newline"; printf "bye" >&2; exit 7';
+    for (let i = 0; i < 8; i++) {
+      const { stdout, stderr } = await fx.runToExit(pod, fx.containerConfig(`rep${i}`, { command: ['sh', '-c', script] }));
+      expect({ i, stdout, stderr }).toEqual({ i, stdout: ['line', 'no newline'], stderr: ['bye'] });
+    }
+  });
+
   it('writes a tty container output as stdout lines', async () => {
     const { stdout } = await fx.runToExit(pod, fx.containerConfig('tty', { tty: true, command: ['sh', '-c', 'echo one; echo two'] }));
     expect(stdout).toEqual(['one', 'two']);
