@@ -451,12 +451,11 @@ export class SandboxService {
     if (record?.State?.Running) await this.stopSandbox(id);
     const workloads = await this.podContainers(id);
     await Promise.all(workloads.map((c) => this.removeContainer(c.Id)));
+    // Also when the pause container is gone, or was never stopped through us (crictl rmp, the
+    // leftover of a crashed RunPodSandbox): a network still held is released here; a no-op when
+    // StopPodSandbox already did it.
+    await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
     if (record) await this.removeContainer(id);
-    else {
-      // Unknown to Docker: only a leftover checkpoint (from a pod whose container was removed by hand) may remain.
-      const checkpoint = await this.deps.checkpoints.read(id);
-      if (checkpoint) await this.tearDownNetwork(id, checkpoint);
-    }
     await this.deps.checkpoints.remove(id);
   }
 
