@@ -187,13 +187,19 @@ describe('pods on the CNI bridge', () => {
     }
   });
 
-  it('releases the IP when the pause container was removed behind the shim, and after a shim restart', async () => {
+  it('releases the IP when the pause container was removed or killed behind the shim, and after a shim restart', async () => {
     const id = await runPod(podConfig());
     const ip = await podIp(id);
     docker('rm', '-f', id);
     await shim.client.rt('StopPodSandbox', { pod_sandbox_id: id });
     expect(world.reservedIps()).not.toContain(ip);
     await shim.client.rt('RemovePodSandbox', { pod_sandbox_id: id });
+
+    // Removed without a StopPodSandbox (crictl rmp), its pause container exited behind the shim.
+    const id3 = await runPod(podConfig());
+    docker('kill', id3);
+    await shim.client.rt('RemovePodSandbox', { pod_sandbox_id: id3 });
+    expect(world.reservedIps()).toEqual([]);
 
     const id2 = await runPod(podConfig());
     const ip2 = await podIp(id2);
