@@ -4,7 +4,7 @@
 // the parsed CRI proto are baked in, so the executable reads nothing from disk.
 //   node packaging/sea/build.mjs            -> packaging/out/docker-cri-shim
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,8 @@ const node = join(top, 'node_modules/node/bin/node');
 run(node, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'pipe', 'inherit'] });
 
 const exe = join(out, 'docker-cri-shim');
+// Unlink first: overwriting an executable that is running fails with ETXTBSY.
+rmSync(exe, { force: true });
 copyFileSync(node, exe);
 chmodSync(exe, 0o755);
 // Debug symbols are a quarter of node's size and no use to an operator; strip before the
