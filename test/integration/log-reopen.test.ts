@@ -5,20 +5,11 @@ import { existsSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
-import { criLines, PodFixture, readCriLog } from '../helpers/containers.js';
+import { PodFixture } from '../helpers/containers.js';
+import { stdoutLines, until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 
 const COUNTER = ['sh', '-c', 'trap "exit 0" TERM; i=0; while :; do echo "line $i"; i=$((i+1)); sleep 0.05; done'];
-
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const lines = (path: string) => (existsSync(path) ? criLines(readCriLog(path), 'stdout') : []);
 
 describe('ReopenContainerLog', () => {
   let shim: RunningShim;
@@ -37,16 +28,16 @@ describe('ReopenContainerLog', () => {
     const config = fx.containerConfig('counter', { command: COUNTER });
     const id = await fx.run(pod, config);
     const path = fx.logPath(pod.config, config);
-    await until(() => lines(path).length >= 10, '10 lines');
+    await until(() => stdoutLines(path).length >= 10, '10 lines');
 
     renameSync(path, `${path}.1`);
     await shim.client.rt('ReopenContainerLog', { container_id: id });
-    await until(() => lines(path).length >= 10, '10 lines in the new file');
+    await until(() => stdoutLines(path).length >= 10, '10 lines in the new file');
     await shim.client.rt('StopContainer', { container_id: id, timeout: 5 });
     await fx.waitState(id, 'CONTAINER_EXITED');
 
-    const rotated = lines(`${path}.1`);
-    const fresh = lines(path);
+    const rotated = stdoutLines(`${path}.1`);
+    const fresh = stdoutLines(path);
     const all = [...rotated, ...fresh];
     expect(all).toEqual(all.map((_, i) => `line ${i}`));
     expect(fresh[0]).toBe(`line ${rotated.length}`);

@@ -1,22 +1,13 @@
 // Log resume across a shim restart: the shim is killed while a container prints; the next shim
 // (same root directory) continues the CRI log file where it ends: no line lost, none twice.
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { criLines, PodFixture, readCriLog } from '../helpers/containers.js';
+import { PodFixture } from '../helpers/containers.js';
+import { stdoutLines, until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 
 const COUNTER = ['sh', '-c', 'trap "exit 0" TERM; i=0; while :; do echo "line $i"; i=$((i+1)); sleep 0.02; done'];
 const FINITE = ['sh', '-c', 'i=0; while [ $i -lt 150 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done'];
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const lines = (path: string) => (existsSync(path) ? criLines(readCriLog(path), 'stdout') : []);
 const contiguous = (xs: unknown[]) => xs.map((_, i) => `line ${i}`);
 
 describe('container logs across a shim restart', () => {
@@ -41,7 +32,7 @@ describe('container logs across a shim restart', () => {
     const exiting = await fx.run(pod, exitingConfig);
     const runningPath = fx.logPath(pod.config, runningConfig);
     const exitingPath = fx.logPath(pod.config, exitingConfig);
-    await until(() => lines(runningPath).length >= 20 && lines(exitingPath).length >= 20, '20 lines each');
+    await until(() => stdoutLines(runningPath).length >= 20 && stdoutLines(exitingPath).length >= 20, '20 lines each');
 
     // Killed, not stopped: nothing gets flushed or closed on the way out.
     const rootDir = shim.rootDir;
@@ -49,17 +40,17 @@ describe('container logs across a shim restart', () => {
     shim.proc.kill('SIGKILL');
     await new Promise((r) => shim.proc.once('exit', r));
     shim.client.close();
-    const before = lines(runningPath).length;
+    const before = stdoutLines(runningPath).length;
     await new Promise((r) => setTimeout(r, 4000)); // both keep printing; "finite" exits
     shim = await startShim({ rootDir });
 
-    await until(() => lines(runningPath).length > before + 150, 'the running log to go on past the gap');
-    await until(() => lines(exitingPath).length >= 150, 'the exited container to be caught up');
+    await until(() => stdoutLines(runningPath).length > before + 150, 'the running log to go on past the gap');
+    await until(() => stdoutLines(exitingPath).length >= 150, 'the exited container to be caught up');
     await shim.client.rt('StopContainer', { container_id: running, timeout: 5 });
     await fx.waitState(running, 'CONTAINER_EXITED');
-    const r = lines(runningPath);
+    const r = stdoutLines(runningPath);
     expect(r).toEqual(contiguous(r));
-    expect(lines(exitingPath)).toEqual(contiguous(Array.from({ length: 150 }, String)));
+    expect(stdoutLines(exitingPath)).toEqual(contiguous(Array.from({ length: 150 }, String)));
     expect((await fx.status(exiting)).state).toBe('CONTAINER_EXITED');
   });
 });
