@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
 import { clampOomScoreAdj } from '../docker/host-limits.js';
+import { refuseHugepageLimits } from '../docker/resource-limits.js';
 import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { failedPrecondition, internal, invalidArgument } from '../errors.js';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
@@ -34,11 +35,7 @@ const num = (v: string | number | undefined): number => Number(v ?? 0);
  * Throws InvalidArgument, naming the field, for what neither Docker nor the shim can apply.
  */
 export function dockerUpdateOf(r: LinuxContainerResources__Output, where: string): DockerUpdate {
-  for (const h of r.hugepage_limits ?? []) {
-    if (num(h.limit) > 0) {
-      throw invalidArgument(`${where}.hugepage_limits[${h.page_size}]: Docker cannot limit hugepages; remove the hugepages request`);
-    }
-  }
+  refuseHugepageLimits(r, where);
   const out: DockerUpdate = {};
   const shares = num(r.cpu_shares);
   const period = num(r.cpu_period);

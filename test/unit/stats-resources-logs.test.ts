@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LinuxContainerResources__Output } from '../../src/generated/runtime/v1/LinuxContainerResources.js';
 import { dockerUpdateOf } from '../../src/service/resources.js';
+import { refuseUnifiedAtCreate } from '../../src/docker/resource-limits.js';
 import { lastRecordTime, sinceAfter } from '../../src/service/log-resume.js';
 
 function res(r: Partial<LinuxContainerResources__Output>): LinuxContainerResources__Output {
@@ -47,6 +48,12 @@ describe('dockerUpdateOf', () => {
     expect(dockerUpdateOf(res({ hugepage_limits: [{ page_size: '2MB', limit: '0' }] }), 'linux')).toEqual({});
     expect(() => dockerUpdateOf(res({ cpu_shares: '-2' }), 'linux')).toThrow(/linux\.cpu_shares/);
     expect(() => dockerUpdateOf(res({ memory_limit_in_bytes: '-1' }), 'resources')).toThrow(/resources\.memory_limit_in_bytes/);
+  });
+  it('unified resources cannot be given at create', () => {
+    expect(() => refuseUnifiedAtCreate(res({ unified: { 'memory.high': '1' } }), 'config.linux.resources')).toThrow(
+      /config\.linux\.resources\.unified\["memory\.high"\]/,
+    );
+    expect(() => refuseUnifiedAtCreate(res({}), 'c')).not.toThrow();
   });
 });
 
