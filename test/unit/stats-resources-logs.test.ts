@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LinuxContainerResources__Output } from '../../src/generated/runtime/v1/LinuxContainerResources.js';
 import { dockerUpdateOf } from '../../src/service/resources.js';
 import { refuseUnifiedAtCreate } from '../../src/docker/resource-limits.js';
+import { dockerLogConfig } from '../../src/docker/log-config.js';
 import { lastRecordTime, sinceAfter } from '../../src/service/log-resume.js';
 
 function res(r: Partial<LinuxContainerResources__Output>): LinuxContainerResources__Output {
@@ -78,5 +79,14 @@ describe('log resume position', () => {
       `2026-11-25T13:51:08.1Z stdout F a\n2026-11-25T13:51:08.2Z stdout P ${long}\n2026-11-25T13:51:08.3Z stderr F ${long}\n2026-11-25T13:51:09Z stdout P half-writ`,
     );
     expect(await lastRecordTime(p)).toBe('2026-11-25T13:51:08.3Z');
+  });
+});
+
+describe('Docker log config', () => {
+  it('caps json-file and local; leaves other drivers to the operator', () => {
+    expect(dockerLogConfig('json-file')).toEqual({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } });
+    expect(dockerLogConfig('local')).toEqual({ Type: 'local', Config: { 'max-size': '10m', 'max-file': '2' } });
+    expect(dockerLogConfig('journald')).toBeUndefined();
+    expect(dockerLogConfig(undefined)).toBeUndefined();
   });
 });
