@@ -2,7 +2,7 @@
 // heap snapshot and a CPU profile, written under <root-directory>/diagnostics/ and opened in
 // Chrome DevTools (Memory / Performance tabs). Triggered by SIGUSR2 or, when
 // --metrics-bind-addr is set, by the loopback-only POST /debug/* endpoints (src/metrics/http.ts).
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
@@ -36,6 +36,8 @@ export class Diagnostics {
     const path = join(await this.dir(), `heap-${Diagnostics.stamp()}-${process.pid}.heapsnapshot`);
     const started = performance.now();
     writeHeapSnapshot(path);
+    // A snapshot holds every secret in the heap: owner-only, like the CPU profile.
+    await chmod(path, 0o600);
     this.logger.info({ path, ms: Math.round(performance.now() - started) }, 'heap snapshot written');
     return path;
   }
