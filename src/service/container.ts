@@ -2,7 +2,7 @@
 // CRI log file every container's output is written to. Lists are answered from the container
 // index; every change the shim makes refreshes the index before the RPC returns.
 import { readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
 import { LABEL_TYPE, LABEL_LOG_PATH, matchesSelector, TYPE_CONTAINER } from '../docker/labels.js';
@@ -78,8 +78,7 @@ export class ContainerService {
 
     const limits = hostLimits();
     if (config.linux?.security_context?.privileged) await this.checkPrivileged(limits.boundingSet);
-    const logDir = req.sandbox_config?.log_directory ?? '';
-    const logPath = logDir && config.log_path ? join(logDir, config.log_path) : '';
+    const logPath = criLogPath(req.sandbox_config?.log_directory ?? '', config.log_path);
     const options = containerCreateOptions(config, req.sandbox_config, {
       sandbox,
       image,
@@ -291,4 +290,15 @@ export class ContainerService {
       throw toCriError(err, `read ${path} of container ${id}`);
     }
   }
+}
+
+/** log_directory + log_path, or "" when either is missing; the file must stay inside the directory. */
+export function criLogPath(dir: string, path: string): string {
+  if (!dir || !path) return '';
+  if (!isAbsolute(dir)) throw invalidArgument(`sandbox_config.log_directory "${dir}" is not an absolute path`);
+  const full = join(dir, path);
+  if (isAbsolute(path) || relative(dir, full).startsWith('..')) {
+    throw invalidArgument(`config.log_path "${path}" must be a relative path inside log_directory`);
+  }
+  return full;
 }

@@ -416,6 +416,11 @@ describe('containers against dockerd', () => {
       rt.rt('CreateContainer', { pod_sandbox_id: pod.id, config: fx.containerConfig('noimg', { image: { image: 'docker-cri-shim-test/absent:nope' } }), sandbox_config: pod.config }),
       status.NOT_FOUND,
     );
+    await expectCode(fx.create(pod, fx.containerConfig('escape', { log_path: '../../escape.log' })), status.INVALID_ARGUMENT);
+    await expectCode(
+      rt.rt('CreateContainer', { pod_sandbox_id: pod.id, config: fx.containerConfig('rel'), sandbox_config: { ...pod.config, log_directory: 'relative/dir' } }),
+      status.INVALID_ARGUMENT,
+    );
     for (const m of ['StartContainer', 'ContainerStatus'] as const) {
       await expectCode(rt.rt(m, { container_id: 'f'.repeat(64) }), status.NOT_FOUND);
     }
