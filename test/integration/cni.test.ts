@@ -2,7 +2,7 @@
 // test owns, Debian's real plugins, the real dockerd; checked on the host (ping, host ports,
 // host-local's store, iptables) and inside the pods.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -240,7 +240,17 @@ describe('faults', () => {
       expect(err.details).toMatch(/plugin "hanger" failed: timed out/);
       expect(containersNamed(config.metadata!.name!)).toEqual([]);
       expect(world.reservedIps()).toEqual([]);
-      expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(join(world.fakeBinDir, 'hanger'));
+      // The plugin was killed, not left running.
+      const cmdlines = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map((d) => {
+          try {
+            return readFileSync(`/proc/${d}/cmdline`, 'utf8');
+          } catch {
+            return '';
+          }
+        });
+      expect(cmdlines.filter((c) => c.includes(join(world.fakeBinDir, 'hanger')))).toEqual([]);
     } finally {
       await impatient.stop();
       rmSync(file);
