@@ -93,15 +93,17 @@ export class ContainerService {
     } catch (err) {
       throw toCriError(err, `create log file ${logPath}`);
     }
+    let id: string;
     try {
-      const id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
-      await this.index.refresh(id);
-      return id;
+      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
     } catch (err) {
       // Nothing half-made stays behind: the container was not created, so neither is its log.
       if (madeLogFile) await unlink(logPath).catch(() => undefined);
       throw err;
     }
+    // The container exists now: a failed re-read must not fail the call (the event stream catches up).
+    await this.index.refresh(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not read back the new container'));
+    return id;
   }
 
   /**
