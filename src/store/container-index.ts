@@ -134,6 +134,9 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   }
 
   private async doResync(): Promise<void> {
+    // Entries inspected after the list was asked for (a container the shim created meanwhile)
+    // are newer than the list: they must not be dropped for being absent from it.
+    const listedAtSeq = this.seq;
     const listed = await this.client.call('container.list', (d) =>
       d.listContainers({ all: true, filters: { label: [LABEL_TYPE] } }),
     );
@@ -145,7 +148,9 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       if (!known || known.State.Status !== c.State) stale.push(c.Id);
     }
     await Promise.all(stale.map((id) => this.refresh(id)));
-    for (const id of [...this.records.keys()]) if (!seen.has(id)) this.forget(id);
+    for (const id of [...this.records.keys()]) {
+      if (!seen.has(id) && (this.applied.get(id) ?? 0) <= listedAtSeq) this.forget(id);
+    }
   }
 
   private async connect(): Promise<void> {
