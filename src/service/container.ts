@@ -101,9 +101,16 @@ export class ContainerService {
       if (madeLogFile) await unlink(logPath).catch(() => undefined);
       throw err;
     }
-    // The container exists now: a failed re-read must not fail the call (the event stream catches up).
-    await this.index.refresh(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not read back the new container'));
+    await this.reread(id);
     return id;
+  }
+
+  /**
+   * Refreshes the index after a change that has happened: failing to read it back must not fail
+   * the call (the change is done, and the event stream catches the index up).
+   */
+  private async reread(id: string): Promise<void> {
+    await this.index.refresh(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not read the container back after changing it'));
   }
 
   /**
@@ -182,13 +189,13 @@ export class ContainerService {
     } catch (err) {
       // 304: already running, which is what the caller wants.
       if (!(isDockerHttpError(err) && err.statusCode === 304)) {
-        await this.index.refresh(id).catch(() => undefined);
+        await this.reread(id);
         throw toCriError(err, `start container ${id}`);
       }
     }
     const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
     if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
-    await this.index.refresh(id);
+    await this.reread(id);
   }
 
   /** Stops with the grace period (StopSignal, then SIGKILL); a gone or stopped container is success. */
@@ -205,7 +212,7 @@ export class ContainerService {
         if (!gone) throw toCriError(err, `stop container ${record.Id}`);
       }
     }
-    await this.index.refresh(record.Id);
+    await this.reread(record.Id);
   }
 
   /** Removes the container, running or not; a gone one is success. Its CRI log file stays for the kubelet. */
