@@ -57,12 +57,21 @@ const eventStreamDisconnects = new Counter({
   registers: [registry],
 });
 
-/** Open streaming sessions (exec, attach, port-forward, event streams); owners inc/dec by kind. */
+/** Open CRI streaming RPCs by method, read at scrape time; set by attach(). */
+let criStreams: (() => Map<string, number>) | undefined;
+
+/**
+ * Streaming sessions open, by kind. The CRI's server-streaming RPCs (GetContainerEvents, ...)
+ * are counted at scrape time; the exec/attach/port-forward server inc()s and dec()s its kinds.
+ */
 export const streamingSessions = new Gauge({
   name: `${PREFIX}streaming_sessions`,
-  help: 'Streaming sessions open, by kind (exec, attach, portforward, container_events).',
+  help: 'Streaming sessions open, by kind (CRI streaming RPC name, or exec, attach, portforward).',
   labelNames: ['kind'] as const,
   registers: [registry],
+  collect() {
+    for (const [kind, open] of criStreams?.() ?? []) this.set({ kind }, open);
+  },
 });
 
 /** Pulls cancelled by --image-pull-progress-deadline. */
@@ -92,6 +101,7 @@ export function attach({ server, docker, index, version, commit }: MetricSources
   // Node process metrics start here, not at import: a shim without --metrics-bind-addr pays nothing.
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   buildInfo.set({ version, commit }, 1);
+  criStreams = () => server.openStreams();
   server.onRpc((method, code, ms) => {
     const codeName = Code[code];
     rpcRequests.inc({ method, code: codeName });

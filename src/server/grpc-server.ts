@@ -54,7 +54,7 @@ export class CriServer {
   private fdListener: NetServer | undefined;
   private running = 0;
   /** Streaming calls open, so shutdown can end them instead of waiting out the grace period. */
-  private readonly streams = new Set<{ controller: AbortController; call: grpc.ServerWritableStream<unknown, unknown> }>();
+  private readonly streams = new Set<{ method: string; controller: AbortController; call: grpc.ServerWritableStream<unknown, unknown> }>();
 
   constructor(private readonly opts: CriServerOptions) {
     const cri = loadCri().runtime.v1;
@@ -69,6 +69,13 @@ export class CriServer {
   /** RPCs being handled right now. */
   get inFlight(): number {
     return this.running;
+  }
+
+  /** Open server-streaming calls by method, every streaming RPC listed (0 when none is open). */
+  openStreams(): Map<string, number> {
+    const counts = new Map([...STREAMING_RPCS].map((m) => [m, 0]));
+    for (const s of this.streams) counts.set(s.method, (counts.get(s.method) ?? 0) + 1);
+    return counts;
   }
 
   private implement(service: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
@@ -133,7 +140,7 @@ export class CriServer {
   private wrapStreaming(method: string): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
       const { ctx, controller } = this.context(method, call);
-      const open = { controller, call };
+      const open = { method, controller, call };
       this.streams.add(open);
       const started = performance.now();
       const handler = this.handlerFor(method);

@@ -1,9 +1,11 @@
 // systemd integration through the real process: socket activation (a listening socket passed
 // as fd 3 with LISTEN_FDS/LISTEN_PID, as systemd does it) and sd_notify READY=1/STOPPING=1.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startShim, TOP } from '../helpers/shim.js';
 
@@ -29,10 +31,13 @@ print("bound", flush=True)
 while True: print(s.recv(4096).decode().replace("\\n", " "), flush=True)
 `;
 
+const RUN = randomBytes(4).toString('hex');
 const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-systemd-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) c.kill();
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=systemd-run=${RUN}`], { encoding: 'utf8' }).trim();
+  if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -71,6 +76,35 @@ describe('systemd', () => {
     expect(received()).toContain('STOPPING=1');
     // The socket belongs to the .socket unit: it stays for the next start.
     expect(existsSync(socketPath)).toBe(true);
+  });
+
+  it('SIGTERM ends open streams without waiting out the grace period, exits 0 and leaves pods running', async () => {
+    const shim = await startShim({ args: ['--metrics-bind-addr=127.0.0.1:0'] });
+    const { pod_sandbox_id: pod } = await shim.client.rt('RunPodSandbox', {
+      config: { metadata: { name: `sd-${RUN}`, namespace: `sd-${RUN}`, uid: `uid-${RUN}`, attempt: 0 }, labels: { 'systemd-run': RUN } },
+    });
+    const rt = shim.client.runtime as unknown as { GetContainerEvents(req: object): grpc.ClientReadableStream<unknown> };
+    const events = rt.GetContainerEvents({});
+    events.on('data', () => undefined);
+    events.on('error', () => undefined);
+    const ended = new Promise<grpc.StatusObject>((r) => events.on('status', r));
+    const address = /"address":"([^"]+)","msg":"metrics server listening"/.exec(shim.logs())![1];
+    let scrape = '';
+    const deadline = Date.now() + 10_000;
+    // The call reaches the server asynchronously: poll the scrape until it is counted.
+    while (!/docker_cri_shim_streaming_sessions\{kind="GetContainerEvents"\} 1/.test(scrape) && Date.now() < deadline) {
+      scrape = await (await fetch(`http://${address}/metrics`)).text();
+    }
+    expect(scrape).toMatch(/docker_cri_shim_streaming_sessions\{kind="GetContainerEvents"\} 1/);
+
+    expect(await shim.stop()).toBe(0);
+    expect((await ended).code).toBe(0);
+    expect(shim.logs()).toContain('"signal":"SIGTERM"');
+    // The open stream was ended, not cut after the grace period.
+    expect(shim.logs()).not.toContain('did not finish in time');
+    // The shim owns no pod process: the pause container runs on.
+    const state = execFileSync('docker', ['inspect', '--format', '{{.State.Running}}', pod], { encoding: 'utf8' }).trim();
+    expect(state).toBe('true');
   });
 
   it('fd:// without a passed socket fails at start with a clear error', () => {
