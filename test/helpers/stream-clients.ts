@@ -127,9 +127,14 @@ export async function spdyExec(url: string, opts: ExecOptions, protocols = ['v4.
 
 // ---- WebSocket ----
 
-export function wsConnect(url: string, protocols: string[]): Promise<WebSocket> {
+/**
+ * Opens a WebSocket. `onMessage` is attached before the handshake completes: messages the
+ * server sends at once may arrive with the upgrade response and would be lost otherwise.
+ */
+export function wsConnect(url: string, protocols: string[], onMessage?: (data: Buffer, isBinary: boolean, ws: WebSocket) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols);
+    if (onMessage) ws.on('message', (data: Buffer, isBinary: boolean) => onMessage(data, isBinary, ws));
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
@@ -149,13 +154,11 @@ export interface WsExecResult {
 
 /** Runs an exec/attach session over WebSocket; `drive` may send stdin/resize while it runs. */
 export async function wsExec(url: string, protocols: string[], drive?: (send: (channel: number, data: Buffer | string) => void, ws: WebSocket) => void): Promise<WsExecResult> {
-  const ws = await wsConnect(url, protocols);
-  const base64 = ws.protocol.startsWith('base64.');
   const out: Record<number, Buffer[]> = { 1: [], 2: [], 3: [] };
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  const ws = await wsConnect(url, protocols, (data: Buffer, isBinary: boolean) => {
     let channel: number;
     let payload: Buffer;
-    if (base64 && !isBinary) {
+    if (!isBinary) {
       const text = data.toString();
       channel = Number(text[0]);
       payload = Buffer.from(text.slice(1), 'base64');
@@ -165,6 +168,7 @@ export async function wsExec(url: string, protocols: string[], drive?: (send: (c
     }
     out[channel]?.push(payload);
   });
+  const base64 = ws.protocol.startsWith('base64.');
   const send = (channel: number, data: Buffer | string) => {
     const buf = Buffer.from(data);
     if (base64) ws.send(`${channel}${buf.toString('base64')}`);
