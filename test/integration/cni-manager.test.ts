@@ -386,6 +386,24 @@ describe('what the plugins are given', () => {
     }
   });
 
+  it('reads a 0.2.0 plugin result (ip4) and gives 0.x plugins no prevResult on DEL', async () => {
+    const record = join(world.dir, 'legacy.json');
+    world.writeFakePlugin(
+      'legacy',
+      `fs.appendFileSync(${JSON.stringify(record)}, JSON.stringify({ cmd: env.CNI_COMMAND, prev: conf.prevResult !== undefined }) + '\\n');
+       if (env.CNI_COMMAND === 'ADD') process.stdout.write(JSON.stringify({ cniVersion: '0.2.0', ip4: { ip: '192.0.2.7/24', gateway: '192.0.2.1' } }));`,
+    );
+    const confDir = join(world.dir, 'net.d-legacy');
+    mkdirSync(confDir);
+    writeFileSync(join(confDir, '10-legacy.conf'), JSON.stringify({ cniVersion: '0.2.0', name: 'legacy', type: 'legacy' }));
+    const m = manager({ confDir });
+    const p = pod();
+    expect((await m.setUpPod(p, '/proc/self/ns/net')).ips).toEqual(['192.0.2.7']);
+    await m.tearDownPod(p, undefined);
+    const calls = readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(calls).toEqual([{ cmd: 'ADD', prev: false }, { cmd: 'DEL', prev: false }]);
+  });
+
   it('rejects a malformed bandwidth annotation before running any plugin', async () => {
     const m = manager();
     const err = await expectCriError(m.setUpPod(pod({ annotations: { 'kubernetes.io/ingress-bandwidth': 'fast' } }), netns().path), Code.INVALID_ARGUMENT);
