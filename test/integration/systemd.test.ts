@@ -2,7 +2,7 @@
 // as fd 3 with LISTEN_FDS/LISTEN_PID, as systemd does it) and sd_notify READY=1/STOPPING=1.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -105,6 +105,39 @@ describe('systemd', () => {
     // The shim owns no pod process: the pause container runs on.
     const state = execFileSync('docker', ['inspect', '--format', '{{.State.Running}}', pod], { encoding: 'utf8' }).trim();
     expect(state).toBe('true');
+  });
+
+  it('--runtime-cgroups moves the shim into that cgroup at start', async (t) => {
+    const cgroup = `/docker-cri-shim-test-${RUN}`;
+    const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const probe = unified ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory';
+    try {
+      mkdirSync(join(probe, `${cgroup}-probe`));
+      rmdirSync(join(probe, `${cgroup}-probe`));
+    } catch (err) {
+      t.skip(`cannot create cgroups here (${(err as Error).message})`);
+    }
+    const shim = await startShim({ args: [`--runtime-cgroups=${cgroup}`] });
+    try {
+      const lines = readFileSync(`/proc/${shim.proc.pid}/cgroup`, 'utf8').trim().split('\n');
+      const joined = lines.filter((l) => l.endsWith(`:${cgroup}`)).map((l) => l.split(':')[1]);
+      expect(joined).toEqual(expect.arrayContaining(unified ? [''] : ['memory', 'pids']));
+      expect(joined.some((c) => c.includes('cpuset'))).toBe(false);
+      expect((await shim.client.rt('Version', { version: 'v1' })).runtime_api_version).toBe('v1');
+    } finally {
+      expect(await shim.stop()).toBe(0);
+      const dirs = unified ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((d) => join('/sys/fs/cgroup', d));
+      for (const d of dirs) if (existsSync(join(d, cgroup))) rmdirSync(join(d, cgroup));
+    }
+  });
+
+  it('--runtime-cgroups must be an absolute path', () => {
+    const res = spawnSync(SHIM[0], [SHIM[1], '--runtime-cgroups=relative/x', `--container-runtime-endpoint=unix://${join(tmp, 'cg.sock')}`, `--root-directory=${join(tmp, 'root')}`], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toContain('--runtime-cgroups "relative/x" must be an absolute cgroup path');
   });
 
   it('fd:// without a passed socket fails at start with a clear error', () => {
