@@ -6,7 +6,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { isDockerNotFound } from '../errors.js';
+import { isConnectionError, isDockerNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { formatRecord, LineSplitter, MAX_RECORD_BYTES, nowRfc3339Nano, type LogEntry, type LogStream } from './cri-format.js';
 import { FrameParser, splitTimestamp } from './docker-frames.js';
@@ -15,6 +15,10 @@ export const LOG_FILE_MODE = 0o640;
 const NEWLINE = 0x0a;
 /** Pause before following again a container whose stream ended while it still ran. */
 const REFOLLOW_DELAY_MS = 100;
+/** Pause between tries while dockerd cannot be reached. */
+const RECONNECT_DELAY_MS = 500;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ContainerLogOptions {
   docker: Dockerode;
@@ -71,19 +75,33 @@ export class ContainerLog {
   private async run(): Promise<void> {
     this.file = await open(this.opts.path, 'a', LOG_FILE_MODE);
     try {
-      await this.copy(await this.logStream(true), false);
+      await this.follow(false);
       // Docker 20.10's follow stream can end before the last messages of a container that is
       // exiting: they reach its log a moment later. Once Docker has the container stopped (its
       // log closed), read the tail again without follow; while it still runs, follow again.
+      // While dockerd cannot be reached, keep trying: with live-restore the container runs on.
       while (!this.stopped) {
-        const state = await this.containerState();
+        let state: 'running' | 'stopped' | 'gone';
+        try {
+          state = await this.containerState();
+        } catch (err) {
+          if (!isConnectionError(err)) throw err;
+          await sleep(RECONNECT_DELAY_MS);
+          continue;
+        }
         if (state === 'gone') break;
         if (state === 'stopped') {
-          await this.copy(await this.logStream(false), true);
-          break;
+          try {
+            await this.copy(await this.logStream(false), true);
+            break;
+          } catch (err) {
+            if (!isConnectionError(err)) throw err;
+            await sleep(RECONNECT_DELAY_MS);
+            continue;
+          }
         }
-        await new Promise((r) => setTimeout(r, REFOLLOW_DELAY_MS));
-        await this.copy(await this.logStream(true), true);
+        await sleep(REFOLLOW_DELAY_MS);
+        await this.follow(true);
       }
     } catch (err) {
       // Destroying the stream on stop() rejects the loop: that is the normal end then.
@@ -96,6 +114,15 @@ export class ContainerLog {
         await this.file?.close();
         this.file = undefined;
       });
+    }
+  }
+
+  /** Follows the output until the stream ends or breaks (a broken connection is retried by run()). */
+  private async follow(catchingUp: boolean): Promise<void> {
+    try {
+      await this.copy(await this.logStream(true), catchingUp);
+    } catch (err) {
+      if (this.stopped || !isConnectionError(err)) throw err;
     }
   }
 
