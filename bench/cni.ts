@@ -8,7 +8,7 @@
 // portmap + firewall + loopback list of Debian's plugins (/usr/lib/cni) in a temp conf dir.
 // Plugin time comes from the shim's own debug log ("CNI plugin ran", pluginMs per plugin).
 // Removes every pod, bridge and temp dir it made, also on failure.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -174,6 +174,9 @@ async function main(): Promise<void> {
     console.log(`per plugin (median ms): ${[...byPlugin].map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
     console.log(`host-local store after the run: ${world.reservedIps().length} addresses held`);
   } finally {
+    // A pod left half-way by a failure: its containers go (their network with the CNI cache dir).
+    const left = execFileSync('docker', ['ps', '-aq', '--filter', `name=bench-.*-${RUN}-`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
     for (const s of shims) await s.stop();
     world?.cleanup();
   }
