@@ -43,7 +43,6 @@ export async function run(config: Config): Promise<void> {
   index.start();
   await server.start();
   logger.info({ version: VERSION, docker: config.dockerEndpoint }, 'docker-cri-shim started');
-  await notify('READY=1', logger);
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -65,6 +64,8 @@ export async function run(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // After the handlers: systemd may send SIGTERM as soon as it hears READY=1.
+  await notify('READY=1', logger);
 }
 
 function main(argv: string[]): void {
