@@ -39,7 +39,7 @@ export class ContainerLog {
   /** Settles when the stream has ended and everything is in the file. */
   readonly done: Promise<void>;
   /** Time of the newest output written (Docker's clock when it gave one). */
-  lastTime: string | undefined;
+  private lastTime: string | undefined;
   /** Per stream, the newest Docker timestamp written and how many messages had it (RFC3339NanoFixed sorts as text). */
   private readonly seen: Record<LogStream, { time: string | undefined; count: number }> = {
     stdout: { time: undefined, count: 0 },
