@@ -119,7 +119,7 @@ export function usage(): string {
   const lines = ['Usage: docker-cri-shim [flags]', '', 'Flags:'];
   for (const f of FLAGS) {
     const names = f.names.map((n) => `--${n}`).join(', ');
-    const def = f.key in DEFAULTS ? ` (default ${formatDefault(f)})` : '';
+    const def = f.key in DEFAULTS && formatDefault(f) !== '' ? ` (default ${formatDefault(f)})` : '';
     lines.push(`  ${names}${f.kind === 'bool' ? '' : ' value'}\n      ${f.usage}${def}`);
   }
   return lines.join('\n');
