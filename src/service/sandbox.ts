@@ -397,9 +397,18 @@ export class SandboxService {
     return matches.length === 1 ? this.index.refresh(matches[0].Id) : undefined;
   }
 
-  /** Workload containers of the pod, found by the sandbox id label they carry. */
-  private async podContainers(sandboxId: string): Promise<ContainerRecord[]> {
-    return (await this.index.all()).filter((r) => r.Config?.Labels?.[LABEL_SANDBOX_ID] === sandboxId);
+  /**
+   * Workload containers of the pod (id, running or not), found by the sandbox id label they
+   * carry. Asked of Docker, not the index: a container created a moment ago may not have
+   * reached the index through the event stream yet, and Stop/Remove must not miss it.
+   */
+  private async podContainers(sandboxId: string): Promise<Array<{ id: string; running: boolean }>> {
+    const listed = await this.docker.call(
+      'container.list',
+      (d) => d.listContainers({ all: true, filters: { label: [`${LABEL_SANDBOX_ID}=${sandboxId}`] } }),
+      `list the containers of pod sandbox ${sandboxId}`,
+    );
+    return listed.map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'paused' || c.State === 'restarting' }));
   }
 
   private async stopContainer(id: string): Promise<void> {
@@ -434,8 +443,8 @@ export class SandboxService {
   }
 
   private async stopSandbox(id: string): Promise<void> {
-    const workloads = (await this.podContainers(id)).filter((c) => c.State?.Running);
-    await Promise.all(workloads.map((c) => this.stopContainer(c.Id)));
+    const workloads = (await this.podContainers(id)).filter((c) => c.running);
+    await Promise.all(workloads.map((c) => this.stopContainer(c.id)));
     await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
     await this.stopContainer(id);
   }
@@ -450,7 +459,7 @@ export class SandboxService {
     // Stop first so the network is torn down while the pause container still holds it.
     if (record?.State?.Running) await this.stopSandbox(id);
     const workloads = await this.podContainers(id);
-    await Promise.all(workloads.map((c) => this.removeContainer(c.Id)));
+    await Promise.all(workloads.map((c) => this.removeContainer(c.id)));
     // Also when the pause container is gone, or was never stopped through us (crictl rmp, the
     // leftover of a crashed RunPodSandbox): a network still held is released here; a no-op when
     // StopPodSandbox already did it.
