@@ -16,7 +16,7 @@ export class DockerProxy {
   }
 
   async start(): Promise<void> {
-    this.proc = spawn('socat', [`UNIX-LISTEN:${this.path},fork,unlink-early`, 'UNIX-CONNECT:/var/run/docker.sock'], {
+    this.proc = spawn('socat', [`UNIX-LISTEN:${this.path},fork,unlink-early,backlog=256`, 'UNIX-CONNECT:/var/run/docker.sock'], {
       detached: true,
       stdio: 'ignore',
     });

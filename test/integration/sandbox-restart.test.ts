@@ -1,6 +1,6 @@
 // Pod sandboxes across a shim restart, and while dockerd cannot be reached (the shim talks to
-// dockerd through a socat proxy socket the test starts and kills; dockerd itself keeps running).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// dockerd through a socat proxy socket the test starts and cuts; dockerd itself keeps running).
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import { expectCode } from '../helpers/cri-client.js';
+import { DockerProxy } from '../helpers/docker-proxy.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 
 const RUN = randomBytes(4).toString('hex');
@@ -94,51 +95,29 @@ describe('pod sandboxes across a shim restart', () => {
 });
 
 describe('pod sandboxes while dockerd is unreachable', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-proxy-'));
-  const proxyPath = join(tmp, 'docker.sock');
-  let proxy: ChildProcess | undefined;
+  const proxy = new DockerProxy();
   let shim: RunningShim | undefined;
-
-  /** A socat proxy in its own process group, so killing the group also cuts its open connections. */
-  async function startProxy(): Promise<void> {
-    proxy = spawn('socat', [`UNIX-LISTEN:${proxyPath},fork,unlink-early`, 'UNIX-CONNECT:/var/run/docker.sock'], {
-      detached: true,
-      stdio: 'ignore',
-    });
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(proxyPath)) {
-      if (Date.now() > deadline) throw new Error('socat did not create its socket');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  function stopProxy(): void {
-    if (proxy?.pid && proxy.exitCode === null) process.kill(-proxy.pid, 'SIGKILL');
-    proxy = undefined;
-    rmSync(proxyPath, { force: true });
-  }
 
   afterAll(async () => {
     await shim?.stop();
-    stopProxy();
+    proxy.dispose();
     removeTestContainers();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('answers Unavailable while dockerd is gone and recovers when it is back', async () => {
-    await startProxy();
-    shim = await startShim({ args: [`--docker-endpoint=unix://${proxyPath}`] });
+    await proxy.start();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`] });
     const selector = { label_selector: { 'test-run': RUN } };
     const id = (await shim.client.rt('RunPodSandbox', { config: podConfig('down') })).pod_sandbox_id;
 
-    stopProxy();
+    proxy.cut();
     const e = await eventually(() => expectCode(shim!.client.rt('ListPodSandbox', { filter: selector }), status.UNAVAILABLE), 10_000);
     expect(e.details).toMatch(/dockerd/);
     await expectCode(shim.client.rt('RunPodSandbox', { config: podConfig('down2') }), status.UNAVAILABLE);
     await expectCode(shim.client.rt('PodSandboxStatus', { pod_sandbox_id: id, verbose: false }), status.UNAVAILABLE);
     await expectCode(shim.client.rt('StopPodSandbox', { pod_sandbox_id: id }), status.UNAVAILABLE);
 
-    await startProxy();
+    await proxy.start();
     const items = await eventually(async () => (await shim!.client.rt('ListPodSandbox', { filter: selector })).items);
     expect(items.map((p) => p.id)).toEqual([id]);
     expect(items[0].state).toBe('SANDBOX_READY');
