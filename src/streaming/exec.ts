@@ -60,7 +60,12 @@ export async function killExec(proc: ExecProcess, logger: Logger): Promise<void>
   let pid = proc.pid;
   let startTime = proc.startTime;
   try {
-    const info = await proc.exec.inspect();
+    let info = await proc.exec.inspect();
+    // Started but not yet running (no PID, no exit code): wait for the process to appear.
+    for (let i = 0; i < 50 && !info.Running && info.ExitCode === null && !info.Pid; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      info = await proc.exec.inspect();
+    }
     if (!info.Running) return;
     if (info.Pid && info.Pid !== pid) {
       pid = info.Pid;
