@@ -8,6 +8,7 @@ import { ResizeDecoder, errorChannelPayload, kubeStatus } from '../../src/stream
 import { parseBindAddr } from '../../src/streaming/server.js';
 import { CappedSink } from '../../src/streaming/exec-sync.js';
 import { killProcessTree, processStartTime, processTree } from '../../src/streaming/process-tree.js';
+import { missingHelpers } from '../../src/streaming/portforward.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -98,5 +99,19 @@ describe('process tree', () => {
       }
     };
     for (const pid of tree) expect(['gone', 'Z', 'X']).toContain(state(pid));
+  });
+});
+
+describe('port-forward helpers', () => {
+  it('names nsenter and socat when they are not on PATH', () => {
+    const saved = process.env.PATH;
+    try {
+      process.env.PATH = '/nonexistent';
+      expect(missingHelpers()).toEqual(['nsenter', 'socat']);
+      process.env.PATH = saved;
+      expect(missingHelpers()).toEqual([]);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 });
