@@ -9,12 +9,17 @@ const TICKS_PER_SECOND = 100;
 const SAMPLE_MS = 200;
 /** Scanning /proc for names costs CPU of its own: re-resolve names less often than sampling. */
 const RESOLVE_EVERY = 5;
+/** smaps_rollup makes the kernel walk page tables: memory is read once a second. */
+const MEMORY_EVERY = 5;
 /** Length of /proc/PID/comm (TASK_COMM_LEN - 1). */
 const COMM_MAX = 15;
 
 export interface ProcessCost {
   cpuSeconds: number;
+  /** Highest sum of RSS seen: pages shared by several watched processes count once each. */
   peakRssBytes: number;
+  /** Highest sum of PSS seen (shared pages split among their sharers): the path's real footprint. */
+  peakPssBytes: number;
   /** Distinct processes seen while watching. */
   processes: number;
 }
@@ -63,6 +68,7 @@ export class ProcessWatch {
   private pids: number[] = [];
   private samples = 0;
   private peakRss = 0;
+  private peakPss = 0;
   private bootTicksAtStart = 0;
 
   constructor(private readonly specs: readonly ProcessSpec[]) {}
@@ -77,6 +83,7 @@ export class ProcessWatch {
     this.seen.clear();
     this.samples = 0;
     this.peakRss = 0;
+    this.peakPss = 0;
     this.bootTicksAtStart = uptimeTicks();
     this.sample();
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
@@ -89,12 +96,15 @@ export class ProcessWatch {
     this.sample();
     let ticks = 0;
     for (const s of this.seen.values()) ticks += s.lastTicks - s.firstTicks;
-    return { cpuSeconds: ticks / TICKS_PER_SECOND, peakRssBytes: this.peakRss, processes: this.seen.size };
+    return { cpuSeconds: ticks / TICKS_PER_SECOND, peakRssBytes: this.peakRss, peakPssBytes: this.peakPss, processes: this.seen.size };
   }
 
   private sample(): void {
-    if (this.samples++ % RESOLVE_EVERY === 0) this.pids = ProcessWatch.resolve(this.specs);
+    const n = this.samples++;
+    if (n % RESOLVE_EVERY === 0) this.pids = ProcessWatch.resolve(this.specs);
+    const memory = n % MEMORY_EVERY === 0 || !this.timer;
     let rss = 0;
+    let pss = 0;
     for (const pid of this.pids) {
       const stat = parseStat(readProc(pid, 'stat'));
       if (!stat) continue; // exited since the last resolve
@@ -106,9 +116,14 @@ export class ProcessWatch {
         const first = stat.startTicks >= this.bootTicksAtStart ? 0 : stat.cpuTicks;
         this.seen.set(pid, { firstTicks: first, lastTicks: stat.cpuTicks });
       }
-      rss += stat.rssPages * 4096;
+      if (memory) {
+        const m = parseSmapsRollup(readProc(pid, 'smaps_rollup'));
+        rss += m.rssBytes;
+        pss += m.pssBytes;
+      }
     }
     this.peakRss = Math.max(this.peakRss, rss);
+    this.peakPss = Math.max(this.peakPss, pss);
   }
 }
 
@@ -129,19 +144,20 @@ function readProc(pid: number, file: string): string | undefined {
 interface Stat {
   cpuTicks: number;
   startTicks: number;
-  rssPages: number;
 }
 
 /** /proc/PID/stat: the command name may hold spaces and parens, so split after the last ')'. */
 export function parseStat(text: string | undefined): Stat | undefined {
   if (!text) return undefined;
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime is field 14, stime 15, starttime 22, rss 24.
-  return {
-    cpuTicks: Number(fields[11]) + Number(fields[12]),
-    startTicks: Number(fields[19]),
-    rssPages: Number(fields[21]),
-  };
+  // fields[0] is field 3 (state): utime is field 14, stime 15, starttime 22.
+  return { cpuTicks: Number(fields[11]) + Number(fields[12]), startTicks: Number(fields[19]) };
+}
+
+/** Rss and Pss (kB) of /proc/PID/smaps_rollup; zero for a process gone or a kernel thread. */
+export function parseSmapsRollup(text: string | undefined): { rssBytes: number; pssBytes: number } {
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '')?.[1] ?? 0) * 1024;
+  return { rssBytes: kb('Rss'), pssBytes: kb('Pss') };
 }
 
 function uptimeTicks(): number {

@@ -19,10 +19,13 @@ export interface ProcessFigures {
   /** Most distinct processes matched in one round (a spec that matched nothing shows here). */
   processes: number;
   cpuSeconds: number;
-  /** Highest sum of the watched processes' RSS seen in any round. */
+  /** Highest sum of the watched processes' RSS seen in any round (shared pages counted per process). */
   peakRssBytes: number;
+  /** Same with PSS, shared pages split among their sharers: what the path really occupies. */
+  peakPssBytes: number;
   roundCpuSeconds: number[];
   roundPeakRssBytes: number[];
+  roundPeakPssBytes: number[];
 }
 
 export interface EndpointReport {
@@ -49,6 +52,7 @@ export interface RatioReport {
   podsPerSecond: Record<string, Spread>;
   cpuSeconds: Spread | null;
   peakRssBytes: Spread | null;
+  peakPssBytes: Spread | null;
 }
 
 export interface BenchReport {
@@ -97,7 +101,9 @@ export function endpointReport(run: EndpointRun): EndpointReport {
           cpuSeconds: costs.reduce((a, c) => a + c.cpuSeconds, 0),
           peakRssBytes: Math.max(...costs.map((c) => c.peakRssBytes)),
           roundCpuSeconds: costs.map((c) => c.cpuSeconds),
+          peakPssBytes: Math.max(...costs.map((c) => c.peakPssBytes)),
           roundPeakRssBytes: costs.map((c) => c.peakRssBytes),
+          roundPeakPssBytes: costs.map((c) => c.peakPssBytes),
         }
       : null;
   return {
@@ -135,6 +141,7 @@ export function ratios(endpoints: EndpointReport[]): RatioReport[] {
       podsPerSecond,
       cpuSeconds: both ? ratioSpread(base.processes!.roundCpuSeconds, e.processes!.roundCpuSeconds) : null,
       peakRssBytes: both ? ratioSpread(base.processes!.roundPeakRssBytes, e.processes!.roundPeakRssBytes) : null,
+      peakPssBytes: both ? ratioSpread(base.processes!.roundPeakPssBytes, e.processes!.roundPeakPssBytes) : null,
     };
   });
 }
@@ -172,6 +179,11 @@ export function formatTable(report: BenchReport): string {
       'peak RSS MiB (watched)',
       ...eps.map((e) => (e.processes ? (e.processes.peakRssBytes / 2 ** 20).toFixed(1) : '-')),
       ...report.ratios.map((r) => ratioCell(r.peakRssBytes ?? undefined)),
+    ]);
+    rows.push([
+      'peak PSS MiB (watched)',
+      ...eps.map((e) => (e.processes ? (e.processes.peakPssBytes / 2 ** 20).toFixed(1) : '-')),
+      ...report.ratios.map((r) => ratioCell(r.peakPssBytes ?? undefined)),
     ]);
     rows.push(['processes (watched)', ...eps.map((e) => (e.processes ? String(e.processes.processes) : '-')), ...report.ratios.map(() => '')]);
   }

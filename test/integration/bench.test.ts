@@ -52,7 +52,7 @@ function bench(args: string[], onStart?: (proc: ReturnType<typeof spawn>) => voi
 /** Every figure an endpoint must carry after a clean tiny run of the default workloads. */
 function checkEndpoint(e: EndpointReport, rounds: number): void {
   expect(e.rounds).toBe(rounds);
-  expect(e.errors).toEqual({});
+  expect(e.errors, JSON.stringify(e.errorSamples)).toEqual({});
   expect(e.errorCount).toBe(0);
   expect(e.cleanupFailures).toEqual([]);
   expect(e.runtime.name).not.toBe('');
@@ -140,6 +140,8 @@ describe('docker-cri-shim bench', () => {
       expect(e.processes!.watch).toEqual([expect.stringMatching(/^\d+$/), 'dockerd']);
       expect(e.processes!.cpuSeconds).toBeGreaterThan(0);
       expect(e.processes!.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+      expect(e.processes!.peakPssBytes).toBeGreaterThan(0);
+      expect(e.processes!.peakPssBytes).toBeLessThanOrEqual(e.processes!.peakRssBytes);
       expect(e.processes!.roundCpuSeconds).toHaveLength(2);
     }
     checkRatios(report);
@@ -182,7 +184,7 @@ describe('docker-cri-shim bench', () => {
       const run = await bench(['--endpoint', `a=unix://${shimA.socketPath}`, '--allow-existing', '--pull-image', ref, '--workloads', 'image', '--rounds', '2']);
       expect(run.code, run.stderr).toBe(0);
       const [e] = run.report!.endpoints;
-      expect(e.errors).toEqual({});
+      expect(e.errors, JSON.stringify(e.errorSamples)).toEqual({});
       for (const rpc of ['PullImage', 'ImageStatus', 'RemoveImage']) expect(e.rpcs[`image/${rpc}`], rpc).toMatchObject({ count: 2 });
       expect((await shimA.client.im('ImageStatus', { image: { image: ref } })).image).toBeNull();
       // Present now: the workload would remove an image the user has, so it refuses.

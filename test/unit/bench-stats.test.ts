@@ -1,7 +1,8 @@
 // Statistics and parsers of the bench on known data.
 import { describe, expect, it } from 'vitest';
 import { median, percentile, ratioSpread, spread, summarize } from '../../src/bench/stats.js';
-import { parseStat, ProcessSpec } from '../../src/bench/procwatch.js';
+import { readFileSync } from 'node:fs';
+import { parseSmapsRollup, parseStat, ProcessSpec } from '../../src/bench/procwatch.js';
 import { parseCommand } from '../../src/bench/workloads.js';
 import { parseBenchArgs } from '../../src/bench/cli.js';
 import { endpointReport, ratios } from '../../src/bench/report.js';
@@ -94,9 +95,18 @@ describe('bench parsers', () => {
     fields[11] = '250'; // utime (field 14)
     fields[12] = '50'; // stime (15)
     fields[19] = '12345'; // starttime (22)
-    fields[21] = '1000'; // rss pages (24)
-    expect(parseStat(`42 (my (odd) name) ${fields.join(' ')}`)).toEqual({ cpuTicks: 300, startTicks: 12345, rssPages: 1000 });
+    expect(parseStat(`42 (my (odd) name) ${fields.join(' ')}`)).toEqual({ cpuTicks: 300, startTicks: 12345 });
     expect(parseStat(undefined)).toBeUndefined();
+  });
+
+  it('/proc/PID/smaps_rollup Rss and Pss', () => {
+    const text = '55d4c0a00000-7ffd1e5fe000 ---p 00000000 00:00 0    [rollup]\nRss:               11264 kB\nPss:                3072 kB\nPss_Anon:           1024 kB\n';
+    expect(parseSmapsRollup(text)).toEqual({ rssBytes: 11264 * 1024, pssBytes: 3072 * 1024 });
+    expect(parseSmapsRollup(undefined)).toEqual({ rssBytes: 0, pssBytes: 0 });
+    const own = parseSmapsRollup(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    expect(own.rssBytes).toBeGreaterThan(0);
+    expect(own.pssBytes).toBeGreaterThan(0);
+    expect(own.pssBytes).toBeLessThanOrEqual(own.rssBytes);
   });
 
   it('watch specs: pid, name, name~cmdline', () => {
