@@ -37,7 +37,14 @@ and peak RSS of watched processes, and ratios to the first endpoint with their s
   --timeout S              deadline of one RPC (default 120)
   --output FILE            write the figures as JSON (- for stdout, the table then goes to stderr)`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
+
+/** The integer value of a size flag, at least `min`. */
+export function int(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
 
 export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output: string | undefined } {
   const { values } = parseArgs({
@@ -65,11 +72,6 @@ export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output
       output: { type: 'string' },
     },
   });
-  const int = (flag: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
   const endpoints: EndpointSpec[] = (values.endpoint ?? []).map((e) => {
     const eq = e.indexOf('=');
     const name = e.slice(0, eq);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeReport, withSignals } from './cli.js';
+import { int, makeReport, withSignals } from './cli.js';
 import { BenchCri } from './cri.js';
 import { dockerBaseline } from './docker-baseline.js';
 import { ProcessSpec } from './procwatch.js';
@@ -91,11 +91,15 @@ function merge(parts: EndpointRun[]): EndpointRun {
 }
 
 async function main(): Promise<number> {
+  const runId = randomBytes(4).toString('hex');
+  const pods = int('pods', values.pods, 1);
+  const rounds = int('rounds', values.rounds, 1);
+  const parallel = int('parallel', values.parallel, 1);
+  const containers = int('containers', values.containers, 1);
+  const duration = int('duration', values.duration, 0);
+  const listCalls = int('list-calls', values['list-calls'], 1);
   const shim = values.endpoint ? undefined : await startShim();
   const address = values.endpoint ?? shim!.address;
-  const runId = randomBytes(4).toString('hex');
-  const pods = Number(values.pods);
-  const rounds = Number(values.rounds);
   const perRound = Math.ceil(pods / rounds);
   // The whole Docker path: the shim, dockerd, Docker's containerd and its runc shims.
   const watch = [
@@ -119,12 +123,12 @@ async function main(): Promise<number> {
       image: values.image,
       command: DEFAULT_COMMAND,
       pods: podsPerRound,
-      parallel: Number(values.parallel),
-      steadyPods: Number(values.containers),
-      durationSeconds: Number(values.duration),
+      parallel,
+      steadyPods: containers,
+      durationSeconds: duration,
       statusPeriodSeconds: 10,
       statsPeriodSeconds: 10,
-      listCalls: Number(values['list-calls']),
+      listCalls,
       execs: 0,
       pullImages: [],
     },
@@ -148,7 +152,7 @@ async function main(): Promise<number> {
       }
       sequential = makeReport({ ...options(['lifecycle'], perRound, 's'), rounds }, [merge(shimParts)], startedAt, signal.aborted);
       baseline = endpointReport(merge(dockerParts));
-      say(`parallel: ${perRound * rounds} pods, ${values.parallel} in flight; then ${values.containers} pods kept running, polled, Lists timed`);
+      say(`parallel: ${perRound * rounds} pods, ${parallel} in flight; then ${containers} pods kept running, polled, Lists timed`);
       const restOptions = options(['parallel', 'steady'], perRound * rounds, 'p');
       rest = makeReport(restOptions, await runBench(restOptions, signal, say), startedAt, signal.aborted);
       interrupted = signal.aborted;
@@ -179,7 +183,7 @@ async function main(): Promise<number> {
       ` shim/docker ${pod.median.toFixed(3)} [${pod.min.toFixed(3)}-${pod.max.toFixed(3)}] over ${pod.values.length} rounds -> shim's own share ${pct(overhead.wholePod.shimShare)}`,
     `RunPodSandbox vs pause create+start+inspect: ${overhead.runPodSandbox.shimMs.toFixed(1)} ms vs ${overhead.runPodSandbox.dockerMs.toFixed(1)} ms;` +
       ` shim/docker ${sandbox.median.toFixed(3)} [${sandbox.min.toFixed(3)}-${sandbox.max.toFixed(3)}] -> ${pct(overhead.runPodSandbox.shimShare)}`,
-    `List with ${values.containers} pods running, back to back: ListPodSandbox median ${median(restEp, 'list/ListPodSandbox').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListPodSandbox']?.p95.toFixed(2)}),` +
+    `List with ${containers} pods running, back to back: ListPodSandbox median ${median(restEp, 'list/ListPodSandbox').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListPodSandbox']?.p95.toFixed(2)}),` +
       ` ListContainers median ${median(restEp, 'list/ListContainers').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListContainers']?.p95.toFixed(2)})`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
