@@ -1,6 +1,7 @@
 // Streaming speed: ExecSync round trip of `true` through the shim next to `docker exec` from the
 // command line on the same container, and exec stdout throughput (200 MB from /dev/zero) through
-// the streaming server over SPDY/3.1 and over WebSocket, with the shim's peak RSS meanwhile.
+// the streaming server over SPDY/3.1 (spdy-transport, and Go's spdystream when Go is installed)
+// and over WebSocket, with the shim's peak RSS meanwhile.
 //
 //   npm run build && npm run bench:streaming [-- --rounds 50 --mb 200]
 //
@@ -49,6 +50,23 @@ function rssSampler(pid: number): { stop(): number } {
       return Math.max(peak, read());
     },
   };
+}
+
+/** Builds test/go/spdyclient when Go and spdystream's sources are installed; undefined otherwise. */
+function buildGoClient(dir: string): string | undefined {
+  const gopath = '/usr/share/gocode';
+  if (!existsSync(join(gopath, 'src/github.com/moby/spdystream'))) return undefined;
+  try {
+    const out = join(dir, 'spdyclient');
+    execFileSync('go', ['build', '-o', out, '.'], {
+      cwd: join(TOP, 'test/go/spdyclient'),
+      env: { ...process.env, GO111MODULE: 'off', GOPATH: gopath, GOCACHE: join(dir, 'gocache') },
+      stdio: 'ignore',
+    });
+    return out;
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -104,12 +122,18 @@ async function main(): Promise<void> {
     const bytes = MB * 1024 * 1024;
     const execUrl = async () =>
       (await rpc<{ url: string }>(rt, 'Exec', { container_id: id, cmd: ['head', '-c', String(bytes), '/dev/zero'], stdout: true, stderr: true })).url;
-    const throughput = async (via: 'spdy' | 'ws') => {
+    // Go's spdystream client (what kubelet, kubectl and crictl use), when Go and its sources are here.
+    const goClient = buildGoClient(tmp);
+    const throughput = async (via: 'spdy' | 'ws' | 'go') => {
       const url = await execUrl();
       const rss = rssSampler(shim.pid!);
       const t = performance.now();
       let got = 0;
-      if (via === 'spdy') {
+      if (via === 'go') {
+        const child = spawn(goClient!, ['exec', url, 'nostdin', 'notty'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        child.stdout.on('data', (d: Buffer) => (got += d.length));
+        await new Promise((r) => child.once('close', r));
+      } else if (via === 'spdy') {
         const s = await spdyExec(url, {});
         s.stdoutStream!.on('data', (d: Buffer) => (got += d.length));
         await s.error;
@@ -132,6 +156,7 @@ async function main(): Promise<void> {
     const baseline = rssSampler(shim.pid!).stop();
     const spdy = await throughput('spdy');
     const ws = await throughput('ws');
+    const go = goClient ? await throughput('go') : undefined;
 
     console.log(`\nExecSync \`true\` round trip (${ROUNDS} rounds after 5 warm-up, 2 cores)`);
     console.log('| path | median | p95 |');
@@ -143,6 +168,7 @@ async function main(): Promise<void> {
     console.log('| --- | --- | --- | --- |');
     console.log(`| SPDY/3.1 (spdy-transport client) | ${spdy.mbps.toFixed(0)} | ${spdy.seconds.toFixed(2)} | ${spdy.peak.toFixed(0)} MiB |`);
     console.log(`| WebSocket v5.channel.k8s.io (ws client) | ${ws.mbps.toFixed(0)} | ${ws.seconds.toFixed(2)} | ${ws.peak.toFixed(0)} MiB |`);
+    if (go) console.log(`| SPDY/3.1 (Go spdystream client, no flow control) | ${go.mbps.toFixed(0)} | ${go.seconds.toFixed(2)} | ${go.peak.toFixed(0)} MiB |`);
     console.log(`| baseline: docker exec CLI, no shim | ${(MB / cliSeconds).toFixed(0)} | ${cliSeconds.toFixed(2)} | - |`);
     rt.close();
   } finally {
