@@ -45,8 +45,13 @@ export class ContainerEventHub {
   private readonly listeners = new Set<ContainerEventListener>();
   /** Pod sandbox id -> ids of its workload containers, to attach every container status to an event. */
   private readonly members = new Map<string, Set<string>>();
-  /** Until the index first synced, its records are the state we start from, not news. */
+  /**
+   * Until the index first synced, records of containers created before this process started are
+   * the state we start from, not news (a container created meanwhile is: the shim may be serving
+   * while a slow first sync is still under way).
+   */
   private synced = false;
+  private readonly startedAtNs = BigInt(nowNs());
   private gap = false;
 
   constructor(
@@ -76,14 +81,14 @@ export class ContainerEventHub {
 
   private onUpdated(record: ContainerRecord, previous: ContainerRecord | undefined): void {
     const sandboxId = this.track(record);
-    if (!this.synced) return;
+    if (!this.synced && BigInt(dockerTimeToNs(record.Created)) < this.startedAtNs) return;
     for (const type of transitions(record, previous)) this.publish(type, record.Id, sandboxId, record);
   }
 
   private onRemoved(id: string, previous: ContainerRecord): void {
     const sandboxId = this.sandboxIdOf(previous);
     if (sandboxId !== id) this.members.get(sandboxId)?.delete(id);
-    if (this.synced) this.publish('CONTAINER_DELETED_EVENT', id, sandboxId, previous);
+    this.publish('CONTAINER_DELETED_EVENT', id, sandboxId, previous);
     if (sandboxId === id) this.members.delete(id);
   }
 

@@ -131,6 +131,8 @@ describe('container events across a break of the Docker event stream', () => {
   });
 
   it('a restart that happened while the stream was down is reported after it reconnects', async () => {
+    // The stream must have been up (the index synced) for its break to be a gap.
+    await logged(shim, 'container index synced with dockerd', 1);
     const pod = await fx.pod('events-gap');
     const id = await fx.run(pod, fx.containerConfig('phoenix', { command: SLEEPER }));
     const added = logCount(shim, ADDED);

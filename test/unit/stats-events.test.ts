@@ -120,14 +120,17 @@ describe('ContainerEventHub', () => {
     expect(got.at(-1)?.pod_sandbox_status?.metadata?.uid).toBe('uid1');
   });
 
-  it('records loaded before the first sync are not news', () => {
+  it('containers older than the shim, loaded before the first sync, are not news; newer ones are', () => {
     const index = new FakeIndex();
     const hub = new ContainerEventHub(index, logger);
     const got: ContainerEventResponse[] = [];
     hub.subscribe((e) => got.push(e));
     index.put(rec('e'.repeat(64), 'running', T1));
+    const fresh = rec('9'.repeat(64), 'created');
+    fresh.Created = new Date(Date.now() + 1000).toISOString();
+    index.put(fresh);
     index.emit('resynced');
-    expect(got).toEqual([]);
+    expect(got.map((e) => [e.container_id, e.container_event_type])).toEqual([['9'.repeat(64), 'CONTAINER_CREATED_EVENT']]);
   });
 
   it('after the Docker stream broke, every container is re-read and a restart in the gap is reported', async () => {
