@@ -51,7 +51,7 @@ export async function run(config: Config): Promise<void> {
     logger.info({ signal }, 'shutting down');
     // Pods keep running: the shim owns no pod process and removes nothing here.
     notify('STOPPING=1', logger)
-      .then(() => Promise.all([server.stop(), metrics?.stop()]))
+      .then(() => Promise.all([server.stop(), metrics?.stop(), services.streaming.close()]))
       .then(() => {
         index.stop();
         logger.flush();
