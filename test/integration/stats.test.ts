@@ -1,6 +1,6 @@
 // Container and pod stats and metrics against the real dockerd: numbers are checked against
 // what the containers do (burn CPU, hold 50 MiB in tmpfs, serve HTTP) and against the cgroup.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import type { ContainerStats__Output } from '../../src/generated/runtime/v1/ContainerStats.js';
@@ -157,5 +157,41 @@ describe('stats against dockerd', () => {
     const stopped = await containerStats(web);
     expect(stopped.attributes!.id).toBe(web);
     expect(stopped.cpu).toBeNull();
+  });
+});
+
+describe('pod stats from the pod\'s own cgroup', () => {
+  let shim: RunningShim;
+  const fx = new PodFixture(() => shim);
+  const parent = `/cri-shim-stats-${fx.runId}`;
+
+  beforeAll(async () => {
+    shim = await startShim();
+  });
+  afterAll(async () => {
+    await fx.cleanup();
+    await shim?.stop();
+    // Docker creates a cgroup parent but never removes it.
+    const roots = readFileSync('/proc/self/cgroup', 'utf8').includes(':memory:') ? readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}`) : ['/sys/fs/cgroup'];
+    for (const root of roots) {
+      try {
+        rmdirSync(`${root}${parent}`);
+      } catch {
+        // not in this hierarchy
+      }
+    }
+  });
+
+  it('CPU, memory and processes of a pod with a cgroup parent include all its containers', async () => {
+    const pod = await fx.pod('podcg', { linux: { cgroup_parent: parent } });
+    const burner = await fx.run(pod, fx.containerConfig('spin', { command: ['sh', '-c', 'while :; do :; done'] }));
+    await sleep(1000);
+    const stats = (await shim.client.rt('PodSandboxStats', { pod_sandbox_id: pod.id })).stats!.linux!;
+    const container = stats.containers.find((c) => c.attributes!.id === burner)!;
+    // Read after the container's own numbers, the pod's cgroup has at least as much.
+    expect(Number(stats.cpu!.usage_core_nano_seconds!.value)).toBeGreaterThan(0);
+    expect(Number(stats.cpu!.usage_core_nano_seconds!.value)).toBeGreaterThanOrEqual(Number(container.cpu!.usage_core_nano_seconds!.value));
+    expect(Number(stats.memory!.usage_bytes!.value)).toBeGreaterThan(0);
+    expect(Number(stats.process!.process_count!.value)).toBeGreaterThanOrEqual(2);
   });
 });
