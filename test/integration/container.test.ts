@@ -336,7 +336,11 @@ describe('containers against dockerd', () => {
       await new Promise((r) => setTimeout(r, 200));
       st = await fx.status(oom.id);
     }
-    expect(st).toMatchObject({ exit_code: 137, reason: 'OOMKilled' });
+    expect(st.exit_code).toBe(137);
+    // Under load Docker 20.10 can handle the OOM event after the exit and never set its flag:
+    // the shim reports what Docker knows.
+    const dockerSaysOom = dockerInspect<{ State: { OOMKilled: boolean } }>(oom.id).State.OOMKilled;
+    expect(st.reason).toBe(dockerSaysOom ? 'OOMKilled' : 'Error');
   });
 
   it('reports a failed start as EXITED with reason StartError and Docker\'s message', async () => {
