@@ -7,7 +7,7 @@ import type { DockerClient } from '../docker/client.js';
 import { deadlineExceeded, CriError, Code } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pumpDockerOutput } from './docker-io.js';
-import { execProcess, exitCodeOf, killExec } from './exec.js';
+import { ExecProcess, exitCodeOf, killExec } from './exec.js';
 
 /**
  * Most bytes kept of each of stdout and stderr; the rest is read and dropped. Both together
@@ -67,10 +67,8 @@ export async function execSync(
   let timedOut = false;
   let stopping: Promise<void> | undefined;
   const stop = () => {
-    // Only a timeout or a cancelled call pays for the inspect that finds the process.
-    stopping ??= execProcess(exec)
-      .then((proc) => killExec(proc, logger))
-      .finally(() => sock.destroy());
+    // Only a timeout or a cancelled call pays for the inspects that find the process.
+    stopping ??= killExec(new ExecProcess(exec), logger).finally(() => sock.destroy());
   };
   const timer = timeoutMs > 0 ? setTimeout(() => ((timedOut = true), stop()), timeoutMs) : undefined;
   signal.addEventListener('abort', stop, { once: true });

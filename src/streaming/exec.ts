@@ -35,50 +35,59 @@ export async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
   return null;
 }
 
-/** The host process of a started exec, remembered so it can be ended even after Docker forgot the exec. */
-export interface ExecProcess {
-  exec: Dockerode.Exec;
-  pid?: number;
-  startTime?: string;
-}
+/**
+ * The host process of a started exec. Docker reports its PID only some 0.1 s after the start
+ * (0 until then) and forgets the exec when the container stops, so the PID is learnt early,
+ * with its start time so that a reused PID is never mistaken for it.
+ */
+export class ExecProcess {
+  pid: number | undefined;
+  startTime: string | undefined;
+  private learning: Promise<void> | undefined;
 
-export async function execProcess(exec: Dockerode.Exec): Promise<ExecProcess> {
-  try {
-    const { Pid } = await exec.inspect();
-    return { exec, pid: Pid || undefined, startTime: Pid ? await processStartTime(Pid) : undefined };
-  } catch {
-    return { exec };
+  constructor(readonly exec: Dockerode.Exec) {}
+
+  learnPid(): Promise<void> {
+    this.learning ??= this.poll();
+    return this.learning;
+  }
+
+  private async poll(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      let info: Dockerode.ExecInspectInfo;
+      try {
+        info = await this.exec.inspect();
+      } catch {
+        return;
+      }
+      if (info.Pid) {
+        this.pid = info.Pid;
+        this.startTime = await processStartTime(info.Pid);
+        return;
+      }
+      if (!info.Running && info.ExitCode !== null) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
-/**
- * Kills the exec's process tree (Docker has no call for it); used on timeouts, vanished
- * clients and stopped containers. Docker drops the exec record when its container stops,
- * hence the PID noted at start.
- */
+/** Kills the exec's process tree (Docker has no call for it): timeouts, vanished clients, stopped containers. */
 export async function killExec(proc: ExecProcess, logger: Logger): Promise<void> {
-  let pid = proc.pid;
-  let startTime = proc.startTime;
+  await proc.learnPid();
+  if (!proc.pid) return;
   try {
-    let info = await proc.exec.inspect();
-    // Started but not yet running (no PID, no exit code): wait for the process to appear.
-    for (let i = 0; i < 50 && !info.Running && info.ExitCode === null && !info.Pid; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      info = await proc.exec.inspect();
-    }
-    if (!info.Running) return;
-    if (info.Pid && info.Pid !== pid) {
-      pid = info.Pid;
-      startTime = undefined;
-    }
+    if (!(await proc.exec.inspect()).Running) return;
   } catch (err) {
     logger.debug({ exec: proc.exec.id, err: dockerMessage(err) }, 'exec record gone; killing the process noted at start');
   }
-  if (!pid) return;
-  const n = await killProcessTree(pid, startTime);
-  logger.debug({ exec: proc.exec.id, pid, killed: n }, 'killed exec process tree');
+  const n = await killProcessTree(proc.pid, proc.startTime);
+  logger.debug({ exec: proc.exec.id, pid: proc.pid, killed: n }, 'killed exec process tree');
 }
 
+/**
+ * Runs an exec session. `containerGone` fires when the container stops: an exec'd process
+ * that shares the pod's PID namespace would outlive it, so the session ends it then.
+ */
 export async function runExec(
   docker: DockerClient,
   target: ExecTarget,
@@ -101,7 +110,8 @@ export async function runExec(
   );
   // The hijacked stream lives as long as the session: it must not sit in the request queue.
   const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
-  const proc = await execProcess(exec);
+  const proc = new ExecProcess(exec);
+  void proc.learnPid();
   const stopResizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : () => undefined;
   let finished = false;
   const onAbort = () => {

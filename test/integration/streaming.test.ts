@@ -288,7 +288,7 @@ describe('disconnects', () => {
       await new Promise((r) => setTimeout(r, 200));
       left = [...(await processesMatching('spdy-vanish')), ...(await processesMatching('ws-vanish'))];
     }
-    if (left.length) console.log(shim.logs().split('\n').filter((l) => /exec|stream|kill/i.test(l)).slice(-30).join('\n'));
+    if (left.length) console.log(shim.logs().split('\n').filter((l) => !l.includes('ExecSync')).slice(-40).join('\n'));
     expect(left).toEqual([]);
     // The shim's side of both sessions is gone too: no streaming connection, no Docker hijack.
     while ((streamingConnections(port) > 0 || openFds() > fdsBefore + 2) && Date.now() < deadline) {
