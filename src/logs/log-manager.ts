@@ -1,6 +1,6 @@
 // One ContainerLog per started container: created at StartContainer, gone when the
 // container's output has ended (or the container was removed).
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Logger } from '../logger.js';
@@ -19,17 +19,30 @@ export class LogManager {
 
   /**
    * Makes sure the CRI log file exists (empty if new) so the kubelet can open it right after
-   * CreateContainer. Returns true when this call created the file.
+   * CreateContainer. Returns an undo that removes what this call made (the file, and the
+   * directories it created while they are empty), for a create that fails after it.
    */
-  async prepare(path: string): Promise<boolean> {
-    await mkdir(dirname(path), { recursive: true, mode: LOG_DIR_MODE });
+  async prepare(path: string): Promise<() => Promise<void>> {
+    const firstDir = await mkdir(dirname(path), { recursive: true, mode: LOG_DIR_MODE });
+    let madeFile = false;
     try {
       await (await open(path, 'wx', LOG_FILE_MODE)).close();
-      return true;
+      madeFile = true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+    return async () => {
+      if (madeFile) await unlink(path).catch(() => undefined);
+      if (!firstDir) return;
+      // Deepest first; rmdir leaves a directory another container's log already uses.
+      for (let dir = dirname(path); ; dir = dirname(dir)) {
+        const removed = await rmdir(dir).then(
+          () => true,
+          () => false,
+        );
+        if (!removed || dir === firstDir || dir === dirname(dir)) break;
+      }
+    };
   }
 
   /**

@@ -1,11 +1,11 @@
 // Workload containers: create (in a running pod), start, stop, remove, list, status, and the
 // CRI log file every container's output is written to. Lists are answered from the container
 // index; every change the shim makes refreshes the index before the RPC returns.
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
-import { LABEL_TYPE, LABEL_LOG_PATH, matchesSelector, TYPE_CONTAINER } from '../docker/labels.js';
+import { LABEL_TYPE, LABEL_LOG_PATH, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
@@ -64,7 +64,7 @@ export class ContainerService {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is empty');
     validateContainerConfig(req.config);
     const config = req.config;
-    const sandbox = await this.index.resolve(req.pod_sandbox_id, 'podsandbox', 'pod sandbox');
+    const sandbox = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox');
     if (!sandbox.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandbox.Id} is not ready (its pause container is ${sandbox.State?.Status ?? 'unknown'})`);
     }
@@ -87,9 +87,9 @@ export class ContainerService {
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
     });
 
-    let madeLogFile = false;
+    let undoLogFile: (() => Promise<void>) | undefined;
     try {
-      if (logPath) madeLogFile = await this.logs.prepare(logPath);
+      if (logPath) undoLogFile = await this.logs.prepare(logPath);
     } catch (err) {
       throw toCriError(err, `create log file ${logPath}`);
     }
@@ -98,7 +98,7 @@ export class ContainerService {
       id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
     } catch (err) {
       // Nothing half-made stays behind: the container was not created, so neither is its log.
-      if (madeLogFile) await unlink(logPath).catch(() => undefined);
+      await undoLogFile?.();
       throw err;
     }
     await this.reread(id);

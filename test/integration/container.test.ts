@@ -224,6 +224,9 @@ describe('containers against dockerd', () => {
     const e = await expectCode(fx.create(pod, config), status.INVALID_ARGUMENT);
     expect(e.details).toMatch(/CPU/i);
     expect(existsSync(fx.logPath(pod.config, config))).toBe(false);
+    // The directory the create made for that log is gone too; the pod's, used by others, stays.
+    expect(existsSync(join(pod.config.log_directory!, 'refused'))).toBe(false);
+    expect(existsSync(pod.config.log_directory!)).toBe(true);
     expect(docker('ps', '-aq', '--filter', `name=k8s_refused_${pod.config.metadata!.name}`)).toBe('');
     const dev = join(tmp, 'no-such-device');
     const d = await expectCode(
