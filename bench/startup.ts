@@ -1,5 +1,7 @@
 // The single executable: start-up time to the first answered Version, RSS when idle, and RSS
 // after N pod lifecycles (RunPodSandbox, PodSandboxStatus, StopPodSandbox, RemovePodSandbox).
+// RSS alone cannot tell a leak from a heap V8 has not shrunk yet, so the JS heap in use is also
+// read right after a full GC (the heap snapshot endpoint collects garbage first).
 //
 //   npm run build && npm run build:sea && node bench/startup.ts [--starts 10] [--pods 1000] [--concurrency 4]
 //
@@ -7,6 +9,7 @@
 // the locally built pause image; removes every pod it made, also when interrupted.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -55,11 +58,11 @@ function call<T>(c: Client, method: string, req: unknown, timeoutMs = 60_000): P
   return new Promise((res, rej) => c[method](req, { deadline: Date.now() + timeoutMs }, (err, out) => (err ? rej(err) : res(out as T))));
 }
 
-function start(name: string): { proc: ChildProcess; socket: string } {
+function start(name: string, extra: string[] = []): { proc: ChildProcess; socket: string } {
   const socket = join(tmp, `${name}.sock`);
   const proc = spawn(
     EXE,
-    [`--container-runtime-endpoint=unix://${socket}`, `--root-directory=${join(tmp, name)}`, `--pod-infra-container-image=${PAUSE}`, '--network-plugin=', '--log-level=warn'],
+    [`--container-runtime-endpoint=unix://${socket}`, `--root-directory=${join(tmp, name)}`, `--pod-infra-container-image=${PAUSE}`, '--network-plugin=', '--log-level=warn', ...extra],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   procs.push(proc);
@@ -99,6 +102,24 @@ function rssMiB(pid: number): number {
   return Number(m![1]) / 1024;
 }
 
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** JS heap in use right after a full GC, in MiB; the snapshot file itself is discarded. */
+async function heapAfterGcMiB(metrics: string): Promise<number> {
+  const path = (await (await fetch(`${metrics}/debug/heap-snapshot`, { method: 'POST' })).text()).trim();
+  rmSync(path, { force: true });
+  const text = await (await fetch(`${metrics}/metrics`)).text();
+  const m = /^docker_cri_shim_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return Number(m![1]) / 1024 / 1024;
+}
+
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const f = (n: number) => n.toFixed(1);
 
@@ -107,13 +128,16 @@ try {
   for (let i = 0; i < STARTS; i++) starts.push(await timeToVersion(i));
   console.log(`start-up to first Version (${STARTS} starts): median ${f(pct(starts, 50))} ms, min ${f(Math.min(...starts))} ms, max ${f(Math.max(...starts))} ms`);
 
-  const { proc, socket } = start('pods');
+  const port = await freePort();
+  const metrics = `http://127.0.0.1:${port}`;
+  const { proc, socket } = start('pods', [`--metrics-bind-addr=127.0.0.1:${port}`]);
   while (!existsSync(socket)) await new Promise((r) => setTimeout(r, 20));
   const c = client(socket);
   await call(c, 'Version', { version: 'v1' });
   await new Promise((r) => setTimeout(r, 3_000));
   const idle = rssMiB(proc.pid!);
-  console.log(`RSS idle: ${f(idle)} MiB`);
+  const idleHeap = await heapAfterGcMiB(metrics);
+  console.log(`RSS idle: ${f(idle)} MiB; JS heap used after full GC: ${f(idleHeap)} MiB`);
 
   if (PODS > 0) {
     let next = 0;
@@ -140,8 +164,10 @@ try {
     await call(c, 'ListPodSandbox', {});
     await new Promise((r) => setTimeout(r, 5_000));
     const after = rssMiB(proc.pid!);
+    const afterHeap = await heapAfterGcMiB(metrics);
     console.log(`${PODS} pod lifecycles (concurrency ${CONCURRENCY}) in ${f(secs)} s (${f(PODS / secs)} pods/s); RSS along the way: ${samples.join(', ')}`);
     console.log(`RSS after ${PODS} pod lifecycles (5 s settle): ${f(after)} MiB (growth ${f(after - idle)} MiB over idle)`);
+    console.log(`JS heap used after full GC: ${f(afterHeap)} MiB (growth ${f(afterHeap - idleHeap)} MiB over idle)`);
   }
   c.close();
   await stop(proc);
