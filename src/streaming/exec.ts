@@ -111,9 +111,12 @@ export async function runExec(
   // The hijacked stream lives as long as the session: it must not sit in the request queue.
   const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
   const proc = new ExecProcess(exec);
-  void proc.learnPid();
-  const stopResizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : () => undefined;
   let finished = false;
+  let stopResizes: () => void = () => {};
+  // Docker refuses to resize an exec whose process is not up yet: start once it has a PID.
+  void proc.learnPid().then(() => {
+    if (spec.tty && !finished) stopResizes = followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger);
+  });
   const onAbort = () => {
     if (finished) return;
     void killExec(proc, logger).finally(() => sock.destroy());
