@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
-import { LABEL_TYPE, LABEL_LOG_PATH, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
+import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
@@ -183,6 +183,12 @@ export class ContainerService {
     const id = record.Id;
     if (containerState(record) === 'CONTAINER_EXITED') {
       throw failedPrecondition(`container ${id} has exited; create a new one instead of starting it again`);
+    }
+    // Docker would fail to join the namespaces of a pause container that is not running.
+    const sandboxId = record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '';
+    const sandbox = this.index.get(sandboxId);
+    if (!sandbox?.State?.Running) {
+      throw failedPrecondition(`pod sandbox ${sandboxId} of container ${id} is ${sandbox ? 'not ready' : 'gone'}`);
     }
     try {
       await this.docker.raw('container.start', (d) => d.getContainer(id).start());

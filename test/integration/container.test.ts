@@ -436,6 +436,12 @@ describe('containers against dockerd', () => {
     await rt.rt('StopPodSandbox', { pod_sandbox_id: stopped.id });
     const fp = await expectCode(fx.create(stopped, fx.containerConfig('late', { command: ['true'] })), status.FAILED_PRECONDITION);
     expect(fp.details).toContain(stopped.id);
+    // A container created before its pod stopped cannot start either.
+    const other = await fx.pod('stopped2');
+    const early = await fx.create(other, fx.containerConfig('early', { command: ['true'] }));
+    await rt.rt('StopPodSandbox', { pod_sandbox_id: other.id });
+    const sp = await expectCode(rt.rt('StartContainer', { container_id: early }), status.FAILED_PRECONDITION);
+    expect(sp.details).toContain(other.id);
   });
 
   it('replaces a leftover exited container of the same name; a running one is AlreadyExists', async () => {
