@@ -14,15 +14,19 @@ export interface ExecTarget {
   cmd: string[];
 }
 
-/** Applies resizes in order, never two at once, the first as soon as the process runs. */
-function followResizes(io: RemoteCommandIO, apply: (size: TerminalSize) => Promise<unknown>, logger: Logger): () => void {
+/**
+ * Applies resizes in order, never two at once, starting with the size the client announced
+ * before the process started. `initial` settles once that first size is applied.
+ */
+function followResizes(io: RemoteCommandIO, apply: (size: TerminalSize) => Promise<unknown>, logger: Logger): { stop(): void; initial: Promise<unknown> } {
   let chain: Promise<unknown> = Promise.resolve();
   const onResize = (size: TerminalSize) => {
     chain = chain.then(() => apply(size)).catch((err: unknown) => logger.debug({ err: dockerMessage(err) }, 'terminal resize failed'));
   };
   if (io.resizes.latest) onResize(io.resizes.latest);
+  const initial = chain;
   io.resizes.on('resize', onResize);
-  return () => io.resizes.off('resize', onResize);
+  return { stop: () => io.resizes.off('resize', onResize), initial };
 }
 
 /** Docker may report the exec as running for a moment after its output ended. */
@@ -111,12 +115,9 @@ export async function runExec(
   // The hijacked stream lives as long as the session: it must not sit in the request queue.
   const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
   const proc = new ExecProcess(exec);
+  void proc.learnPid();
   let finished = false;
-  let stopResizes: () => void = () => {};
-  // Docker refuses to resize an exec whose process is not up yet: start once it has a PID.
-  void proc.learnPid().then(() => {
-    if (spec.tty && !finished) stopResizes = followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger);
-  });
+  const resizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : undefined;
   const onAbort = () => {
     if (finished) return;
     void killExec(proc, logger).finally(() => sock.destroy());
@@ -125,7 +126,9 @@ export async function runExec(
   containerGone.addEventListener('abort', onAbort, { once: true });
   if (io.signal.aborted || containerGone.aborted) onAbort();
   try {
-    if (spec.stdin && io.stdin) void pumpStdin(io.stdin, sock);
+    // Docker 20.10 cannot start an exec at a size: typed-ahead input waits for the first resize.
+    const stdin = io.stdin;
+    if (spec.stdin && stdin) void (resizes?.initial ?? Promise.resolve()).then(() => pumpStdin(stdin, sock));
     await pumpDockerOutput(sock, spec.tty, io.stdout, io.stderr).catch(() => undefined);
     finished = true;
     logger.debug({ exec: exec.id, container: target.containerId }, 'exec output ended');
@@ -136,7 +139,7 @@ export async function runExec(
     return code === 0 ? { kind: 'success' } : { kind: 'exit', code };
   } finally {
     finished = true;
-    stopResizes();
+    resizes?.stop();
     io.signal.removeEventListener('abort', onAbort);
     containerGone.removeEventListener('abort', onAbort);
     sock.destroy();
@@ -150,17 +153,18 @@ export async function runAttach(docker: DockerClient, container: Dockerode.Conta
   await docker.apiVersion();
   const handle = docker.docker.getContainer(container.Id);
   const sock = (await handle.attach({ stream: true, stdin: withStdin, stdout: spec.stdout, stderr: spec.stderr, hijack: true })) as Duplex;
-  const stopResizes = tty ? followResizes(io, (s) => handle.resize({ h: s.height, w: s.width }), logger) : () => undefined;
+  const resizes = tty ? followResizes(io, (s) => handle.resize({ h: s.height, w: s.width }), logger) : undefined;
   const onAbort = () => sock.destroy();
   io.signal.addEventListener('abort', onAbort, { once: true });
   if (io.signal.aborted) onAbort();
   try {
-    if (withStdin && io.stdin) void pumpStdin(io.stdin, sock);
-    else io.stdin?.resume();
+    const stdin = io.stdin;
+    if (withStdin && stdin) void (resizes?.initial ?? Promise.resolve()).then(() => pumpStdin(stdin, sock));
+    else stdin?.resume();
     await pumpDockerOutput(sock, tty, io.stdout, io.stderr).catch(() => undefined);
     return io.signal.aborted ? { kind: 'error', message: 'client went away' } : { kind: 'success' };
   } finally {
-    stopResizes();
+    resizes?.stop();
     io.signal.removeEventListener('abort', onAbort);
     sock.destroy();
   }
