@@ -149,7 +149,8 @@ export class StatsService {
     return all.filter((r) => kindOf(r) === TYPE_CONTAINER && isRunning(r) && r.Config?.Labels?.[LABEL_SANDBOX_ID] === sandboxId);
   }
 
-  private async statsOf(record: ContainerRecord, clock: Clock): Promise<ContainerStats> {
+  /** `sample`: the container's cgroup already read by the caller (pod stats read each one once). */
+  private async statsOf(record: ContainerRecord, clock: Clock, sample = isRunning(record) ? this.sample(record) : undefined): Promise<ContainerStats> {
     const parsed = parseName(record.Name);
     const { labels, annotations } = fromDockerLabels(record.Config?.Labels);
     const stats: ContainerStats = {
@@ -160,7 +161,6 @@ export class StatsService {
         annotations,
       },
     };
-    const sample = isRunning(record) ? this.sample(record) : undefined;
     if (sample) {
       stats.cpu = this.cpuUsage(record.Id, sample, clock, startedNs(record));
       stats.memory = memoryUsage(sample, clock);
@@ -173,7 +173,8 @@ export class StatsService {
   private async podStatsOf(sandbox: ContainerRecord, containers: ContainerRecord[], clock: Clock): Promise<PodSandboxStats> {
     const parsed = parseName(sandbox.Name);
     const { labels, annotations } = fromDockerLabels(sandbox.Config?.Labels);
-    const containerStats = await Promise.all(containers.map((c) => this.statsOf(c, clock)));
+    const samples = new Map(containers.map((c) => [c.Id, this.sample(c)]));
+    const containerStats = await Promise.all(containers.map((c) => this.statsOf(c, clock, samples.get(c.Id))));
     const stats: PodSandboxStats = {
       attributes: {
         id: sandbox.Id,
@@ -188,7 +189,7 @@ export class StatsService {
       },
       linux: { containers: containerStats },
     };
-    const sample = isRunning(sandbox) ? this.podSample(sandbox, containers) : undefined;
+    const sample = isRunning(sandbox) ? this.podSample(sandbox, [...samples.values()]) : undefined;
     if (sample && stats.linux) {
       stats.linux.cpu = this.cpuUsage(`pod:${sandbox.Id}`, sample, clock, startedNs(sandbox));
       stats.linux.memory = memoryUsage(sample, clock);
@@ -204,13 +205,13 @@ export class StatsService {
    * container of the pod (and keeps counting what exited containers used, so cumulative CPU never
    * goes backwards); otherwise the pod is the sum of its running containers.
    */
-  private podSample(sandbox: ContainerRecord, containers: ContainerRecord[]): CgroupSample | undefined {
+  private podSample(sandbox: ContainerRecord, containerSamples: (CgroupSample | undefined)[]): CgroupSample | undefined {
     const pause = this.dirsOf(sandbox);
     if (pause && sandbox.HostConfig?.CgroupParent) {
       const pod = this.cgroups.read(parentDirs(pause));
       if (pod) return pod;
     }
-    const samples = [sandbox, ...containers].map((r) => this.sample(r)).filter((s): s is CgroupSample => s !== undefined);
+    const samples = [this.sample(sandbox), ...containerSamples].filter((s): s is CgroupSample => s !== undefined);
     return samples.length ? sumSamples(samples) : undefined;
   }
 
