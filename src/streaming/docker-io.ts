@@ -3,7 +3,7 @@
 import type { Readable, Writable } from 'node:stream';
 
 /** Resolves when `dest` can take more (or is gone: a vanished client must not block the pump). */
-export function drained(dest: Writable): Promise<void> {
+function drained(dest: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       dest.off('drain', done);
@@ -25,21 +25,34 @@ export async function writeTo(dest: Writable | undefined, chunk: Buffer): Promis
 /**
  * Copies Docker's output to stdout/stderr until Docker ends it. Without a TTY Docker frames
  * the output: 8-byte headers (byte 0 = 1 stdout / 2 stderr, bytes 4-7 = big-endian length).
+ * Payloads are passed on as they arrive, even split across chunks: nothing is copied whole.
  */
 export async function pumpDockerOutput(source: Readable, tty: boolean, stdout?: Writable, stderr?: Writable): Promise<void> {
   if (tty) {
     for await (const chunk of source) await writeTo(stdout, chunk as Buffer);
     return;
   }
-  let pending: Buffer = Buffer.alloc(0);
-  for await (const chunk of source) {
-    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-    while (pending.length >= 8) {
-      const size = pending.readUInt32BE(4);
-      if (pending.length < 8 + size) break;
-      const payload = pending.subarray(8, 8 + size);
-      await writeTo(pending[0] === 2 ? stderr : stdout, payload);
-      pending = pending.subarray(8 + size);
+  let header: Buffer = Buffer.alloc(0);
+  let remaining = 0;
+  let target: Writable | undefined;
+  for await (const data of source) {
+    const chunk = data as Buffer;
+    let off = 0;
+    while (off < chunk.length) {
+      if (remaining === 0) {
+        const take = Math.min(8 - header.length, chunk.length - off);
+        header = Buffer.concat([header, chunk.subarray(off, off + take)]);
+        off += take;
+        if (header.length < 8) break;
+        target = header[0] === 2 ? stderr : stdout;
+        remaining = header.readUInt32BE(4);
+        header = Buffer.alloc(0);
+        continue;
+      }
+      const n = Math.min(remaining, chunk.length - off);
+      await writeTo(target, chunk.subarray(off, off + n));
+      off += n;
+      remaining -= n;
     }
   }
 }

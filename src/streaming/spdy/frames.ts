@@ -33,8 +33,6 @@ export const RstStatus = {
 export const SETTINGS_INITIAL_WINDOW_SIZE = 7;
 /** Initial stream and session window of SPDY/3.1. */
 export const DEFAULT_WINDOW = 64 * 1024;
-/** Control frame and data frame lengths are 24-bit. */
-export const MAX_FRAME_PAYLOAD = 0xffffff;
 
 export type Headers = Map<string, string>;
 
@@ -67,11 +65,6 @@ export class FrameParser {
       }
     }
     return frames;
-  }
-
-  /** Version field of a control frame header (bytes 0-1 without the control bit). */
-  static version(controlFrameHead: Buffer): number {
-    return controlFrameHead.readUInt16BE(0) & 0x7fff;
   }
 
   private peek(n: number): Buffer {
@@ -138,16 +131,6 @@ export function goAwayFrame(lastGoodStreamId: number, status: number): Buffer {
   body.writeUInt32BE(lastGoodStreamId & 0x7fffffff, 0);
   body.writeUInt32BE(status, 4);
   return Buffer.concat([controlHeader(FrameType.GOAWAY, 0, 8), body]);
-}
-
-export function settingsFrame(entries: Array<[id: number, value: number]>): Buffer {
-  const body = Buffer.alloc(4 + entries.length * 8);
-  body.writeUInt32BE(entries.length, 0);
-  entries.forEach(([id, value], i) => {
-    body.writeUInt32BE(id & 0xffffff, 4 + i * 8);
-    body.writeUInt32BE(value >>> 0, 8 + i * 8);
-  });
-  return Buffer.concat([controlHeader(FrameType.SETTINGS, 0, body.length), body]);
 }
 
 /** SETTINGS payload -> id/value pairs (flags dropped). */

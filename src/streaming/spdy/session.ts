@@ -148,10 +148,6 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (head.length) this.onBytes(head);
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Whether the peer was seen to take part in flow control ('unknown' until it shows either way). */
   get flowControl(): PeerFlowControl {
     return this.peerFlowControl;
