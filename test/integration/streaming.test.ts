@@ -359,6 +359,21 @@ describe('PortForward', () => {
     client.close();
   });
 
+  it('forwards in a host-network pod too (its namespace is the node\'s)', async () => {
+    const hostPod = await fx.pod('hostnet', { linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } } });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    await fx.run(hostPod, fx.containerConfig('httpd', { command: ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', '/var/www'] }));
+    await new Promise((r) => setTimeout(r, 500));
+    const { url } = await shim.client.rt('PortForward', { pod_sandbox_id: hostPod.id, port: [port] });
+    const client = await spdyConnect(url, ['portforward.k8s.io']);
+    const error = await client.open({ streamtype: 'error', port: String(port), requestid: '0' });
+    const data = await client.open({ streamtype: 'data', port: String(port), requestid: '0' });
+    const errText = collect(error);
+    expect(await httpGet(data)).toMatch(/^HTTP\/1\.[01] 200/);
+    expect((await errText).toString()).toBe('');
+    client.close();
+  });
+
   it('fetches a page over WebSocket (v4.portforward.k8s.io)', async () => {
     const got: Record<number, Buffer[]> = { 0: [], 1: [] };
     const ports: Record<number, number> = {};
