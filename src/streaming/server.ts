@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
+import { streamingSessions } from '../metrics/index.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from './remotecommand.js';
 import { SpdySession } from './spdy/session.js';
 import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS, finishPortForward, portForwardOverSpdy, remoteCommandOverSpdy } from './spdy/kube.js';
@@ -149,6 +150,8 @@ export class StreamingServer {
     const log = this.logger.child({ stream: request.kind, protocol: `spdy ${protocol}` });
     const session = new SpdySession(socket, head, (err) => log.warn({ err: err.message }, 'SPDY protocol error; connection dropped'));
     if (request.kind === 'portforward') {
+      streamingSessions.inc({ kind: 'portforward' });
+      session.once('close', () => streamingSessions.dec({ kind: 'portforward' }));
       portForwardOverSpdy(
         session,
         (pf) => {
@@ -182,6 +185,8 @@ export class StreamingServer {
       const log = this.logger.child({ stream: request.kind, protocol: `websocket ${ws.protocol || 'channel.k8s.io'}` });
       if (request.kind === 'portforward') {
         // One connection per port; the session ends when all of them have (as the kubelet's does).
+        streamingSessions.inc({ kind: 'portforward' });
+        ws.once('close', () => streamingSessions.dec({ kind: 'portforward' }));
         const done: Array<Promise<void>> = [];
         portForwardOverWebSocket(ws, ports, (p) => {
           done.push(
@@ -199,6 +204,7 @@ export class StreamingServer {
 
   private async runRemoteCommand(request: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO, log: Logger): Promise<void> {
     let result: CommandResult;
+    streamingSessions.inc({ kind: request.kind });
     try {
       result = await this.handlers.remoteCommand(request, io);
     } catch (err) {
@@ -206,5 +212,6 @@ export class StreamingServer {
     }
     log.debug({ result }, 'streaming session ended');
     await io.finish(result).catch(() => undefined);
+    streamingSessions.dec({ kind: request.kind });
   }
 }
