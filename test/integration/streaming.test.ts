@@ -14,8 +14,10 @@ const fx = new PodFixture(() => shim);
 let pod: { id: string; config: Awaited<ReturnType<PodFixture['pod']>>['config'] };
 let cid: string;
 
+const metricsPort = 30000 + Math.floor(Math.random() * 20000);
+
 beforeAll(async () => {
-  shim = await startShim();
+  shim = await startShim({ args: [`--metrics-bind-addr=127.0.0.1:${metricsPort}`] });
   pod = await fx.pod('stream');
   cid = await fx.run(pod, fx.containerConfig('main', { command: ['sleep', '3600'] }));
 });
@@ -219,6 +221,8 @@ describe('Attach', () => {
       });
     });
     expect(seen).toMatch(/tick\d+/);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/docker_cri_shim_streaming_sessions\{kind="attach"\} 1\b/);
     s.client.close();
 
     const { url: wsUrl } = await shim.client.rt('Attach', { container_id: ticker, stdin: false, stdout: true, stderr: true, tty: false });
