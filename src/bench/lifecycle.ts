@@ -24,23 +24,32 @@ import { runBench, type EndpointRun, type RunnerOptions } from './runner.js';
 import { ratioSpread } from './stats.js';
 import { DEFAULT_COMMAND, type Workload } from './workloads.js';
 
-const { values } = parseArgs({
-  options: {
-    endpoint: { type: 'string' },
-    'docker-endpoint': { type: 'string', default: 'unix:///var/run/docker.sock' },
-    'pause-image': { type: 'string', default: 'registry.k8s.io/pause:3.10' },
-    // Docker's own bridge, as the bare-Docker baseline uses: like against like.
-    'network-plugin': { type: 'string', default: '' },
-    image: { type: 'string', default: 'docker-cri-shim-test/busybox:latest' },
-    pods: { type: 'string', default: '50' },
-    rounds: { type: 'string', default: '5' },
-    parallel: { type: 'string', default: '4' },
-    containers: { type: 'string', default: '100' },
-    duration: { type: 'string', default: '10' },
-    'list-calls': { type: 'string', default: '50' },
-    output: { type: 'string' },
-  },
-});
+function parseFlags() {
+  try {
+    return parseArgs({ options: FLAGS });
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+const FLAGS = {
+  endpoint: { type: 'string' },
+  'docker-endpoint': { type: 'string', default: 'unix:///var/run/docker.sock' },
+  'pause-image': { type: 'string', default: 'registry.k8s.io/pause:3.10' },
+  // Docker's own bridge, as the bare-Docker baseline uses: like against like.
+  'network-plugin': { type: 'string', default: '' },
+  image: { type: 'string', default: 'docker-cri-shim-test/busybox:latest' },
+  pods: { type: 'string', default: '50' },
+  rounds: { type: 'string', default: '5' },
+  parallel: { type: 'string', default: '4' },
+  containers: { type: 'string', default: '100' },
+  duration: { type: 'string', default: '10' },
+  'list-calls': { type: 'string', default: '50' },
+  output: { type: 'string' },
+} as const;
+
+const { values } = parseFlags();
 
 interface Shim {
   address: string;
