@@ -16,6 +16,9 @@ import { dockerCapabilities } from './capabilities.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_CONTAINER, toDockerLabels } from './labels.js';
 import { containerName, parseName } from './naming.js';
 import { sandboxNamespaces } from './sandbox-status.js';
+import type { DockerLogConfig } from './log-config.js';
+import { refuseHugepageLimits, refuseUnifiedAtCreate } from './resource-limits.js';
+import { pathSettings, profileSecurityOpts } from './security-profiles.js';
 
 /** image_ref (repo@sha256:... or the image id) fixed at create time, so List needs no image inspect. */
 export const LABEL_IMAGE_REF = `${LABEL_SHIM_PREFIX}image-ref`;
@@ -63,6 +66,8 @@ export interface ContainerSpecOptions {
   boundingSet: readonly string[];
   /** Clamps an oom_score_adj to what this host allows. */
   clampOomScoreAdj: (wanted: number) => number;
+  /** Docker's LogConfig for the container (its own copy of the output, capped), when set. */
+  logConfig?: DockerLogConfig;
 }
 
 /** Checks the request fields every create needs, naming the bad field. */
@@ -155,6 +160,8 @@ export function resourceSettings(
   clampOomScoreAdj: (wanted: number) => number,
 ): Partial<Dockerode.HostConfig> {
   if (!r) return {};
+  refuseHugepageLimits(r, 'config.linux.resources');
+  refuseUnifiedAtCreate(r, 'config.linux.resources');
   const memory = num(r.memory_limit_in_bytes);
   const swap = num(r.memory_swap_limit_in_bytes);
   const out: Partial<Dockerode.HostConfig> = {
@@ -180,9 +187,14 @@ export function securitySettings(
   boundingSet: readonly string[],
 ): { user: string | undefined; host: Partial<Dockerode.HostConfig> } {
   const user = userOf(sc);
-  if (!sc) return { user, host: {} };
+  // With no security context too: the CRI's defaults are seccomp unconfined and no masked paths.
+  const where = 'config.linux.security_context';
+  const profiles = profileSecurityOpts(sc ?? {}, where);
+  const paths = pathSettings(sc?.masked_paths ?? [], sc?.readonly_paths ?? [], where);
+  if (!sc) return { user, host: { SecurityOpt: profiles, ...paths } };
   const securityOpt: string[] = [];
   if (sc.no_new_privs) securityOpt.push('no-new-privileges');
+  securityOpt.push(...profiles);
   const caps = dockerCapabilities(sc.capabilities?.add_capabilities ?? [], sc.capabilities?.drop_capabilities ?? [], boundingSet);
   return {
     user,
@@ -193,6 +205,7 @@ export function securitySettings(
       CapAdd: caps.CapAdd,
       CapDrop: caps.CapDrop,
       SecurityOpt: securityOpt,
+      ...paths,
     },
   };
 }
@@ -235,6 +248,9 @@ export function containerCreateOptions(
     })),
     ...resourceSettings(linux?.resources, opts.clampOomScoreAdj),
     ...security.host,
+    // RuntimeClass: every container of a pod runs under its pause container's runtime.
+    ...(opts.sandbox.HostConfig?.Runtime ? { Runtime: opts.sandbox.HostConfig.Runtime } : {}),
+    ...(opts.logConfig ? { LogConfig: opts.logConfig } : {}),
   };
   const create: Dockerode.ContainerCreateOptions = {
     name: containerName({ name: meta.name, attempt: meta.attempt }, podOf(sandboxConfig, opts.sandbox)),

@@ -40,6 +40,7 @@ import type { Logger } from '../logger.js';
 import type { LogManager } from '../logs/log-manager.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
+import { dockerLogConfig, type DockerLogConfig } from '../docker/log-config.js';
 
 /** How long ContainerStatus of an exited container waits for its last output to reach the file. */
 const LOG_SETTLE_MS = 2_000;
@@ -49,6 +50,8 @@ export class ContainerService {
   private readonly users = new Map<string, ContainerUser | null>();
   /** Capabilities of the bounding set that this dockerd refuses by name. */
   private readonly unknownCaps = new Set<string>();
+  /** Docker's log settings for new containers (from docker info, once). */
+  private logConfig: Promise<DockerLogConfig | undefined> | undefined;
 
   constructor(
     private readonly docker: DockerClient,
@@ -58,6 +61,18 @@ export class ContainerService {
     private readonly logger: Logger,
   ) {
     index.on('removed', (id) => this.users.delete(id));
+  }
+
+  /** Docker's log settings for new containers, from the daemon's default logging driver (asked once). */
+  private dockerLogConfig(): Promise<DockerLogConfig | undefined> {
+    this.logConfig ??= this.docker
+      .call('system.info', (d) => d.info() as Promise<{ LoggingDriver?: string }>, 'docker info')
+      .then((i) => dockerLogConfig(i.LoggingDriver))
+      .catch((err: unknown) => {
+        this.logConfig = undefined;
+        throw err;
+      });
+    return this.logConfig;
   }
 
   async create(req: CreateContainerRequest__Output): Promise<string> {
@@ -85,6 +100,7 @@ export class ContainerService {
       logPath,
       boundingSet: limits.boundingSet,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
+      logConfig: await this.dockerLogConfig(),
     });
 
     let undoLogFile: (() => Promise<void>) | undefined;

@@ -119,7 +119,7 @@ describe('RuntimeClass with a dockerd that has a second runtime', () => {
     execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
   });
 
-  it('runs a pod under the extra runtime, visible in Docker\'s inspect', async () => {
+  it('runs a pod and its container under the extra runtime, visible in Docker\'s inspect', async () => {
     const s = await shim.client.rt('Status', { verbose: false });
     expect(s.runtime_handlers.map((h) => h.name)).toContain('sandboxed');
     const config = fx.podConfig('rc2');
@@ -127,6 +127,15 @@ describe('RuntimeClass with a dockerd that has a second runtime', () => {
     const pause = JSON.parse(d2('inspect', pod_sandbox_id))[0] as { HostConfig: { Runtime: string }; State: { Running: boolean } };
     expect(pause.HostConfig.Runtime).toBe('sandboxed');
     expect(pause.State.Running).toBe(true);
+    const { container_id } = await shim.client.rt('CreateContainer', {
+      pod_sandbox_id,
+      config: fx.containerConfig('rc2', { command: ['sleep', '60'] }),
+      sandbox_config: config,
+    });
+    await shim.client.rt('StartContainer', { container_id });
+    const c = JSON.parse(d2('inspect', container_id))[0] as { HostConfig: { Runtime: string }; State: { Running: boolean } };
+    expect(c.State.Running).toBe(true);
+    expect(c.HostConfig.Runtime).toBe('sandboxed');
     await shim.client.rt('StopPodSandbox', { pod_sandbox_id });
     await shim.client.rt('RemovePodSandbox', { pod_sandbox_id });
   });

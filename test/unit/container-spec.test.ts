@@ -167,7 +167,10 @@ describe('container create options', () => {
       CapAdd: ['CAP_CHOWN', 'CAP_NET_ADMIN'],
       CapDrop: ['CAP_SYS_ADMIN'],
       ReadonlyRootfs: true,
-      SecurityOpt: ['no-new-privileges'],
+      // No seccomp profile given: unconfined, as the CRI says (security-profiles.ts).
+      SecurityOpt: ['no-new-privileges', 'seccomp=unconfined'],
+      MaskedPaths: [],
+      ReadonlyPaths: [],
       GroupAdd: ['7', '8'],
       Privileged: false,
     });

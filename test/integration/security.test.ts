@@ -1,0 +1,101 @@
+// Security-context settings checked inside the container (and in Docker's record where the host
+// cannot show them: no AppArmor or SELinux on these VMs), plus resource fields Docker cannot take.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import type { LinuxContainerSecurityContext } from '../../src/generated/runtime/v1/LinuxContainerSecurityContext.js';
+import { expectCode } from '../helpers/cri-client.js';
+import { dockerInspect, PodFixture } from '../helpers/containers.js';
+import { startShim, type RunningShim } from '../helpers/shim.js';
+
+const MOUNTS = 'grep Seccomp: /proc/self/status; mount | grep -c -E " /proc/timer_list | /proc/sys " || true';
+
+describe('security context against dockerd', () => {
+  let shim: RunningShim;
+  const fx = new PodFixture(() => shim);
+  let pod: Awaited<ReturnType<PodFixture['pod']>>;
+  const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-seccomp-'));
+  const profile = join(tmp, 'no-mkdir.json');
+
+  beforeAll(async () => {
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+    shim = await startShim();
+    pod = await fx.pod('sec');
+  });
+  afterAll(async () => {
+    await fx.cleanup();
+    await shim?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const run = (name: string, sc: LinuxContainerSecurityContext, script: string) =>
+    fx.runToExit(pod, fx.containerConfig(name, { command: ['sh', '-c', script], linux: { security_context: sc } }));
+
+  it('seccomp: unset is unconfined, RuntimeDefault is Docker\'s filter, Localhost applies the file', async () => {
+    expect((await run('sc-unset', {}, 'grep Seccomp: /proc/self/status')).stdout).toEqual(['Seccomp:\t0']);
+    expect((await run('sc-default', { seccomp: { profile_type: 'RuntimeDefault' } }, 'grep Seccomp: /proc/self/status')).stdout).toEqual(['Seccomp:\t2']);
+    expect((await run('sc-unconfined', { seccomp: { profile_type: 'Unconfined' } }, 'grep Seccomp: /proc/self/status')).stdout).toEqual(['Seccomp:\t0']);
+    const local = await run('sc-local', { seccomp: { profile_type: 'Localhost', localhost_ref: profile } }, 'mkdir /tmp/x && echo made || echo refused');
+    expect(local.stdout).toEqual(['refused']);
+    const legacy = await run('sc-legacy', { seccomp_profile_path: `localhost/${profile}` }, 'mkdir /tmp/x && echo made || echo refused');
+    expect(legacy.stdout).toEqual(['refused']);
+    const e = await expectCode(
+      fx.create(pod, fx.containerConfig('sc-missing', { linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(tmp, 'nope.json') } } } })),
+      status.INVALID_ARGUMENT,
+    );
+    expect(e.details).toContain('seccomp.localhost_ref');
+  });
+
+  it('masked and read-only paths: the lists given, and empty lists mean none', async () => {
+    const custom = await run(
+      'paths-custom',
+      { masked_paths: ['/etc/hostname'], readonly_paths: ['/tmp'] },
+      'wc -c < /etc/hostname; touch /tmp/f 2>/dev/null && echo writable || echo read-only',
+    );
+    expect(custom.stdout).toEqual(['0', 'read-only']);
+    const none = await run('paths-none', { masked_paths: [], readonly_paths: [] }, MOUNTS);
+    expect(none.stdout.at(-1)).toBe('0');
+    const kubeletDefaults = await run('paths-default', { masked_paths: ['/proc/timer_list'], readonly_paths: ['/proc/sys'] }, MOUNTS);
+    expect(kubeletDefaults.stdout.at(-1)).toBe('2');
+  });
+
+  it('AppArmor and SELinux options reach Docker', async () => {
+    const id = await fx.create(
+      pod,
+      fx.containerConfig('labels', {
+        command: ['true'],
+        linux: {
+          security_context: {
+            apparmor: { profile_type: 'Unconfined' },
+            selinux_options: { user: 'system_u', role: 'system_r', type: 'container_t', level: 's0:c1,c2' },
+          },
+        },
+      }),
+    );
+    const opts = (dockerInspect(id).HostConfig as { SecurityOpt: string[] }).SecurityOpt;
+    expect(opts).toEqual(expect.arrayContaining(['apparmor=unconfined', 'label=user:system_u', 'label=role:system_r', 'label=type:container_t', 'label=level:s0:c1,c2']));
+  });
+
+  it('hugepage limits and unified resources Docker cannot create are InvalidArgument naming the field', async () => {
+    const huge = await expectCode(
+      fx.create(pod, fx.containerConfig('huge', { linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 2 * 1024 * 1024 }] } } })),
+      status.INVALID_ARGUMENT,
+    );
+    expect(huge.details).toContain('hugepage_limits[2MB]');
+    const unified = await expectCode(
+      fx.create(pod, fx.containerConfig('unified', { linux: { resources: { unified: { 'memory.high': '100000000' } } } })),
+      status.INVALID_ARGUMENT,
+    );
+    expect(unified.details).toContain('unified["memory.high"]');
+    // Zero hugepage limits are what the kubelet sends for page sizes a pod does not use.
+    await fx.create(pod, fx.containerConfig('huge-zero', { command: ['true'], linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 0 }] } } }));
+  });
+
+  it('Docker\'s own copy of the output is capped', async () => {
+    const id = await fx.create(pod, fx.containerConfig('logcap', { command: ['true'] }));
+    const lc = (dockerInspect(id).HostConfig as { LogConfig: { Type: string; Config: Record<string, string> } }).LogConfig;
+    if (lc.Type === 'json-file' || lc.Type === 'local') expect(lc.Config).toMatchObject({ 'max-size': '10m', 'max-file': '2' });
+  });
+});
