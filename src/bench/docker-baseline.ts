@@ -8,8 +8,9 @@ import { Recorder } from './recorder.js';
 import { RUN_LABEL } from './workloads.js';
 import type { EndpointRun } from './runner.js';
 
-/** Same grace as the shim's StopPodSandbox gives each container. */
-const STOP_SECONDS = 10;
+/** Same graces as the shim's StopPodSandbox: a leftover workload is killed, pause gets a short one. */
+const WORKLOAD_STOP_SECONDS = 0;
+const PAUSE_STOP_SECONDS = 2;
 
 export interface BaselineOptions {
   dockerEndpoint: string;
@@ -69,8 +70,8 @@ export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal)
         await timed('container start', () => main.start());
         await timed('container inspect', () => main.inspect());
         await timed('stop both', async () => {
-          await main.stop({ t: STOP_SECONDS });
-          await pause.stop({ t: STOP_SECONDS });
+          await main.stop({ t: WORKLOAD_STOP_SECONDS });
+          await pause.stop({ t: PAUSE_STOP_SECONDS });
         });
         await timed('remove both', async () => {
           await main.remove();

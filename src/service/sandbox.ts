@@ -42,8 +42,14 @@ import type { CheckpointStore, SandboxCheckpoint } from '../store/checkpoint.js'
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
 
-/** Seconds each container of a pod gets between SIGTERM and SIGKILL in StopPodSandbox (dockershim's). */
-const STOP_GRACE_SECONDS = 10;
+/**
+ * Seconds between SIGTERM and SIGKILL in StopPodSandbox. The CRI says containers still running
+ * then "must be forcibly terminated": the kubelet has already given each its own grace period
+ * through StopContainer, so a leftover one is killed at once, as containerd does. The pause
+ * container exits on SIGTERM; its short grace only covers a wedged one.
+ */
+const WORKLOAD_STOP_GRACE_SECONDS = 0;
+const PAUSE_STOP_GRACE_SECONDS = 2;
 /** Docker network of pods that do not use the host's, while no CNI plugin is configured. */
 const DOCKER_POD_NETWORK = 'bridge';
 
@@ -411,9 +417,9 @@ export class SandboxService {
     return listed.map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'paused' || c.State === 'restarting' }));
   }
 
-  private async stopContainer(id: string): Promise<void> {
+  private async stopContainer(id: string, graceSeconds: number): Promise<void> {
     try {
-      await this.docker.raw('container.stop', (d) => d.getContainer(id).stop({ t: STOP_GRACE_SECONDS }));
+      await this.docker.raw('container.stop', (d) => d.getContainer(id).stop({ t: graceSeconds }));
     } catch (err) {
       if (!isAlreadyDone(err)) throw toCriError(err, `stop container ${id}`);
     }
@@ -444,9 +450,9 @@ export class SandboxService {
 
   private async stopSandbox(id: string): Promise<void> {
     const workloads = (await this.podContainers(id)).filter((c) => c.running);
-    await Promise.all(workloads.map((c) => this.stopContainer(c.id)));
+    await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS)));
     await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
-    await this.stopContainer(id);
+    await this.stopContainer(id, PAUSE_STOP_GRACE_SECONDS);
   }
 
   /** Removes every container of the pod, the pause container and the checkpoint. */
