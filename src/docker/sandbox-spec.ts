@@ -1,13 +1,14 @@
 // PodSandboxConfig -> Docker create options of the pod's pause container. Pure translation:
 // the service decides the image, the Docker runtime, the network mode and the clamped OOM
-// score, and reads files (seccomp profiles); this module only maps fields.
+// score; this module only maps fields (security-profiles.ts reads a Localhost seccomp profile).
 import type Dockerode from 'dockerode';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
-import type { SecurityProfile__Output } from '../generated/runtime/v1/SecurityProfile.js';
 import { invalidArgument } from '../errors.js';
 import { LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_SANDBOX, toDockerLabels } from './labels.js';
 import { sandboxName } from './naming.js';
+import { profileSecurityOpts } from './security-profiles.js';
+import { podSysctls } from './sysctls.js';
 
 /**
  * The pod's PID namespace mode as the kubelet asked it (POD, CONTAINER or NODE). Docker cannot
@@ -32,8 +33,6 @@ export interface SandboxSpecOptions {
   oomScoreAdj: number;
   /** Cgroup parent in the form Docker's cgroup driver accepts. */
   cgroupParent: string;
-  /** JSON of a Localhost seccomp profile, read by the caller. */
-  seccompProfileJson?: string;
 }
 
 /** Which namespaces the pod shares with the node; proto3 defaults (POD) when absent. */
@@ -58,46 +57,6 @@ export function cgroupParentFor(parent: string, driver: 'systemd' | 'cgroupfs'):
     throw invalidArgument(`config.linux.cgroup_parent "${parent}" is not a systemd slice (Docker uses the systemd cgroup driver)`);
   }
   return base;
-}
-
-/** The Localhost profile path of a seccomp setting, or undefined for any other kind. */
-export function localhostSeccompPath(config: PodSandboxConfig__Output): string | undefined {
-  const sc = config.linux?.security_context;
-  if (!sc) return undefined;
-  if (sc.seccomp?.profile_type === 'Localhost') return sc.seccomp.localhost_ref;
-  if (sc.seccomp_profile_path.startsWith('localhost/')) return sc.seccomp_profile_path.slice('localhost/'.length);
-  return undefined;
-}
-
-function seccompOpt(config: PodSandboxConfig__Output, profileJson: string | undefined): string | undefined {
-  const sc = config.linux?.security_context;
-  if (profileJson !== undefined) return `seccomp=${profileJson}`;
-  if (sc?.seccomp?.profile_type === 'Unconfined' || sc?.seccomp_profile_path === 'unconfined') return 'seccomp=unconfined';
-  // RuntimeDefault, "runtime/default", "docker/default" and nothing at all: Docker's default profile.
-  return undefined;
-}
-
-function apparmorOpt(profile: SecurityProfile__Output | null | undefined): string | undefined {
-  if (profile?.profile_type === 'Unconfined') return 'apparmor=unconfined';
-  if (profile?.profile_type === 'Localhost') return `apparmor=${profile.localhost_ref.replace(/^localhost\//, '')}`;
-  return undefined;
-}
-
-function securityOpts(config: PodSandboxConfig__Output, seccompProfileJson: string | undefined): string[] {
-  const sc = config.linux?.security_context;
-  const opts: string[] = [];
-  const seccomp = seccompOpt(config, seccompProfileJson);
-  if (seccomp) opts.push(seccomp);
-  const apparmor = apparmorOpt(sc?.apparmor);
-  if (apparmor) opts.push(apparmor);
-  const se = sc?.selinux_options;
-  if (se) {
-    if (se.user) opts.push(`label=user:${se.user}`);
-    if (se.role) opts.push(`label=role:${se.role}`);
-    if (se.type) opts.push(`label=type:${se.type}`);
-    if (se.level) opts.push(`label=level:${se.level}`);
-  }
-  return opts;
 }
 
 function runAsUser(config: PodSandboxConfig__Output): string | undefined {
@@ -159,12 +118,14 @@ export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: San
     IpcMode: modes.ipc === 'NODE' ? 'host' : 'shareable',
     PidMode: modes.pid === 'NODE' ? 'host' : '',
     CgroupParent: opts.cgroupParent,
-    Sysctls: config.linux?.sysctls ?? {},
+    Sysctls: podSysctls(config.linux?.sysctls ?? {}, modes),
     OomScoreAdj: opts.oomScoreAdj,
     Privileged: sc?.privileged ?? false,
     ReadonlyRootfs: sc?.readonly_rootfs ?? false,
     GroupAdd: (sc?.supplemental_groups ?? []).map(String),
-    SecurityOpt: securityOpts(config, opts.seccompProfileJson),
+    // An unset seccomp profile keeps Docker's default for the pause container (it runs no pod
+    // code); the CRI's "unset is unconfined" is for the workload containers.
+    SecurityOpt: profileSecurityOpts(sc ?? {}, 'config.linux.security_context', 'RuntimeDefault'),
   };
   if (opts.runtimeHandler) hostConfig.Runtime = opts.runtimeHandler;
 

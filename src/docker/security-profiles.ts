@@ -2,7 +2,8 @@
 // security options and HostConfig fields. Shared by pause and workload containers.
 //
 // Defaults follow dockershim and containerd, which the kubelet and critest expect:
-//  - seccomp unset (no profile and an empty legacy path) is unconfined, as the CRI says;
+//  - seccomp unset (no profile and an empty legacy path) is unconfined for workload containers,
+//    as the CRI says (the pause container keeps Docker's default: it runs no pod code);
 //    RuntimeDefault is Docker's default profile; Localhost is a JSON profile file on the node,
 //    handed to Docker as its content (Docker's API takes the profile itself, not a path);
 //  - AppArmor unset or RuntimeDefault is Docker's default (docker-default where AppArmor is on);
@@ -45,15 +46,18 @@ function profileOf(
   throw invalidArgument(`${legacyField} "${path}": use runtime/default, unconfined or localhost/<profile>`);
 }
 
+/** What an unset seccomp profile means for a kind of container. */
+export type SeccompUnset = 'Unconfined' | 'RuntimeDefault';
+
 /** The Docker security option for seccomp; undefined means Docker's default profile. */
-export function seccompOpt(fields: ProfileFields, where: string, readProfile = (p: string) => readFileSync(p, 'utf8')): string | undefined {
-  const p = profileOf(fields.seccomp, fields.seccomp_profile_path, 'Unconfined', `${where}.seccomp_profile_path`);
+export function seccompOpt(fields: ProfileFields, where: string, unsetIs: SeccompUnset = 'Unconfined'): string | undefined {
+  const p = profileOf(fields.seccomp, fields.seccomp_profile_path, unsetIs, `${where}.seccomp_profile_path`);
   if (p.kind === 'Unconfined') return 'seccomp=unconfined';
   if (p.kind === 'RuntimeDefault') return undefined;
   if (!isAbsolute(p.ref)) throw invalidArgument(`${where}.seccomp.localhost_ref "${p.ref}" must be an absolute path to a seccomp profile on the node`);
   let text: string;
   try {
-    text = readProfile(p.ref);
+    text = readFileSync(p.ref, 'utf8');
   } catch (err) {
     throw invalidArgument(`${where}.seccomp.localhost_ref "${p.ref}": cannot read the profile (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
@@ -70,8 +74,10 @@ export function apparmorOpt(fields: ProfileFields, where: string): string | unde
   const p = profileOf(fields.apparmor, fields.apparmor_profile, 'RuntimeDefault', `${where}.apparmor_profile`);
   if (p.kind === 'RuntimeDefault') return undefined;
   if (p.kind === 'Unconfined') return 'apparmor=unconfined';
-  if (!p.ref) throw invalidArgument(`${where}.apparmor.localhost_ref must name a loaded AppArmor profile`);
-  return `apparmor=${p.ref}`;
+  // A ref in the annotation form "localhost/<name>" names <name>, as containerd reads it.
+  const name = p.ref.replace(/^localhost\//, '');
+  if (!name) throw invalidArgument(`${where}.apparmor.localhost_ref must name a loaded AppArmor profile`);
+  return `apparmor=${name}`;
 }
 
 /** SELinux label options (user, role, type, level), each only when given. */
@@ -83,9 +89,9 @@ export function selinuxOpts(options: SELinuxOption__Output | null | undefined): 
 }
 
 /** All of the above as Docker security options, in a stable order. */
-export function profileSecurityOpts(fields: ProfileFields, where: string): string[] {
+export function profileSecurityOpts(fields: ProfileFields, where: string, seccompUnsetIs: SeccompUnset = 'Unconfined'): string[] {
   const out: string[] = [];
-  const seccomp = seccompOpt(fields, where);
+  const seccomp = seccompOpt(fields, where, seccompUnsetIs);
   if (seccomp) out.push(seccomp);
   const apparmor = apparmorOpt(fields, where);
   if (apparmor) out.push(apparmor);

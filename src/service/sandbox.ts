@@ -2,24 +2,24 @@
 // absent), writes the checkpoint, starts it, sets the network up and writes the pod's
 // resolv.conf; Stop stops the pod's containers, tears the network down and stops the pause
 // container; Remove removes them all and the checkpoint. List/Status read the ContainerIndex.
-import { readFile } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import type { Config } from '../config.js';
 import type { DockerClient } from '../docker/client.js';
 import { missingForPrivileged } from '../docker/capabilities.js';
 import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
-import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
+import { toContainerStatus } from '../docker/container-status.js';
+import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
 import { hasDnsConfig, writeResolvConf } from '../docker/resolv-conf.js';
 import {
   PAUSE_OOM_SCORE_ADJ,
   cgroupParentFor,
   dockerPort,
-  localhostSeccompPath,
   namespaceModes,
   sandboxCreateOptions,
 } from '../docker/sandbox-spec.js';
 import { nowNs, sandboxIp, sandboxVerboseInfo, toPodSandbox, toPodSandboxStatus } from '../docker/sandbox-status.js';
 import { sandboxName } from '../docker/naming.js';
+import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
 import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandboxFilter.js';
@@ -151,17 +151,13 @@ export class SandboxService {
     if (!hostNetwork) await this.requireNetworkReady(what);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
-    const [cgroupParent, seccompProfileJson] = await Promise.all([
-      this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? ''),
-      this.readSeccompProfile(config),
-    ]);
+    const cgroupParent = await this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? '');
     const options = sandboxCreateOptions(config, {
       image: pauseImage,
       podNetworkMode: this.podNetworkMode(),
       runtimeHandler,
       oomScoreAdj: clampOomScoreAdj(PAUSE_OOM_SCORE_ADJ, this.deps.logger),
       cgroupParent,
-      seccompProfileJson,
     });
     // Under CNI the portmap plugin owns host ports; Docker would only half-publish them.
     if (!this.deps.network.dockerPublishesPorts) options.HostConfig!.PortBindings = {};
@@ -246,16 +242,6 @@ export class SandboxService {
       }
     }
     return cgroupParentFor(cgroupParent, facts.cgroupDriver);
-  }
-
-  private async readSeccompProfile(config: PodSandboxConfig__Output): Promise<string | undefined> {
-    const path = localhostSeccompPath(config);
-    if (path === undefined) return undefined;
-    try {
-      return JSON.stringify(JSON.parse(await readFile(path, 'utf8')));
-    } catch (err) {
-      throw invalidArgument(`config.linux.security_context.seccomp localhost profile "${path}": ${(err as Error).message}`);
-    }
   }
 
   /**
@@ -486,7 +472,22 @@ export class SandboxService {
       const check = await this.networkCheck(record, checkpoint);
       if (check !== undefined) info.networkCheck = check;
     }
-    return { status, info, containers_statuses: [], timestamp: nowNs() };
+    return { status, info, containers_statuses: await this.containerStatuses(record.Id), timestamp: nowNs() };
+  }
+
+  /**
+   * Status of every workload container of the pod (the kubelet's evented PLEG reads them), from
+   * the index records alone: no Docker call per container, so no process user is reported.
+   */
+  private async containerStatuses(sandboxId: string): Promise<ContainerStatus[]> {
+    const out: ContainerStatus[] = [];
+    for (const record of await this.index.all()) {
+      const labels = record.Config?.Labels;
+      if (labels?.[LABEL_TYPE] !== TYPE_CONTAINER || labels[LABEL_SANDBOX_ID] !== sandboxId) continue;
+      const status = toContainerStatus(record, null);
+      if (status) out.push(status);
+    }
+    return out;
   }
 
   /** Sandboxes matching the filter (id or id prefix, state, label selector), from the index. */

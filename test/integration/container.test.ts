@@ -409,6 +409,23 @@ describe('containers against dockerd', () => {
     await shim.client.rt('StopContainer', { container_id: b, timeout: 5 });
   });
 
+  it('PodSandboxStatus carries the status of every container of that pod (evented PLEG)', async () => {
+    const own = await fx.pod('pstat');
+    const running = await fx.run(own, fx.containerConfig('prun', { command: SLEEPER }));
+    const created = await fx.create(own, fx.containerConfig('pnew', { command: SLEEPER }));
+    const res = await shim.client.rt('PodSandboxStatus', { pod_sandbox_id: own.id, verbose: false });
+    const byId = new Map(res.containers_statuses.map((s) => [s.id, s]));
+    expect([...byId.keys()].sort()).toEqual([running, created].sort());
+    expect(byId.get(running)).toMatchObject({ state: 'CONTAINER_RUNNING', metadata: { name: 'prun', attempt: 0 } });
+    expect(byId.get(created)).toMatchObject({ state: 'CONTAINER_CREATED', metadata: { name: 'pnew', attempt: 0 } });
+    // The same converter as ContainerStatus (which also reads the process user).
+    expect({ ...byId.get(running), user: null }).toEqual({ ...(await fx.status(running)), user: null });
+    await shim.client.rt('RemoveContainer', { container_id: created });
+    const after = await shim.client.rt('PodSandboxStatus', { pod_sandbox_id: own.id, verbose: false });
+    expect(after.containers_statuses.map((s) => s.id)).toEqual([running]);
+    await shim.client.rt('StopPodSandbox', { pod_sandbox_id: own.id });
+  });
+
   it('answers bad input with the right codes', async () => {
     const rt = shim.client;
     await expectCode(rt.rt('CreateContainer', { pod_sandbox_id: pod.id, config: { image: { image: BUSYBOX } }, sandbox_config: pod.config }), status.INVALID_ARGUMENT);

@@ -234,6 +234,28 @@ describe('pod sandboxes against dockerd', () => {
     expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`${parent}/${id}`);
   });
 
+  it('refuses sysctls the pod cannot set, naming them, before anything is created', async () => {
+    const cases: Array<[string, PodSandboxConfig['linux'], RegExp]> = [
+      ['node-wide', { sysctls: { 'vm.swappiness': '10' } }, /"vm\.swappiness" is not a namespaced sysctl/],
+      ['pid-max', { sysctls: { 'kernel.pid_max': '65536' } }, /"kernel\.pid_max" is not a namespaced sysctl/],
+      ['hostnet', { sysctls: { 'net.core.somaxconn': '1024' }, security_context: { namespace_options: { network: 'NODE' } } }, /"net\.core\.somaxconn" is in the network namespace/],
+      ['hostuts', { sysctls: { 'kernel.domainname': 'x' }, security_context: { namespace_options: { network: 'NODE' } } }, /"kernel\.domainname" is in the UTS namespace/],
+      ['hostipc', { sysctls: { 'kernel.shmmax': '1000000' }, security_context: { namespace_options: { ipc: 'NODE' } } }, /"kernel\.shmmax" is in the IPC namespace/],
+    ];
+    const before = readdirSync(join(shim.rootDir, 'sandbox')).sort();
+    for (const [tag, linux, message] of cases) {
+      const config = podConfig(tag, { linux });
+      const m = config.metadata!;
+      const e = await expectCode(shim.client.rt('RunPodSandbox', { config }), status.INVALID_ARGUMENT);
+      expect(e.details).toMatch(message);
+      expect(exists(`k8s_POD_${m.name}_${m.namespace}_${m.uid}_0`)).toBe(false);
+    }
+    expect(readdirSync(join(shim.rootDir, 'sandbox')).sort()).toEqual(before);
+    // The same sysctls are fine where the pod has the namespace: host IPC with a net.* one.
+    const ok = await run(podConfig('ipc-net', { linux: { sysctls: { 'net.core.somaxconn': '1024' }, security_context: { namespace_options: { ipc: 'NODE' } } } }));
+    expect(inspect(ok).HostConfig.Sysctls).toEqual({ 'net.core.somaxconn': '1024' });
+  });
+
   it('accepts a runtime handler Docker knows, rejects an unknown one naming the available ones', async () => {
     const id = await run(podConfig('rh'), 'runc');
     expect(inspect(id).HostConfig.Runtime).toBe('runc');
@@ -400,11 +422,13 @@ describe('pod sandboxes against dockerd', () => {
   });
 
   it('leaves nothing behind when the pause container fails to start', async () => {
-    const config = podConfig('half', { linux: { sysctls: { 'kernel.no_such_sysctl_here': '1' } } });
+    // Namespaced (so it passes the shim's check) but unknown to the kernel: runc fails the start.
+    const config = podConfig('half', { linux: { sysctls: { 'net.ipv4.no_such_sysctl_here': '1' } } });
     const m = config.metadata!;
     const before = readdirSync(join(shim.rootDir, 'sandbox')).sort();
-    const e = await expectCode(shim.client.rt('RunPodSandbox', { config }), status.UNKNOWN);
-    expect(e.details).toContain('kernel.no_such_sysctl_here');
+    // Docker answers runc's "no such file" with 400, mapped to InvalidArgument.
+    const e = await expectCode(shim.client.rt('RunPodSandbox', { config }), status.INVALID_ARGUMENT);
+    expect(e.details).toContain('net/ipv4/no_such_sysctl_here');
     expect(exists(`k8s_POD_${m.name}_${m.namespace}_${m.uid}_0`)).toBe(false);
     expect(readdirSync(join(shim.rootDir, 'sandbox')).sort()).toEqual(before);
   });

@@ -11,6 +11,7 @@ import { capabilitiesFromMask, clampOomScoreAdj, readHostLimits } from '../../sr
 import { formatResolvConf, hasDnsConfig } from '../../src/docker/resolv-conf.js';
 import { cgroupParentFor, portBindings, sandboxCreateOptions } from '../../src/docker/sandbox-spec.js';
 import { dockerTimeToNs, sandboxIp, toPodSandbox, toPodSandboxStatus } from '../../src/docker/sandbox-status.js';
+import { normalizeSysctlName, podSysctls, sysctlNamespace } from '../../src/docker/sysctls.js';
 import { CheckpointStore } from '../../src/store/checkpoint.js';
 
 function config(extra: Partial<PodSandboxConfig__Output> = {}): PodSandboxConfig__Output {
@@ -110,6 +111,76 @@ describe('sandboxCreateOptions', () => {
     );
     expect(() => cgroupParentFor('/kubepods/pod1', 'systemd')).toThrow(/systemd slice/);
     expect(cgroupParentFor('', 'systemd')).toBe('');
+  });
+});
+
+describe('sysctls', () => {
+  const pod = { network: 'POD', ipc: 'POD' } as const;
+
+  it('classifies by Kubernetes\' namespaced list, dotted or slashed', () => {
+    expect(sysctlNamespace('net.ipv4.ip_forward')).toBe('net');
+    expect(sysctlNamespace('net/ipv4/conf/eth0.100/forwarding')).toBe('net');
+    expect(normalizeSysctlName('net/ipv4/conf/eth0.100/forwarding')).toBe('net.ipv4.conf.eth0/100.forwarding');
+    for (const n of ['kernel.shm_rmid_forced', 'kernel.shmmax', 'kernel.msgmax', 'kernel.sem', 'fs.mqueue.msg_max']) expect(sysctlNamespace(n)).toBe('ipc');
+    expect(sysctlNamespace('kernel.hostname')).toBe('uts');
+    expect(sysctlNamespace('kernel.domainname')).toBe('uts');
+    for (const n of ['vm.swappiness', 'kernel.pid_max', 'kernel.semx', 'fs.file-max', 'kernel']) expect(sysctlNamespace(n)).toBeUndefined();
+  });
+
+  it('passes namespaced sysctls of a pod with its own namespaces, in dotted form', () => {
+    expect(podSysctls({ 'net/ipv4/ip_forward': '1', 'kernel.sem': '1 2 3 4', 'kernel.hostname': 'h' }, pod)).toEqual({
+      'net.ipv4.ip_forward': '1',
+      'kernel.sem': '1 2 3 4',
+      'kernel.hostname': 'h',
+    });
+  });
+
+  it('refuses node-wide sysctls and those of a namespace shared with the node, naming them', () => {
+    expect(() => podSysctls({ 'vm.swappiness': '1' }, pod)).toThrow(/"vm\.swappiness" is not a namespaced sysctl/);
+    expect(() => podSysctls({ 'kernel.pid_max': '1' }, pod)).toThrow(/kernel\.pid_max/);
+    const hostNet = { network: 'NODE', ipc: 'POD' } as const;
+    expect(() => podSysctls({ 'net.ipv4.ip_forward': '1' }, hostNet)).toThrow(/"net\.ipv4\.ip_forward" is in the network namespace/);
+    expect(() => podSysctls({ 'kernel.hostname': 'h' }, hostNet)).toThrow(/"kernel\.hostname" is in the UTS namespace/);
+    expect(podSysctls({ 'kernel.shmmax': '1' }, hostNet)).toEqual({ 'kernel.shmmax': '1' });
+    const hostIpc = { network: 'POD', ipc: 'NODE' } as const;
+    expect(() => podSysctls({ 'fs.mqueue.msg_max': '1' }, hostIpc)).toThrow(/"fs\.mqueue\.msg_max" is in the IPC namespace/);
+    expect(podSysctls({ 'net.core.somaxconn': '1' }, hostIpc)).toEqual({ 'net.core.somaxconn': '1' });
+  });
+
+  it('sandboxCreateOptions refuses a bad sysctl with an InvalidArgument', () => {
+    const linux = { cgroup_parent: '', sysctls: { 'vm.overcommit_memory': '1' }, overhead: null, resources: null, security_context: null };
+    expect(() => sandboxCreateOptions(config({ linux }), specOpts)).toThrow(expect.objectContaining({ code: 3 }));
+  });
+});
+
+describe('pause container security profiles (security-profiles.ts)', () => {
+  const withSc = (security_context: Record<string, unknown>) =>
+    config({ linux: { cgroup_parent: '', sysctls: {}, overhead: null, resources: null, security_context } as never });
+
+  it('unset seccomp is Docker\'s default for the pause container; Unconfined, AppArmor and SELinux are passed', () => {
+    expect(sandboxCreateOptions(config(), specOpts).HostConfig?.SecurityOpt).toEqual([]);
+    expect(sandboxCreateOptions(withSc({ seccomp_profile_path: 'runtime/default' }), specOpts).HostConfig?.SecurityOpt).toEqual([]);
+    expect(
+      sandboxCreateOptions(
+        withSc({ seccomp: { profile_type: 'Unconfined', localhost_ref: '' }, apparmor: { profile_type: 'Localhost', localhost_ref: 'localhost/p1' }, selinux_options: { user: '', role: '', type: 't', level: 'l' } }),
+        specOpts,
+      ).HostConfig?.SecurityOpt,
+    ).toEqual(['seccomp=unconfined', 'apparmor=p1', 'label=type:t', 'label=level:l']);
+  });
+
+  it('reads a Localhost seccomp profile and names the field of a missing one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pause-seccomp-'));
+    try {
+      writeFileSync(join(dir, 'p.json'), '{ "defaultAction": "SCMP_ACT_ALLOW" }');
+      expect(sandboxCreateOptions(withSc({ seccomp: { profile_type: 'Localhost', localhost_ref: join(dir, 'p.json') } }), specOpts).HostConfig?.SecurityOpt).toEqual([
+        'seccomp={"defaultAction":"SCMP_ACT_ALLOW"}',
+      ]);
+      expect(() => sandboxCreateOptions(withSc({ seccomp: { profile_type: 'Localhost', localhost_ref: join(dir, 'none.json') } }), specOpts)).toThrow(
+        /config\.linux\.security_context\.seccomp\.localhost_ref/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
 

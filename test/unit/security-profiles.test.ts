@@ -13,6 +13,7 @@ const sp = (profile_type: string, localhost_ref = '') => ({ profile_type: profil
 
 describe('seccomp', () => {
   it('unset is unconfined (CRI), RuntimeDefault is Docker\'s profile, Unconfined is unconfined', () => {
+    expect(seccompOpt({}, 'c', 'RuntimeDefault')).toBeUndefined();
     expect(seccompOpt({}, 'c')).toBe('seccomp=unconfined');
     expect(seccompOpt({ seccomp: null, seccomp_profile_path: '' }, 'c')).toBe('seccomp=unconfined');
     expect(seccompOpt({ seccomp: sp('RuntimeDefault') }, 'c')).toBeUndefined();
@@ -44,6 +45,7 @@ describe('AppArmor, SELinux, paths', () => {
     expect(apparmorOpt({ apparmor: sp('Unconfined') }, 'c')).toBe('apparmor=unconfined');
     expect(apparmorOpt({ apparmor: sp('Localhost', 'my-profile') }, 'c')).toBe('apparmor=my-profile');
     expect(apparmorOpt({ apparmor_profile: 'localhost/other' }, 'c')).toBe('apparmor=other');
+    expect(apparmorOpt({ apparmor: sp('Localhost', 'localhost/prefixed') }, 'c')).toBe('apparmor=prefixed');
     expect(() => apparmorOpt({ apparmor: sp('Localhost', '') }, 'c')).toThrow(/c\.apparmor\.localhost_ref/);
   });
   it('SELinux options become label options, only those given', () => {
