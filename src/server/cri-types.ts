@@ -26,7 +26,13 @@ export interface CallContext {
 }
 
 export interface ResponseStream<Res> {
-  write(message: Res): void;
+  /**
+   * Sends (or queues) a message. False when the transport's buffer is full (the client reads
+   * slower than we write): a producer that can outpace it waits for onceDrained.
+   */
+  write(message: Res): boolean;
+  /** Calls `listener` once, when the transport's buffer has room again. */
+  onceDrained(listener: () => void): void;
 }
 
 type StreamingName =

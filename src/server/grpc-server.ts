@@ -144,8 +144,11 @@ export class CriServer {
       this.streams.add(open);
       const started = performance.now();
       const handler = this.handlerFor(method);
-      // After shutdown ended the call, a late write from the handler is dropped.
-      const stream = { write: (m: unknown) => void (call.writableEnded || call.write(m)) };
+      // After shutdown ended the call, a late write from the handler is dropped (true: nothing to wait for).
+      const stream = {
+        write: (m: unknown) => call.writableEnded || call.write(m),
+        onceDrained: (listener: () => void) => void call.once('drain', listener),
+      };
       const run = handler
         ? new Promise<void>((resolve) =>
             resolve((handler as (req: unknown, s: typeof stream, ctx: CallContext) => Promise<void>)(call.request, stream, ctx)),

@@ -1,10 +1,12 @@
 // Container events derived from index updates (no Docker needed: a fake index drives the hub).
 import { EventEmitter } from 'node:events';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { ContainerEventHub, transitions } from '../../src/events/container-events.js';
 import type { ContainerEventResponse } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import type { ContainerIndexEvents, ContainerRecord } from '../../src/store/container-index.js';
+import { EventsService } from '../../src/service/events.js';
 
 const ZERO = '0001-01-01T00:00:00Z';
 const SANDBOX = 's'.repeat(64);
@@ -165,5 +167,56 @@ describe('ContainerEventHub', () => {
     index.put(rec('a'.repeat(64), 'created'));
     expect(hub.subscribers).toBe(1);
     expect(got).toEqual(['CONTAINER_CREATED_EVENT']);
+  });
+});
+
+describe('GetContainerEvents backpressure (EventsService)', () => {
+  const logger = pino({ level: 'silent' });
+  const LIMIT = 50;
+
+  /** A container restarting `n` times: two events (STOPPED, STARTED) per restart. */
+  function restarts(index: FakeIndex, from: number, n: number): void {
+    for (let i = from; i < from + n; i++) index.put(rec('c1', 'running', new Date(Date.UTC(2026, 10, 25, 10, 0, 0, i + 1)).toISOString()));
+  }
+
+  function setup() {
+    const index = new FakeIndex();
+    const events = new EventsService(index, logger, LIMIT);
+    index.put(rec(SANDBOX, 'running', T1, 'podsandbox'));
+    index.put(rec('c1', 'running', T1));
+    index.emit('resynced');
+    return { index, events };
+  }
+
+  it('queues while the stream is full, sends the queue in order on drain', async () => {
+    const { index, events } = setup();
+    const sent: ContainerEventResponse[] = [];
+    let full = true;
+    let drained: (() => void) | undefined;
+    const stream = {
+      write: (e: ContainerEventResponse) => (sent.push(e), !full),
+      onceDrained: (l: () => void) => void (drained = l),
+    };
+    const ac = new AbortController();
+    const done = events.stream(stream, ac.signal);
+    restarts(index, 0, 10);
+    expect(sent).toHaveLength(1); // taken by the transport, which said "full"
+    full = false;
+    drained!();
+    expect(sent.map((e) => e.container_event_type)).toEqual(Array.from({ length: 10 }, () => ['CONTAINER_STOPPED_EVENT', 'CONTAINER_STARTED_EVENT']).flat());
+    ac.abort();
+    await done;
+    expect(events.hub.subscribers).toBe(0);
+  });
+
+  it('ends a subscriber that does not read with RESOURCE_EXHAUSTED naming the limit, and drops it', async () => {
+    const { index, events } = setup();
+    let writes = 0;
+    const stream = { write: () => (writes++, false), onceDrained: () => undefined };
+    const done = events.stream(stream, new AbortController().signal);
+    restarts(index, 0, LIMIT); // 2 x LIMIT events: 1 written, LIMIT queued, the next one is too many
+    await expect(done).rejects.toMatchObject({ code: grpcStatus.RESOURCE_EXHAUSTED, message: expect.stringContaining(`${LIMIT} events`) });
+    expect(writes).toBe(1);
+    expect(events.hub.subscribers).toBe(0);
   });
 });

@@ -4,6 +4,6 @@ import type { HandlerSet } from '../cri-types.js';
 
 export function eventsHandlers(svc: Services): HandlerSet {
   return {
-    GetContainerEvents: (_req, stream, ctx) => svc.events.stream((e) => stream.write(e), ctx.signal),
+    GetContainerEvents: (_req, stream, ctx) => svc.events.stream(stream, ctx.signal),
   };
 }
