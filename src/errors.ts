@@ -48,6 +48,16 @@ export function isDockerConflict(err: unknown): boolean {
 }
 
 /** Docker's own explanation of an HTTP error, without docker-modem's prefix. */
+/** Docker's "nothing to do" answers to start/stop: already in that state (304) or gone (404). */
+export function isDockerAlreadyDone(err: unknown): boolean {
+  return isDockerNotFound(err) || isDockerNotModified(err);
+}
+
+/** 304: the container is already started (or stopped). */
+export function isDockerNotModified(err: unknown): boolean {
+  return isDockerHttpError(err) && err.statusCode === 304;
+}
+
 export function dockerMessage(err: unknown): string {
   if (isDockerHttpError(err)) {
     const m = err.json?.message ?? (typeof err.json === 'string' ? err.json : undefined);

@@ -25,9 +25,10 @@ import {
   dockerMessage,
   failedPrecondition,
   invalidArgument,
+  isDockerAlreadyDone,
   isDockerConflict,
-  isDockerHttpError,
   isDockerNotFound,
+  isDockerNotModified,
   notFound,
   toCriError,
 } from '../errors.js';
@@ -210,7 +211,7 @@ export class ContainerService {
       await this.docker.raw('container.start', (d) => d.getContainer(id).start());
     } catch (err) {
       // 304: already running, which is what the caller wants.
-      if (!(isDockerHttpError(err) && err.statusCode === 304)) {
+      if (!isDockerNotModified(err)) {
         await this.reread(id);
         throw toCriError(err, `start container ${id}`);
       }
@@ -230,8 +231,7 @@ export class ContainerService {
       try {
         await this.docker.docker.getContainer(record.Id).stop({ t: Math.max(0, Math.floor(timeoutSeconds)) });
       } catch (err) {
-        const gone = isDockerNotFound(err) || (isDockerHttpError(err) && err.statusCode === 304);
-        if (!gone) throw toCriError(err, `stop container ${record.Id}`);
+        if (!isDockerAlreadyDone(err)) throw toCriError(err, `stop container ${record.Id}`);
       }
     }
     await this.reread(record.Id);

@@ -30,8 +30,8 @@ import {
   alreadyExists,
   failedPrecondition,
   invalidArgument,
+  isDockerAlreadyDone,
   isDockerConflict,
-  isDockerHttpError,
   isDockerNotFound,
   notFound,
   toCriError,
@@ -98,11 +98,6 @@ function validateConfig(config: PodSandboxConfig__Output | null): asserts config
 /** Who a network call is about; on teardown the checkpoint (if any) names the pod. */
 function podIdentity(id: string, checkpoint: SandboxCheckpoint | undefined): Pick<PodNetworkContext, 'sandboxId' | 'name' | 'namespace' | 'uid'> {
   return { sandboxId: id, name: checkpoint?.name ?? '', namespace: checkpoint?.namespace ?? '', uid: checkpoint?.uid ?? '' };
-}
-
-/** True for Docker's "nothing to do" answers: already stopped/started (304) or gone (404). */
-function isAlreadyDone(err: unknown): boolean {
-  return isDockerNotFound(err) || (isDockerHttpError(err) && err.statusCode === 304);
 }
 
 export class SandboxService {
@@ -407,7 +402,7 @@ export class SandboxService {
     try {
       await this.docker.raw('container.stop', (d) => d.getContainer(id).stop({ t: graceSeconds }));
     } catch (err) {
-      if (!isAlreadyDone(err)) throw toCriError(err, `stop container ${id}`);
+      if (!isDockerAlreadyDone(err)) throw toCriError(err, `stop container ${id}`);
     }
     await this.index.refresh(id);
   }
