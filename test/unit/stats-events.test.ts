@@ -1,12 +1,21 @@
 // Container events derived from index updates (no Docker needed: a fake index drives the hub).
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { ContainerEventHub, transitions } from '../../src/events/container-events.js';
 import type { ContainerEventResponse } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import type { ContainerIndexEvents, ContainerRecord } from '../../src/store/container-index.js';
+import { CriServer } from '../../src/server/grpc-server.js';
+import { eventsHandlers } from '../../src/server/events/index.js';
 import { EventsService } from '../../src/service/events.js';
+import type { Services } from '../../src/services.js';
+import { CriClient } from '../helpers/cri-client.js';
 
 const ZERO = '0001-01-01T00:00:00Z';
 const SANDBOX = 's'.repeat(64);
@@ -219,4 +228,48 @@ describe('GetContainerEvents backpressure (EventsService)', () => {
     expect(writes).toBe(1);
     expect(events.hub.subscribers).toBe(0);
   });
+
+  // grpc-js's own client keeps taking messages off the connection while its reader is paused,
+  // so the client that stops reading here speaks HTTP/2 itself and pauses its stream: the
+  // server's flow-control window then fills, as with a Go client (the kubelet) that stops reading.
+  it('through gRPC: a client that stopped reading is cut off; one that reads gets every event', async () => {
+    const { index, events } = setup();
+    const dir = mkdtempSync(join(tmpdir(), 'events-bp-'));
+    const sock = join(dir, 'cri.sock');
+    const server = new CriServer({ endpoint: `unix://${sock}`, handlers: eventsHandlers({ events } as Services), logger });
+    await server.start();
+    const client = new CriClient(sock);
+    const session = h2connect('http://localhost', { createConnection: () => netConnect(sock) });
+    try {
+      const reader = (client.runtime as unknown as { GetContainerEvents(r: object): NodeJS.ReadableStream & { cancel(): void } }).GetContainerEvents({});
+      let read = 0;
+      reader.on('data', () => read++);
+      reader.on('error', () => undefined); // the CANCELLED of our own cancel() at the end
+      const stalled = session.request({ ':method': 'POST', ':path': '/runtime.v1.RuntimeService/GetContainerEvents', 'content-type': 'application/grpc', te: 'trailers' });
+      stalled.end(Buffer.alloc(5)); // one gRPC frame: the empty request
+      stalled.pause();
+      const trailers = new Promise<Record<string, unknown>>((resolve) => stalled.on('trailers', resolve));
+      while (events.hub.subscribers < 2) await new Promise((r) => setTimeout(r, 10));
+      let restartsSent = 0;
+      // Small batches, a turn of the event loop each, so the reading client keeps up.
+      while (events.hub.subscribers === 2 && restartsSent < 50_000) {
+        restarts(index, restartsSent, 5);
+        restartsSent += 5;
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(events.hub.subscribers).toBe(1);
+      while (read < 2 * restartsSent) await new Promise((r) => setTimeout(r, 10));
+      expect(read).toBe(2 * restartsSent);
+      stalled.resume(); // it now gets what the transport held, then the status
+      const t = await trailers;
+      expect(t['grpc-status']).toBe(String(grpcStatus.RESOURCE_EXHAUSTED));
+      expect(decodeURIComponent(String(t['grpc-message']))).toContain(`${LIMIT} events`);
+      reader.cancel();
+    } finally {
+      session.destroy();
+      client.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
