@@ -39,8 +39,8 @@ export function sysctlNamespace(name: string): SysctlNamespace | undefined {
 
 /**
  * The pod's sysctls in dotted form, or InvalidArgument naming the first that the pod cannot
- * set: not namespaced, net.* or UTS ones on the host network (Docker gives a host-network
- * container the node's UTS namespace too), IPC ones with the host IPC namespace.
+ * set: not namespaced, net.* or UTS ones on the host network (the containers of a host-network
+ * pod get the node's UTS namespace, as in Kubernetes), IPC ones with the host IPC namespace.
  */
 export function podSysctls(
   sysctls: Record<string, string>,
@@ -52,7 +52,7 @@ export function podSysctls(
     const ns = sysctlNamespace(name);
     if (ns === undefined) throw invalidArgument(`${field} is not a namespaced sysctl: a pod cannot set it (it would change the whole node)`);
     if ((ns === 'net' || ns === 'uts') && modes.network === 'NODE') {
-      throw invalidArgument(`${field} is in the ${ns === 'net' ? 'network' : 'UTS'} namespace, which a pod on the host network shares with the node`);
+      throw invalidArgument(`${field} is in the ${ns === 'net' ? 'network' : 'UTS'} namespace, which the containers of a host-network pod share with the node`);
     }
     if (ns === 'ipc' && modes.ipc === 'NODE') throw invalidArgument(`${field} is in the IPC namespace, which this pod shares with the node (host IPC)`);
     out[normalizeSysctlName(name)] = value;
