@@ -39,7 +39,7 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   // The kubelet's UpdateRuntimeConfig wins over --pod-cidr, as in cri-dockerd.
   const network = createNetworkManager(config, () => runtime.currentPodCidr || config.podCidr, logger);
   const runtime = new RuntimeService(docker, network);
-  const images = new ImageService(docker, logger);
+  const images = new ImageService(docker, logger, config.imagePullProgressDeadlineMs);
   const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), network, logger });
   const stats = new StatsService(docker, index);
   const logs = new LogManager(docker.docker, logger);

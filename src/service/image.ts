@@ -3,6 +3,7 @@
 // inspect()/ensure() here so that every image reference is read the same way.
 import type Dockerode from 'dockerode';
 import type { Readable } from 'node:stream';
+import { PullProgressWatchdog, type PullProgressLine } from '../docker/pull-progress.js';
 import type { DockerClient } from '../docker/client.js';
 import type { Logger } from '../logger.js';
 import type { AuthConfig__Output } from '../generated/runtime/v1/AuthConfig.js';
@@ -26,7 +27,7 @@ import {
 } from '../errors.js';
 
 /** One line of Docker's pull progress stream; the last one carries the error of a failed pull. */
-interface PullProgress {
+interface PullProgress extends PullProgressLine {
   error?: string;
   errorDetail?: { message?: string };
 }
@@ -64,6 +65,8 @@ export class ImageService {
   constructor(
     private readonly docker: DockerClient,
     private readonly logger: Logger,
+    /** --image-pull-progress-deadline; 0 = never cancel. */
+    private readonly pullProgressDeadlineMs = 0,
   ) {}
 
   /**
@@ -114,7 +117,12 @@ export class ImageService {
     let failure: string | undefined;
     try {
       const stream = await this.docker.raw('image.pull', (d) => d.createImage(opts) as Promise<Readable>);
-      failure = await readPullStream(stream);
+      const watchdog = new PullProgressWatchdog(stream, this.pullProgressDeadlineMs, ref);
+      try {
+        failure = await readPullStream(stream, (msg) => watchdog.observe(msg));
+      } finally {
+        watchdog.stop();
+      }
     } catch (err) {
       if (signal?.aborted) throw new CriError(Code.CANCELLED, `${what}: the client went away; Docker stops the pull`);
       throw pullError(what, err);
@@ -272,13 +280,14 @@ export function imageUser(user: string): { uid: { value: number } | null; userna
 }
 
 /** Reads Docker's pull progress to its end; returns the error message it ended with, if any. */
-async function readPullStream(stream: Readable): Promise<string | undefined> {
+async function readPullStream(stream: Readable, onProgress: (msg: PullProgress) => void): Promise<string | undefined> {
   let failure: string | undefined;
   let buffered = '';
   const consider = (line: string) => {
     if (line.trim() === '') return;
     try {
       const msg = JSON.parse(line) as PullProgress;
+      onProgress(msg);
       if (msg.error || msg.errorDetail?.message) failure = msg.errorDetail?.message ?? msg.error;
     } catch {
       // Progress lines are JSON; anything else carries no outcome.
