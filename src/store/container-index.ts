@@ -27,6 +27,8 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private readonly records = new Map<string, ContainerRecord>();
   /** Per id, the sequence number of the newest inspect applied, so a slow stale inspect never wins. */
   private readonly applied = new Map<string, number>();
+  /** Per id, inspects under way; a gone id's `applied` entry is kept only while one may still land. */
+  private readonly inflight = new Map<string, number>();
   private seq = 0;
   private live = false;
   private stream: NodeJS.ReadableStream | undefined;
@@ -94,21 +96,32 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   async refresh(id: string): Promise<ContainerRecord | undefined> {
     const mySeq = ++this.seq;
     let info: ContainerRecord | undefined;
+    this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
     try {
       info = await this.client.raw('container.inspect', (d) => d.getContainer(id).inspect());
     } catch (err) {
       if (!isDockerNotFound(err)) throw err;
+    } finally {
+      const left = (this.inflight.get(id) ?? 1) - 1;
+      if (left > 0) this.inflight.set(id, left);
+      else this.inflight.delete(id);
     }
     if ((this.applied.get(id) ?? 0) > mySeq) return this.records.get(id);
-    this.applied.set(id, mySeq);
-    if (info && info.Config?.Labels?.[LABEL_TYPE]) this.put(info);
-    else this.drop(id);
+    if (info && info.Config?.Labels?.[LABEL_TYPE]) {
+      this.applied.set(id, mySeq);
+      this.put(info);
+    } else {
+      this.forget(id);
+    }
     return info;
   }
 
   /** Removes an entry the shim just deleted, without waiting for the event. */
   forget(id: string): void {
-    this.applied.set(id, ++this.seq);
+    // Remembered only while an older inspect of it is still under way and must not re-add it;
+    // otherwise dropped, so removed containers leave nothing behind in the index.
+    if (this.inflight.has(id)) this.applied.set(id, ++this.seq);
+    else this.applied.delete(id);
     this.drop(id);
   }
 
