@@ -8,66 +8,14 @@
 // portmap + firewall + loopback list of Debian's plugins (/usr/lib/cni) in a temp conf dir.
 // Plugin time comes from the shim's own debug log ("CNI plugin ran", pluginMs per plugin).
 // Removes every pod, bridge and temp dir it made, also on failure.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
-import { loadCri } from '../dist/proto.js';
 import { createCniWorld, type CniWorld } from '../test/helpers/cni.ts';
+import { arg, cleanupAll, RUN, startBenchShim, type BenchShim } from './shim-process.ts';
 
-const TOP = resolve(import.meta.dirname, '..');
-const PAUSE = 'docker-cri-shim/pause:latest';
-const RUN = randomBytes(4).toString('hex');
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-}
 const PODS = arg('pods', 20);
 
-interface Shim {
-  client: grpc.Client;
-  proc: ChildProcess;
-  log: () => string;
-  stop: () => Promise<void>;
-}
-
-async function startShim(extra: string[]): Promise<Shim> {
-  const tmp = mkdtempSync(join(tmpdir(), 'cri-bench-cni-'));
-  const sock = join(tmp, 'cri.sock');
-  const proc = spawn(
-    process.execPath,
-    [join(TOP, 'dist/main.js'), `--container-runtime-endpoint=unix://${sock}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${PAUSE}`, '--log-level=debug', ...extra],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!out.includes('CRI server listening') || !existsSync(sock)) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`shim did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const cri = loadCri().runtime.v1;
-  const client = new cri.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure()) as grpc.Client;
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return {
-    client,
-    proc,
-    log: () => out,
-    stop: async () => {
-      client.close();
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      await exited;
-      rmSync(tmp, { recursive: true, force: true });
-    },
-  };
-}
-
-function call<T>(client: grpc.Client, method: string, req: unknown): Promise<T> {
-  const fn = (client as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: T) => void) => void>)[method];
-  return new Promise((res, rej) => fn.call(client, req, { deadline: Date.now() + 120_000 }, (e, r) => (e ? rej(e) : res(r))));
+/** The shim with its debug log kept: plugin time is read from it. */
+function startShim(args: string[]): Promise<BenchShim> {
+  return startBenchShim({ prefix: 'cri-bench-cni-', logLevel: 'debug', captureLog: true, args });
 }
 
 const STEPS = ['RunPodSandbox', 'PodSandboxStatus', 'StopPodSandbox', 'RemovePodSandbox'] as const;
@@ -85,8 +33,11 @@ function emptyResult(): ModeResult {
 }
 
 /** One pod's whole lifecycle on one shim, added to `into` unless it is a warm-up round. */
-async function onePod(shim: Shim, mode: string, i: number, into: ModeResult): Promise<void> {
-  const config = { metadata: { name: `bench-${mode}-${RUN}-${i}`, namespace: `bench-${RUN}`, uid: `uid-${RUN}-${mode}-${i}`, attempt: 0 } };
+async function onePod(shim: BenchShim, mode: string, i: number, into: ModeResult): Promise<void> {
+  const config = {
+    metadata: { name: `bench-${mode}-${RUN}-${i}`, namespace: `bench-${RUN}`, uid: `uid-${RUN}-${mode}-${i}`, attempt: 0 },
+    labels: { 'bench-run': RUN },
+  };
   const times: Partial<Record<Step, number>> = {};
   const time = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -94,10 +45,10 @@ async function onePod(shim: Shim, mode: string, i: number, into: ModeResult): Pr
     times[step] = performance.now() - t0;
     return r;
   };
-  const { pod_sandbox_id: id } = await time('RunPodSandbox', () => call<{ pod_sandbox_id: string }>(shim.client, 'RunPodSandbox', { config }));
-  await time('PodSandboxStatus', () => call(shim.client, 'PodSandboxStatus', { pod_sandbox_id: id }));
-  await time('StopPodSandbox', () => call(shim.client, 'StopPodSandbox', { pod_sandbox_id: id }));
-  await time('RemovePodSandbox', () => call(shim.client, 'RemovePodSandbox', { pod_sandbox_id: id }));
+  const { pod_sandbox_id: id } = await time('RunPodSandbox', () => shim.rt.call('RunPodSandbox', { config }));
+  await time('PodSandboxStatus', () => shim.rt.call('PodSandboxStatus', { pod_sandbox_id: id }));
+  await time('StopPodSandbox', () => shim.rt.call('StopPodSandbox', { pod_sandbox_id: id }));
+  await time('RemovePodSandbox', () => shim.rt.call('RemovePodSandbox', { pod_sandbox_id: id }));
   // The first two pods warm caches (image inspect, plugin binaries in the page cache).
   if (i < 2) return;
   for (const s of STEPS) into.perStep[s].push(times[s]!);
@@ -139,14 +90,11 @@ const fmt = (n: number) => n.toFixed(1).padStart(8);
 
 async function main(): Promise<void> {
   let world: CniWorld | undefined;
-  const shims: Shim[] = [];
   try {
     world = createCniWorld();
     world.writeConflist();
     const bridge = await startShim(['--network-plugin=']);
-    shims.push(bridge);
     const cni = await startShim(['--network-plugin=cni', `--cni-conf-dir=${world.confDir}`, `--cni-bin-dir=${world.binDirs.join(',')}`, `--cni-cache-dir=${world.cacheDir}`]);
-    shims.push(cni);
 
     console.log(`pod sandbox lifecycle, ${PODS} pods one after another per mode, the modes alternating (medians / p90, ms)\n`);
     const results: Record<string, ModeResult> = { 'docker-bridge': emptyResult(), cni: emptyResult() };
@@ -175,9 +123,7 @@ async function main(): Promise<void> {
     console.log(`host-local store after the run: ${world.reservedIps().length} addresses held`);
   } finally {
     // A pod left half-way by a failure: its containers go (their network with the CNI cache dir).
-    const left = execFileSync('docker', ['ps', '-aq', '--filter', `name=bench-.*-${RUN}-`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
-    for (const s of shims) await s.stop();
+    await cleanupAll();
     world?.cleanup();
   }
 }

@@ -5,35 +5,14 @@
 //
 // Runs the built shim (dist/main.js) on a temporary socket against the machine's dockerd, with the
 // locally built test images; removes every container it made, also when interrupted.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { loadCri } from '../dist/proto.js';
+import { arg, BUSYBOX, RUN, startBenchShim } from './shim-process.ts';
 
-const TOP = resolve(import.meta.dirname, '..');
-const BUSYBOX = 'docker-cri-shim-test/busybox:latest';
-const PAUSE = 'docker-cri-shim/pause:latest';
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-}
 const CONTAINERS = arg('containers', 100);
 const PODS = arg('pods', 10);
 const ROUNDS = arg('rounds', 30);
 const DOCKER_ROUNDS = arg('docker-rounds', 3);
-const RUN = randomBytes(4).toString('hex');
-
-type Unary = (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
-
-function call(client: grpc.Client, method: string, req: unknown): Promise<any> {
-  const fn = (client as unknown as Record<string, Unary>)[method];
-  return new Promise((res, rej) => fn.call(client, req, { deadline: Date.now() + 120_000 }, (err, r) => (err ? rej(err) : res(r))));
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,31 +28,10 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 async function main(): Promise<void> {
-  const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-bench-stats-'));
-  const sock = join(tmp, 'cri.sock');
-  const shim = spawn(
-    process.execPath,
-    [join(TOP, 'dist/main.js'), `--container-runtime-endpoint=unix://${sock}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${PAUSE}`, '--log-level=warn', '--network-plugin='],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const shim = await startBenchShim({ prefix: 'cri-shim-bench-stats-' });
+  const { rt, tmp } = shim;
   const docker = new Dockerode();
-  const cleanup = () => {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=bench-run=${RUN}`], { encoding: 'utf8' }).trim();
-    if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
-    if (shim.exitCode === null) shim.kill('SIGTERM');
-    rmSync(tmp, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
   try {
-    for (let i = 0; !existsSync(sock); i++) {
-      if (i > 200 || shim.exitCode !== null) throw new Error('shim did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const cri = loadCri().runtime.v1;
-    const rt = new cri.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure());
     const labels = { 'bench-run': RUN };
 
     process.stdout.write(`creating ${PODS} pods with ${CONTAINERS} running containers ...`);
@@ -85,17 +43,17 @@ async function main(): Promise<void> {
           log_directory: join(tmp, 'logs', String(p)),
           labels,
         };
-        const { pod_sandbox_id } = await call(rt, 'RunPodSandbox', { config });
+        const { pod_sandbox_id } = await rt.call('RunPodSandbox', { config });
         const n = Math.floor(CONTAINERS / PODS) + (p < CONTAINERS % PODS ? 1 : 0);
         const made = await Promise.all(
           Array.from({ length: n }, async (_, c) => {
-            const { container_id } = await call(rt, 'CreateContainer', {
+            const { container_id } = await rt.call('CreateContainer', {
               pod_sandbox_id,
               config: { metadata: { name: `c${c}`, attempt: 0 }, image: { image: BUSYBOX }, command: ['sleep', '3600'], log_path: `c${c}.log`, labels },
               sandbox_config: config,
             });
-            await call(rt, 'StartContainer', { container_id });
-            return container_id as string;
+            await rt.call('StartContainer', { container_id });
+            return container_id;
           }),
         );
         out.push(...made);
@@ -106,13 +64,13 @@ async function main(): Promise<void> {
 
     const filter = { label_selector: labels };
     // Warm-up: the first call measures every writable layer (then cached) and finds each cgroup.
-    const warm = await call(rt, 'ListContainerStats', { filter });
+    const warm = await rt.call('ListContainerStats', { filter });
     if (warm.stats.length !== ids.length) throw new Error(`ListContainerStats returned ${warm.stats.length} of ${ids.length}`);
 
     const listMs: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) listMs.push((await time(() => call(rt, 'ListContainerStats', { filter })))[0]);
+    for (let i = 0; i < ROUNDS; i++) listMs.push((await time(() => rt.call('ListContainerStats', { filter })))[0]);
     const podMs: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) podMs.push((await time(() => call(rt, 'ListPodSandboxStats', { filter })))[0]);
+    for (let i = 0; i < ROUNDS; i++) podMs.push((await time(() => rt.call('ListPodSandboxStats', { filter })))[0]);
 
     // Docker's stats endpoint for the same containers, all at once: stream=false waits for a
     // second sample (~1 s) to fill precpu_stats; one-shot (API >= 1.41) returns one sample.
@@ -135,9 +93,8 @@ async function main(): Promise<void> {
     console.log(`| Docker stats API, stream=false, all in parallel | ${fmt(median(dockerMs))} | ${fmt(pct(dockerMs, 90))} | ${DOCKER_ROUNDS} |`);
     console.log(`| Docker stats API, one-shot, all in parallel | ${fmt(median(oneShotMs))} | ${fmt(pct(oneShotMs, 90))} | ${DOCKER_ROUNDS} |`);
     console.log(`\ntarget: median < 100 ms -> ${median(listMs) < 100 ? 'met' : 'NOT met'}`);
-    rt.close();
   } finally {
-    cleanup();
+    await shim.cleanup();
   }
 }
 

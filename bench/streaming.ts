@@ -8,32 +8,13 @@
 // Runs the built shim (dist/main.js) on a temporary socket against the machine's dockerd with
 // the locally built test images; removes the pod it made, also when interrupted.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
-import { loadCri } from '../dist/proto.js';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { spdyExec, wsConnect } from '../test/helpers/stream-clients.ts';
+import { arg, BUSYBOX, RUN, startBenchShim, TOP } from './shim-process.ts';
 
-const TOP = resolve(import.meta.dirname, '..');
-const BUSYBOX = 'docker-cri-shim-test/busybox:latest';
-const PAUSE = 'docker-cri-shim/pause:latest';
-const RUN = randomBytes(4).toString('hex');
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-}
 const ROUNDS = arg('rounds', 50);
 const MB = arg('mb', 200);
-
-type Unary = (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-
-function rpc<T>(client: grpc.Client, method: string, req: unknown): Promise<T> {
-  const fn = (client as unknown as Record<string, Unary>)[method];
-  return new Promise((res, rej) => fn.call(client, req, { deadline: Date.now() + 120_000 }, (err, r) => (err ? rej(err) : res(r as T))));
-}
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)];
@@ -70,45 +51,25 @@ function buildGoClient(dir: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-bench-streaming-'));
-  const sock = join(tmp, 'cri.sock');
-  const shim = spawn(
-    process.execPath,
-    [join(TOP, 'dist/main.js'), `--container-runtime-endpoint=unix://${sock}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${PAUSE}`, '--log-level=warn', '--network-plugin='],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const cleanup = () => {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=bench-run=${RUN}`], { encoding: 'utf8' }).trim();
-    if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')], { stdio: 'ignore' });
-    if (shim.exitCode === null) shim.kill('SIGTERM');
-    rmSync(tmp, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  const shim = await startBenchShim({ prefix: 'cri-shim-bench-streaming-' });
+  const { rt, tmp } = shim;
   try {
-    for (let i = 0; !existsSync(sock); i++) {
-      if (i > 200 || shim.exitCode !== null) throw new Error('shim did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const rt = new (loadCri().runtime.v1.RuntimeService)(`unix://${sock}`, grpc.credentials.createInsecure());
     const labels = { 'bench-run': RUN };
     const config = { metadata: { name: `bench-stream-${RUN}`, namespace: 'bench', uid: `uid-${RUN}`, attempt: 0 }, log_directory: join(tmp, 'logs'), labels };
-    const { pod_sandbox_id } = await rpc<{ pod_sandbox_id: string }>(rt, 'RunPodSandbox', { config });
-    const { container_id: id } = await rpc<{ container_id: string }>(rt, 'CreateContainer', {
+    const { pod_sandbox_id } = await rt.call('RunPodSandbox', { config });
+    const { container_id: id } = await rt.call('CreateContainer', {
       pod_sandbox_id,
       config: { metadata: { name: 'c', attempt: 0 }, image: { image: BUSYBOX }, command: ['sleep', '3600'], log_path: 'c.log', labels },
       sandbox_config: config,
     });
-    await rpc(rt, 'StartContainer', { container_id: id });
+    await rt.call('StartContainer', { container_id: id });
 
     // ExecSync `true` vs the docker CLI.
-    for (let i = 0; i < 5; i++) await rpc(rt, 'ExecSync', { container_id: id, cmd: ['true'], timeout: '10' });
+    for (let i = 0; i < 5; i++) await rt.call('ExecSync', { container_id: id, cmd: ['true'], timeout: '10' });
     const shimMs: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const t = performance.now();
-      await rpc(rt, 'ExecSync', { container_id: id, cmd: ['true'], timeout: '10' });
+      await rt.call('ExecSync', { container_id: id, cmd: ['true'], timeout: '10' });
       shimMs.push(performance.now() - t);
     }
     const cliMs: number[] = [];
@@ -121,12 +82,12 @@ async function main(): Promise<void> {
     // Throughput: `head -c N /dev/zero` through an Exec session.
     const bytes = MB * 1024 * 1024;
     const execUrl = async () =>
-      (await rpc<{ url: string }>(rt, 'Exec', { container_id: id, cmd: ['head', '-c', String(bytes), '/dev/zero'], stdout: true, stderr: true })).url;
+      (await rt.call('Exec', { container_id: id, cmd: ['head', '-c', String(bytes), '/dev/zero'], stdout: true, stderr: true })).url;
     // Go's spdystream client (what kubelet, kubectl and crictl use), when Go and its sources are here.
     const goClient = buildGoClient(tmp);
     const throughput = async (via: 'spdy' | 'ws' | 'go') => {
       const url = await execUrl();
-      const rss = rssSampler(shim.pid!);
+      const rss = rssSampler(shim.proc.pid!);
       const t = performance.now();
       let got = 0;
       if (via === 'go') {
@@ -153,7 +114,7 @@ async function main(): Promise<void> {
     const cliStart = performance.now();
     execFileSync('sh', ['-c', `docker exec ${id} head -c ${bytes} /dev/zero | wc -c`], { stdio: 'ignore' });
     const cliSeconds = (performance.now() - cliStart) / 1000;
-    const baseline = rssSampler(shim.pid!).stop();
+    const baseline = rssSampler(shim.proc.pid!).stop();
     const spdy = await throughput('spdy');
     const ws = await throughput('ws');
     const go = goClient ? await throughput('go') : undefined;
@@ -170,9 +131,8 @@ async function main(): Promise<void> {
     console.log(`| WebSocket v5.channel.k8s.io (ws client) | ${ws.mbps.toFixed(0)} | ${ws.seconds.toFixed(2)} | ${ws.peak.toFixed(0)} MiB |`);
     if (go) console.log(`| SPDY/3.1 (Go spdystream client, no flow control) | ${go.mbps.toFixed(0)} | ${go.seconds.toFixed(2)} | ${go.peak.toFixed(0)} MiB |`);
     console.log(`| baseline: docker exec CLI, no shim | ${(MB / cliSeconds).toFixed(0)} | ${cliSeconds.toFixed(2)} | - |`);
-    rt.close();
   } finally {
-    cleanup();
+    await shim.cleanup();
   }
 }
 
