@@ -7,7 +7,8 @@
 // --network-plugin= (Docker's bridge), once with --network-plugin=cni on a bridge + host-local +
 // portmap + firewall + loopback list of Debian's plugins (/usr/lib/cni) in a temp conf dir.
 // Plugin time comes from the shim's own debug log ("CNI plugin ran", pluginMs per plugin).
-// Removes every pod, bridge and temp dir it made, also on failure.
+// Removes every pod, bridge and temp dir it made, also on failure (on Ctrl-C: its containers,
+// the shims and their temp dirs; not the CNI bridge and conf dir).
 import { createCniWorld, type CniWorld } from '../test/helpers/cni.ts';
 import { arg, cleanupAll, RUN, startBenchShim, type BenchShim } from './shim-process.ts';
 
