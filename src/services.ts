@@ -40,7 +40,8 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const network = createNetworkManager(config, () => runtime.currentPodCidr || config.podCidr, logger);
   const runtime = new RuntimeService(docker, network);
   const images = new ImageService(docker, logger, config.imagePullProgressDeadlineMs);
-  const sandboxes = new SandboxService({ config, docker, index, images, checkpoints: new CheckpointStore(config.rootDirectory), network, logger });
+  const checkpoints = new CheckpointStore(config.rootDirectory);
+  const sandboxes = new SandboxService({ config, docker, index, images, checkpoints, network, logger });
   const stats = new StatsService(docker, index);
   const logs = new LogManager(docker.docker, logger);
   const containers = new ContainerService(docker, index, images, logs, logger);
@@ -48,7 +49,7 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const resources = new ResourcesService(docker, index, stats.cgroups, logger);
   const logReopen = new LogReopenService(index, logs);
   // Resumes the CRI log files of containers started before this process, once the index synced.
-  new LogResumeService(index, logs, new CheckpointStore(config.rootDirectory), logger);
+  new LogResumeService(index, logs, checkpoints, logger);
   const streaming = new StreamingService(config, docker, index, logger);
   return { config, logger, docker, index, runtime, logs, containers, images, sandboxes, network, stats, events, resources, logReopen, streaming };
 }
