@@ -45,6 +45,11 @@ export class DockerClient {
     this.queue = new PQueue({ concurrency: opts.concurrency ?? 32 });
   }
 
+  /** Docker requests running now, and those waiting for a place in the bounded queue. */
+  get requestsInFlight(): { running: number; queued: number } {
+    return { running: this.queue.pending, queued: this.queue.size };
+  }
+
   onCall(observer: DockerCallObserver): void {
     this.observers.push(observer);
   }

@@ -121,6 +121,17 @@ export function attach({ server, docker, index, version, commit }: MetricSources
     },
   });
   new Gauge({
+    name: `${PREFIX}docker_requests_in_flight`,
+    help: 'Docker Engine API requests under way (state=running) or waiting in the shim\'s bounded queue (state=queued).',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { running, queued } = docker.requestsInFlight;
+      this.set({ state: 'running' }, running);
+      this.set({ state: 'queued' }, queued);
+    },
+  });
+  new Gauge({
     name: `${PREFIX}docker_event_stream_up`,
     help: '1 while the Docker event stream is connected and the container index is complete, else 0.',
     registers: [registry],

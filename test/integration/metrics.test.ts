@@ -78,6 +78,7 @@ describe('metrics', () => {
     expect(text).toMatch(/docker_cri_shim_docker_request_duration_seconds_bucket\{le="\+Inf",operation="[^"]+"\} [1-9]/);
     expect(sample(text, 'docker_cri_shim_docker_event_stream_up')).toBe(1);
     expect(sample(text, 'docker_cri_shim_rpc_in_flight')).toBe(0);
+    expect(sample(text, 'docker_cri_shim_docker_requests_in_flight{state="queued"}')).toBe(0);
     expect(text).toMatch(/docker_cri_shim_build_info\{version="[^"]+",commit="[^"]+"\} 1/);
     // Node process metrics, under the same prefix.
     expect(sample(text, 'docker_cri_shim_process_resident_memory_bytes')).toBeGreaterThan(0);
