@@ -6,12 +6,26 @@
 // sent SETTINGS with a window size, or a WINDOW_UPDATE). Go's spdystream, which kubelet and
 // kubectl use, never sends either and ignores windows: when our window runs out and such a
 // peer has said nothing for a short grace time, it is treated as not flow-controlling and
-// TCP backpressure alone bounds what we buffer. Inbound, a stream whose consumer lags pauses
-// the socket, so a peer ignoring our windows cannot make us buffer without bound.
+// TCP backpressure alone bounds what we buffer. Inbound, the socket stops being read while a
+// stream's or the session's buffers, the frames waiting their turn, or our unread replies are
+// past their caps (../limits.ts), so a peer ignoring our windows cannot make us buffer without
+// bound. A cap broken in a way the session cannot recover from (a header block too large: the
+// zlib context is lost) ends the session: 'failure' first (the Kubernetes layer writes the
+// message on its error streams), then GOAWAY.
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import {
+  MAX_OUTBOUND_BUFFER_BYTES,
+  MAX_SPDY_FRAME_BYTES,
+  MAX_SPDY_PENDING_FRAME_BYTES,
+  MAX_SPDY_SESSION_BUFFER_BYTES,
+  MAX_SPDY_STREAM_BUFFER_BYTES,
+  MAX_SPDY_STREAMS_PER_SESSION,
+  kib,
+} from '../limits.js';
+import {
   DEFAULT_WINDOW,
+  GoAwayStatus,
   FLAG_FIN,
   FLAG_UNIDIRECTIONAL,
   FrameParser,
@@ -19,6 +33,7 @@ import {
   HeaderCodec,
   RstStatus,
   SETTINGS_INITIAL_WINDOW_SIZE,
+  SpdyCapError,
   dataFrame,
   goAwayFrame,
   parseSettings,
@@ -34,8 +49,8 @@ import {
 const MAX_DATA_CHUNK = 32 * 1024;
 /** Window credit is returned once this much has been consumed (or the buffer emptied). */
 const ACK_THRESHOLD = 16 * 1024;
-/** Inbound bytes buffered on one stream before the socket stops being read. */
-const PAUSE_LIMIT = 1024 * 1024;
+/** How long a session ended by a protocol error waits for the peer to read our last frames. */
+const FAILED_SESSION_LINGER_MS = 2_000;
 /** How long an exhausted window waits for a silent peer before flow control is deemed off. */
 const SILENT_PEER_GRACE_MS = 250;
 
@@ -43,6 +58,8 @@ type PeerFlowControl = 'unknown' | 'yes' | 'no';
 
 export interface SpdySessionEvents {
   stream: [stream: SpdyStream];
+  /** The session is about to end on this error: last chance to tell the peer on a stream. */
+  failure: [err: Error];
   close: [];
 }
 
@@ -63,6 +80,8 @@ export class SpdyStream extends Duplex {
     sendWindow: number,
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024 });
+    // Whoever uses the stream learns of its end from 'close'; an error must never be uncaught.
+    this.on('error', () => undefined);
     this.sendWindow = sendWindow;
     this.remoteClosed = (flags & FLAG_FIN) !== 0;
     this.localClosed = (flags & FLAG_UNIDIRECTIONAL) !== 0;
@@ -83,7 +102,7 @@ export class SpdyStream extends Duplex {
     if (data.length) {
       this.received += data.length;
       if (this.push(data)) this.ackConsumed();
-      if (this.readableLength > PAUSE_LIMIT) this.session.pauseFor(this);
+      else this.session.updateInput();
     }
     if (fin) {
       this.remoteClosed = true;
@@ -103,7 +122,7 @@ export class SpdyStream extends Duplex {
 
   override _read(): void {
     this.ackConsumed();
-    this.session.resumeFor(this);
+    this.session.updateInput();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -130,7 +149,9 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private peerFlowControl: PeerFlowControl = 'unknown';
   private readonly windowWaiters = new Set<() => void>();
   private silentPeerTimer: NodeJS.Timeout | undefined;
-  private readonly pausedBy = new Set<SpdyStream>();
+  private inputPaused = false;
+  /** Bytes of frames parsed and not yet handled. */
+  private pendingFrameBytes = 0;
   private lastPeerStreamId = 0;
   private goingAway = false;
   private closed = false;
@@ -138,13 +159,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   constructor(
     private readonly socket: Duplex,
     head: Buffer,
-    private readonly onProtocolError: (err: Error) => void = () => undefined,
+    /** Told of every protocol error and broken cap; `fatal` when the session ends for it. */
+    private readonly onProtocolError: (err: Error, fatal: boolean) => void = () => undefined,
   ) {
     super();
     socket.on('data', (c: Buffer) => this.onBytes(c));
     socket.on('end', () => this.teardown());
     socket.on('close', () => this.teardown());
     socket.on('error', () => this.teardown());
+    socket.on('drain', () => this.updateInput());
     if (head.length) this.onBytes(head);
   }
 
@@ -177,18 +200,82 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       return;
     }
     for (const f of frames) {
+      const size = f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0;
+      this.pendingFrameBytes += size;
       // Header blocks decompress asynchronously; the chain keeps every frame in arrival order.
-      this.chain = this.chain.then(() => (this.closed ? undefined : this.handle(f))).catch((err: unknown) => this.fail(err as Error));
+      this.chain = this.chain
+        .then(() => (this.closed ? undefined : this.handle(f)))
+        .catch((err: unknown) => this.fail(err as Error))
+        .finally(() => {
+          this.pendingFrameBytes -= size;
+          this.updateInput();
+        });
     }
+    this.updateInput();
   }
 
+  /** Ends the session on a protocol error or a broken cap: 'failure', GOAWAY, then the socket. */
   private fail(err: Error): void {
     if (this.closed) return;
-    this.onProtocolError(err);
-    this.destroy();
+    this.onProtocolError(err, true);
+    try {
+      this.emit('failure', err);
+    } catch {
+      // A listener failing must not keep the session open.
+    }
+    this.write(goAwayFrame(this.lastPeerStreamId, GoAwayStatus.PROTOCOL_ERROR));
+    this.socket.end();
+    // A peer that does not read gets no longer than this to take our last frames.
+    const linger = setTimeout(() => this.socket.destroy(), FAILED_SESSION_LINGER_MS);
+    linger.unref();
+    this.socket.once('close', () => clearTimeout(linger));
+    this.teardown();
+  }
+
+  /**
+   * Stops reading the socket while any inbound buffer is past its cap or the peer leaves our
+   * replies unread; reads again once all are below. Called whenever one of them may have moved.
+   */
+  updateInput(): void {
+    if (this.closed) return;
+    const blocked = this.pendingFrameBytes > MAX_SPDY_PENDING_FRAME_BYTES || this.socket.writableLength > MAX_OUTBOUND_BUFFER_BYTES || this.streamBuffersFull();
+    if (blocked === this.inputPaused) return;
+    this.inputPaused = blocked;
+    if (blocked) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private streamBuffersFull(): boolean {
+    let total = 0;
+    for (const s of this.streams.values()) {
+      if (s.readableLength > MAX_SPDY_STREAM_BUFFER_BYTES) return true;
+      total += s.readableLength;
+    }
+    return total > MAX_SPDY_SESSION_BUFFER_BYTES;
+  }
+
+  /**
+   * Writes `data` and FIN on a stream at once, past flow control: the last words of a failing
+   * session (a Status on the error stream), small by construction.
+   */
+  writeFinal(stream: SpdyStream, data: Buffer): void {
+    if (this.closed || stream.localClosed) return;
+    stream.localClosed = true;
+    this.write(dataFrame(stream.id, data, true));
   }
 
   private async handle(f: Frame): Promise<void> {
+    if (f.kind === 'oversized-data') {
+      // Its bytes are skipped by the parser; the stream cannot be trusted with the rest.
+      this.onProtocolError(new SpdyCapError('MAX_SPDY_FRAME_BYTES', `data frame of ${f.length} bytes on stream ${f.streamId} is larger than ${kib(MAX_SPDY_FRAME_BYTES)}; stream reset`), false);
+      const stream = this.streams.get(f.streamId);
+      this.write(rstStreamFrame(f.streamId, RstStatus.FRAME_TOO_LARGE));
+      if (stream) {
+        stream.resetByPeer = true; // the RST is already sent
+        stream.destroy();
+      }
+      return;
+    }
     if (f.kind === 'data') {
       const stream = this.streams.get(f.streamId);
       if (!stream) {
@@ -262,6 +349,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       return;
     }
     this.lastPeerStreamId = id;
+    if (this.streams.size >= MAX_SPDY_STREAMS_PER_SESSION) {
+      this.onProtocolError(new SpdyCapError('MAX_SPDY_STREAMS_PER_SESSION', `stream ${id} refused: ${MAX_SPDY_STREAMS_PER_SESSION} streams already open`), false);
+      this.write(rstStreamFrame(id, RstStatus.REFUSED_STREAM));
+      return;
+    }
     const stream = new SpdyStream(this, id, headers, flags, this.initialStreamWindow);
     this.streams.set(id, stream);
     const reply = await this.codec.compress(
@@ -358,16 +450,6 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.write(windowUpdateFrame(0, delta));
   }
 
-  pauseFor(stream: SpdyStream): void {
-    this.pausedBy.add(stream);
-    this.socket.pause();
-  }
-
-  resumeFor(stream: SpdyStream): void {
-    if (!this.pausedBy.delete(stream) || this.pausedBy.size > 0) return;
-    this.socket.resume();
-  }
-
   /** Forgets a stream both sides have finished. */
   maybeForget(stream: SpdyStream): void {
     if (stream.localClosed && stream.remoteClosed) this.streams.delete(stream.id);
@@ -380,7 +462,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     }
     stream.localClosed = true;
     stream.remoteClosed = true;
-    this.resumeFor(stream);
+    this.updateInput();
     this.wakeWindowWaiters();
   }
 
