@@ -2,6 +2,7 @@
 // the error channel, the ExecSync output cap, process-tree lookup.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TokenStore, TOKEN_TTL_MS } from '../../src/streaming/tokens.js';
 import { ResizeDecoder, errorChannelPayload, kubeStatus } from '../../src/streaming/remotecommand.js';
@@ -31,6 +32,20 @@ describe('TokenStore', () => {
     expect(store.take('exec', b)).toBeUndefined();
     expect(store.size).toBe(0);
     expect(TOKEN_TTL_MS).toBe(60_000);
+  });
+
+  it('refuses a token past the cap of outstanding ones with RESOURCE_EXHAUSTED naming it; a used or expired one frees room', () => {
+    vi.useFakeTimers();
+    const store = new TokenStore<string>(TOKEN_TTL_MS, 3);
+    const a = store.issue('exec', 'a');
+    store.issue('exec', 'b');
+    store.issue('exec', 'c');
+    expect(() => store.issue('exec', 'd')).toThrow(expect.objectContaining({ code: status.RESOURCE_EXHAUSTED, message: expect.stringContaining('MAX_OUTSTANDING_TOKENS') }));
+    store.take('exec', a);
+    store.issue('exec', 'd');
+    vi.advanceTimersByTime(TOKEN_TTL_MS);
+    expect(store.size).toBe(0);
+    store.issue('exec', 'e');
   });
 });
 
