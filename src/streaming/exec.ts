@@ -114,13 +114,17 @@ export async function runExec(
   );
   // The hijacked stream lives as long as the session: it must not sit in the request queue.
   const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
+  // Its end is seen by the output pump; an error must never go uncaught.
+  sock.on('error', () => undefined);
   const proc = new ExecProcess(exec);
   void proc.learnPid();
   let finished = false;
   const resizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : undefined;
   const onAbort = () => {
     if (finished) return;
-    void killExec(proc, logger).finally(() => sock.destroy());
+    void killExec(proc, logger)
+      .catch((err: unknown) => logger.debug({ err: dockerMessage(err) }, 'could not kill the exec process tree'))
+      .finally(() => sock.destroy());
   };
   io.signal.addEventListener('abort', onAbort, { once: true });
   containerGone.addEventListener('abort', onAbort, { once: true });
@@ -153,6 +157,7 @@ export async function runAttach(docker: DockerClient, container: Dockerode.Conta
   await docker.apiVersion();
   const handle = docker.docker.getContainer(container.Id);
   const sock = (await handle.attach({ stream: true, stdin: withStdin, stdout: spec.stdout, stderr: spec.stderr, hijack: true })) as Duplex;
+  sock.on('error', () => undefined);
   const resizes = tty ? followResizes(io, (s) => handle.resize({ h: s.height, w: s.width }), logger) : undefined;
   const onAbort = () => sock.destroy();
   io.signal.addEventListener('abort', onAbort, { once: true });

@@ -115,8 +115,23 @@ export class StreamingServer {
     private readonly handlers: StreamingHandlers,
     private readonly logger: Logger,
   ) {
-    this.http.on('request', (req, res) => this.onPlainRequest(req, res));
-    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    // A fault in handling one peer ends that connection, never the process.
+    this.http.on('request', (req, res) => {
+      try {
+        this.onPlainRequest(req, res);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'streaming request failed');
+        res.destroy();
+      }
+    });
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.onUpgrade(req, socket, head);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'streaming session failed to start');
+        socket.destroy();
+      }
+    });
     this.http.on('connection', (s: Duplex) => {
       // From the moment it exists: a reset before the request is read must not go uncaught.
       s.on('error', () => undefined);
@@ -195,7 +210,22 @@ export class StreamingServer {
     };
   }
 
-  /** One port-forward connection from start to end, within the caps; resolves with its error text. */
+  /**
+   * A port-forward session (counted in the sessions gauge) as a function forwarding one
+   * connection, within the caps, to its end; it resolves with the connection's error text.
+   * When the session closes, every helper it started is killed.
+   */
+  private portForwardSession(request: PortForwardStreamRequest, log: Logger, onClose: (fn: () => void) => void): (port: number, data: Duplex) => Promise<string | undefined> {
+    streamingSessions.inc({ kind: 'portforward' });
+    const ended = new AbortController();
+    onClose(() => {
+      ended.abort();
+      streamingSessions.dec({ kind: 'portforward' });
+    });
+    const held: SessionForwards = { count: 0 };
+    return (port, data) => this.runForward(request, held, ended.signal, port, data, log);
+  }
+
   private async runForward(request: PortForwardStreamRequest, session: SessionForwards, ended: AbortSignal, port: number, data: Duplex, log: Logger): Promise<string | undefined> {
     const release = this.acquireForward(session);
     if (typeof release === 'string') {
@@ -245,17 +275,11 @@ export class StreamingServer {
       log.warn({ err: err.message }, fatal ? 'SPDY session ended: protocol error or cap broken' : 'SPDY stream refused'),
     );
     if (request.kind === 'portforward') {
-      streamingSessions.inc({ kind: 'portforward' });
-      const ended = new AbortController();
-      session.once('close', () => {
-        ended.abort();
-        streamingSessions.dec({ kind: 'portforward' });
-      });
-      const held: SessionForwards = { count: 0 };
+      const forward = this.portForwardSession(request, log, (onClose) => session.once('close', onClose));
       portForwardOverSpdy(
         session,
         (pf) => {
-          void this.runForward(request, held, ended.signal, pf.port, pf.data, log).then((error) => finishPortForward(pf, error));
+          void forward(pf.port, pf.data).then((error) => finishPortForward(pf, error));
         },
         log,
       );
@@ -285,28 +309,31 @@ export class StreamingServer {
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const log = this.logger.child({ stream: request.kind, protocol: `websocket ${ws.protocol || 'channel.k8s.io'}` });
       ws.on('error', (err) => log.warn({ err: err.message }, 'websocket session ended on an error'));
-      if (request.kind === 'portforward') {
-        // One connection per port; the session ends when all of them have (as the kubelet's does).
-        streamingSessions.inc({ kind: 'portforward' });
-        const ended = new AbortController();
-        ws.once('close', () => {
-          ended.abort();
-          streamingSessions.dec({ kind: 'portforward' });
-        });
-        const held: SessionForwards = { count: 0 };
-        const done: Array<Promise<void>> = [];
-        portForwardOverWebSocket(ws, ports, (p) => {
-          done.push(
-            this.runForward(request, held, ended.signal, p.port, p.data, log).then((error) => {
-              if (error) p.fail(error);
-            }),
-          );
-        });
-        void Promise.all(done).then(() => ws.close(1000));
-        return;
+      try {
+        this.runWebSocket(request, ws, ports, log);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'websocket session failed to start');
+        ws.terminate();
       }
-      void this.runRemoteCommand(request, remoteCommandOverWebSocket(ws, request.spec), log);
     });
+  }
+
+  private runWebSocket(request: StreamRequest, ws: WebSocket, ports: number[], log: Logger): void {
+    if (request.kind === 'portforward') {
+      // One connection per port; the session ends when all of them have (as the kubelet's does).
+      const forward = this.portForwardSession(request, log, (onClose) => ws.once('close', onClose));
+      const done: Array<Promise<void>> = [];
+      portForwardOverWebSocket(ws, ports, (p) => {
+        done.push(
+          forward(p.port, p.data).then((error) => {
+            if (error) p.fail(error);
+          }),
+        );
+      });
+      void Promise.all(done).then(() => ws.close(1000));
+      return;
+    }
+    void this.runRemoteCommand(request, remoteCommandOverWebSocket(ws, request.spec), log);
   }
 
   private async runRemoteCommand(request: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO, log: Logger): Promise<void> {
