@@ -62,13 +62,14 @@ export class Diagnostics {
 
   /**
    * Writes a heap snapshot (the process pauses while V8 walks the heap) and returns its path.
-   * One at a time, at most one per HEAP_SNAPSHOT_MIN_INTERVAL_MS, only with room on the disk
-   * for it, and the oldest snapshots go so that KEPT_DIAGNOSTICS_FILES remain.
+   * One at a time, only with room on the disk for it, and the oldest snapshots go so that
+   * KEPT_DIAGNOSTICS_FILES remain; `rateLimited` (the HTTP endpoint) also allows at most one per
+   * HEAP_SNAPSHOT_MIN_INTERVAL_MS. Root's SIGUSR2 is not rate-limited.
    */
-  async heapSnapshot(): Promise<string> {
+  async heapSnapshot(rateLimited = true): Promise<string> {
     if (this.snapshotting) throw new DiagnosticsBusyError('a heap snapshot is already being written', 409);
     const wait = this.lastSnapshotAt + HEAP_SNAPSHOT_MIN_INTERVAL_MS - Date.now();
-    if (wait > 0) {
+    if (rateLimited && wait > 0) {
       throw new DiagnosticsBusyError(`one heap snapshot per ${HEAP_SNAPSHOT_MIN_INTERVAL_MS / 1000} s (HEAP_SNAPSHOT_MIN_INTERVAL_MS): try again in ${Math.ceil(wait / 1000)} s`, 429, Math.ceil(wait / 1000));
     }
     this.snapshotting = true;
@@ -129,7 +130,7 @@ export class Diagnostics {
   /** SIGUSR2: a heap snapshot now, and a CPU profile of the next SIGNAL_PROFILE_SECONDS. */
   installSignalHandler(): () => void {
     const onSignal = () => {
-      this.heapSnapshot().catch((err: unknown) => this.logger.error({ err }, 'heap snapshot failed'));
+      this.heapSnapshot(false).catch((err: unknown) => this.logger.error({ err }, 'heap snapshot failed'));
       this.cpuProfile(SIGNAL_PROFILE_SECONDS).catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'CPU profile not taken'));
     };
     process.on('SIGUSR2', onSignal);
