@@ -13,8 +13,10 @@ export const MAX_SPDY_STREAM_BUFFER_BYTES = 1024 * 1024;
 export const MAX_SPDY_SESSION_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Parsed SPDY frames waiting their turn (header blocks inflate asynchronously) before the socket stops being read. */
 export const MAX_SPDY_PENDING_FRAME_BYTES = 1024 * 1024;
-/** Our replies (pongs, resets, window updates) a peer leaves unread before we stop reading its requests for more. */
+/** Bytes we wrote that a peer leaves unread before we stop reading its requests for more. */
 export const MAX_OUTBOUND_BUFFER_BYTES = 1024 * 1024;
+/** Control frames (pongs, resets, window updates) a peer leaves unread: counted in frames, as each small write costs some 300 bytes. */
+export const MAX_UNREAD_REPLIES = 1024;
 
 /** One WebSocket message (ws maxPayload, default 100 MiB): clients send stdin and port data in 32 KiB reads. */
 export const MAX_WEBSOCKET_MESSAGE_BYTES = 1024 * 1024;

@@ -84,9 +84,11 @@ async function pfUrl(): Promise<string> {
 
 interface RawSpdy {
   socket: net.Socket;
-  frames: Array<{ type: number; payload: Buffer } | { data: number; length: number }>;
+  frames: Array<{ type: number; payload: Buffer } | { data: number; payload: Buffer }>;
   closed: Promise<void>;
   syn(id: number, headers: Record<string, string>): Promise<void>;
+  /** Compresses a header block in this peer's zlib context (blocks must go out in order). */
+  compress(block: Buffer): Promise<Buffer>;
 }
 
 function controlFrame(type: number, flags: number, payload: Buffer, lengthOverride?: number): Buffer {
@@ -140,7 +142,7 @@ async function rawSpdy(url: string, protocol: string): Promise<RawSpdy> {
       const length = buf.readUInt32BE(4) & 0xffffff;
       if (buf.length < 8 + length) break;
       if (buf[0] & 0x80) frames.push({ type: buf.readUInt16BE(2), payload: Buffer.from(buf.subarray(8, 8 + length)) });
-      else frames.push({ data: buf.readUInt32BE(0), length });
+      else frames.push({ data: buf.readUInt32BE(0), payload: Buffer.from(buf.subarray(8, 8 + length)) });
       buf = buf.subarray(8 + length);
     }
   });
@@ -163,6 +165,7 @@ async function rawSpdy(url: string, protocol: string): Promise<RawSpdy> {
     socket,
     frames,
     closed,
+    compress,
     syn: async (id, headers) => {
       socket.write(controlFrame(1, 0, synPayload(id, await compress(headerBlock(headers)))));
     },
@@ -215,8 +218,16 @@ describe('SPDY', () => {
     expect(bomb.length).toBeLessThan(128 * 1024);
     const rssBefore = rssKiB(shim.proc.pid!);
     const peer = await rawSpdy(await execUrl(['cat']), 'v4.channel.k8s.io');
-    peer.socket.write(controlFrame(1, 0, synPayload(1, bomb)));
+    // The error stream first, as kubectl opens it: the refusal is told there.
+    await peer.syn(1, { streamtype: 'error' });
+    await peer.syn(3, { streamtype: 'stdin' });
+    // In the session's zlib context, as a real peer's third block would be.
+    const inContext = await peer.compress(headerBlock({ streamtype: 'stdout', x: Buffer.alloc(64 * 1024 * 1024, 0x61) }));
+    expect(inContext.length).toBeLessThan(128 * 1024);
+    peer.socket.write(controlFrame(1, 0, synPayload(5, inContext)));
     await peer.closed;
+    const status = Buffer.concat(peer.frames.filter((f) => 'data' in f && f.data === 1).map((f) => f.payload)).toString();
+    expect(JSON.parse(status)).toMatchObject({ status: 'Failure', message: expect.stringContaining('MAX_SPDY_HEADER_BLOCK_BYTES') });
     const goAway = peer.frames.find((f) => 'type' in f && f.type === GOAWAY) as { payload: Buffer } | undefined;
     expect(goAway?.payload.readUInt32BE(4)).toBe(1); // PROTOCOL_ERROR
     expect(shim.logs()).toMatch(/header block inflates to more than 256 KiB \(cap MAX_SPDY_HEADER_BLOCK_BYTES\)/);
@@ -248,6 +259,50 @@ describe('SPDY', () => {
     peer.socket.write(controlFrame(1, 0, Buffer.alloc(0), 2 * 1024 * 1024));
     await peer.closed;
     expect(peer.frames.some((f) => 'type' in f && f.type === GOAWAY)).toBe(true);
+    await expectAlive();
+  });
+
+  it('streams nobody reads hold at most MAX_SPDY_SESSION_BUFFER_BYTES: the socket stops being read, RSS stays bounded', async () => {
+    const peer = await rawSpdy(await pfUrl(), 'portforward.k8s.io');
+    // Data streams waiting for an error stream that never comes: nothing consumes them.
+    for (let i = 0; i < 40; i++) await peer.syn(2 * i + 1, { streamtype: 'data', port: '8080', requestid: String(i) });
+    const rssBefore = rssKiB(shim.proc.pid!);
+    const chunk = Buffer.alloc(32 * 1024, 0x63);
+    // 40 streams x 1 MiB each = 40 MiB offered, ignoring every window, interleaved so that no
+    // one stream reaches its own cap before the session's is hit.
+    for (let j = 0; j < 32; j++) {
+      for (let i = 0; i < 40; i++) {
+        const h = Buffer.alloc(8);
+        h.writeUInt32BE(2 * i + 1, 0);
+        h.writeUInt32BE(chunk.length, 4);
+        peer.socket.write(h);
+        peer.socket.write(chunk);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    // What the shim did not read is still in this process or the kernel: the shim holds a few MiB.
+    expect(peer.socket.writableLength).toBeGreaterThan(16 * 1024 * 1024);
+    expect(rssKiB(shim.proc.pid!) - rssBefore).toBeLessThan(32 * 1024);
+    peer.socket.destroy();
+    await expectAlive();
+  });
+
+  it('a peer that floods PINGs and reads nothing is stopped at MAX_OUTBOUND_BUFFER_BYTES of unread replies', async () => {
+    const peer = await rawSpdy(await pfUrl(), 'portforward.k8s.io');
+    peer.socket.pause();
+    const rssBefore = rssKiB(shim.proc.pid!);
+    const n = 2_000_000;
+    const pings = Buffer.alloc(12 * n);
+    for (let i = 0; i < n; i++) {
+      pings.writeUInt16BE(0x8003, 12 * i);
+      pings.writeUInt16BE(PING, 12 * i + 2);
+      pings.writeUInt32BE(4, 12 * i + 4);
+      pings.writeUInt32BE(2 * i + 1, 12 * i + 8);
+    }
+    peer.socket.write(pings); // 24 MB of pings, 24 MB of pongs owed
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(rssKiB(shim.proc.pid!) - rssBefore).toBeLessThan(32 * 1024);
+    peer.socket.destroy();
     await expectAlive();
   });
 

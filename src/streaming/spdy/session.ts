@@ -21,6 +21,7 @@ import {
   MAX_SPDY_SESSION_BUFFER_BYTES,
   MAX_SPDY_STREAM_BUFFER_BYTES,
   MAX_SPDY_STREAMS_PER_SESSION,
+  MAX_UNREAD_REPLIES,
   kib,
 } from '../limits.js';
 import {
@@ -49,6 +50,8 @@ import {
 const MAX_DATA_CHUNK = 32 * 1024;
 /** Window credit is returned once this much has been consumed (or the buffer emptied). */
 const ACK_THRESHOLD = 16 * 1024;
+/** What a frame waiting its turn costs beyond its payload (closures, promise): tiny frames count too. */
+const QUEUED_FRAME_OVERHEAD_BYTES = 256;
 /** How long a session ended by a protocol error waits for the peer to read our last frames. */
 const FAILED_SESSION_LINGER_MS = 2_000;
 /** How long an exhausted window waits for a silent peer before flow control is deemed off. */
@@ -150,7 +153,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly windowWaiters = new Set<() => void>();
   private silentPeerTimer: NodeJS.Timeout | undefined;
   private inputPaused = false;
-  /** Bytes of frames parsed and not yet handled. */
+  /** Control frames written and not yet taken by the kernel. */
+  private unreadReplies = 0;
+  /** Frames parsed and waiting in the chain, and their bytes. */
+  private queuedFrames = 0;
   private pendingFrameBytes = 0;
   private lastPeerStreamId = 0;
   private goingAway = false;
@@ -200,18 +206,37 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       return;
     }
     for (const f of frames) {
-      const size = f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0;
-      this.pendingFrameBytes += size;
-      // Header blocks decompress asynchronously; the chain keeps every frame in arrival order.
-      this.chain = this.chain
-        .then(() => (this.closed ? undefined : this.handle(f)))
-        .catch((err: unknown) => this.fail(err as Error))
-        .finally(() => {
-          this.pendingFrameBytes -= size;
-          this.updateInput();
-        });
+      if (this.closed) return;
+      // Header blocks decompress asynchronously; while one is in flight every later frame
+      // waits in the chain, so that frames are handled in arrival order. Otherwise at once.
+      if (this.queuedFrames === 0) {
+        let async: Promise<void> | void;
+        try {
+          async = this.handle(f);
+        } catch (err) {
+          this.fail(err as Error);
+          return;
+        }
+        if (async) this.enqueue(0, () => async);
+        continue;
+      }
+      const size = QUEUED_FRAME_OVERHEAD_BYTES + (f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0);
+      this.enqueue(size, () => (this.closed ? undefined : this.handle(f)));
     }
     this.updateInput();
+  }
+
+  private enqueue(size: number, run: () => Promise<void> | void): void {
+    this.queuedFrames++;
+    this.pendingFrameBytes += size;
+    this.chain = this.chain
+      .then(run)
+      .catch((err: unknown) => this.fail(err as Error))
+      .finally(() => {
+        this.queuedFrames--;
+        this.pendingFrameBytes -= size;
+        this.updateInput();
+      });
   }
 
   /** Ends the session on a protocol error or a broken cap: 'failure', GOAWAY, then the socket. */
@@ -238,7 +263,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
    */
   updateInput(): void {
     if (this.closed) return;
-    const blocked = this.pendingFrameBytes > MAX_SPDY_PENDING_FRAME_BYTES || this.socket.writableLength > MAX_OUTBOUND_BUFFER_BYTES || this.streamBuffersFull();
+    const blocked =
+      this.pendingFrameBytes > MAX_SPDY_PENDING_FRAME_BYTES ||
+      this.unreadReplies >= MAX_UNREAD_REPLIES ||
+      this.socket.writableLength > MAX_OUTBOUND_BUFFER_BYTES ||
+      this.streamBuffersFull();
     if (blocked === this.inputPaused) return;
     this.inputPaused = blocked;
     if (blocked) this.socket.pause();
@@ -264,12 +293,13 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.write(dataFrame(stream.id, data, true));
   }
 
-  private async handle(f: Frame): Promise<void> {
+  /** Handles one frame; returns a promise only when the frame needs its header block inflated. */
+  private handle(f: Frame): Promise<void> | void {
     if (f.kind === 'oversized-data') {
       // Its bytes are skipped by the parser; the stream cannot be trusted with the rest.
       this.onProtocolError(new SpdyCapError('MAX_SPDY_FRAME_BYTES', `data frame of ${f.length} bytes on stream ${f.streamId} is larger than ${kib(MAX_SPDY_FRAME_BYTES)}; stream reset`), false);
       const stream = this.streams.get(f.streamId);
-      this.write(rstStreamFrame(f.streamId, RstStatus.FRAME_TOO_LARGE));
+      this.reply(rstStreamFrame(f.streamId, RstStatus.FRAME_TOO_LARGE), true);
       if (stream) {
         stream.resetByPeer = true; // the RST is already sent
         stream.destroy();
@@ -279,7 +309,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (f.kind === 'data') {
       const stream = this.streams.get(f.streamId);
       if (!stream) {
-        if (f.streamId > this.lastPeerStreamId) this.write(rstStreamFrame(f.streamId, RstStatus.INVALID_STREAM));
+        if (f.streamId > this.lastPeerStreamId) this.reply(rstStreamFrame(f.streamId, RstStatus.INVALID_STREAM), true);
         return;
       }
       stream.onPeerData(f.data, (f.flags & FLAG_FIN) !== 0);
@@ -292,8 +322,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       case FrameType.SYN_REPLY:
       case FrameType.HEADERS:
         // Never expected from a client, but decompressing keeps the zlib context in step.
-        await this.codec.decompress(p.subarray(4));
-        return;
+        return this.codec.decompress(p.subarray(4)).then(() => undefined);
       case FrameType.RST_STREAM: {
         const stream = this.streams.get(p.readUInt32BE(0) & 0x7fffffff);
         if (stream) {
@@ -315,7 +344,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       case FrameType.PING: {
         const id = p.readUInt32BE(0);
         // Odd ids are the client's pings: echo them. Even ones would answer ours (we send none).
-        if (id % 2 === 1) this.write(pingFrame(id));
+        if (id % 2 === 1) this.reply(pingFrame(id), true);
         return;
       }
       case FrameType.GOAWAY:
@@ -341,17 +370,17 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const id = p.readUInt32BE(0) & 0x7fffffff;
     const headers = await this.codec.decompress(p.subarray(10));
     if (this.goingAway) {
-      this.write(rstStreamFrame(id, RstStatus.REFUSED_STREAM));
+      this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
       return;
     }
     if (id % 2 === 0 || id <= this.lastPeerStreamId) {
-      this.write(rstStreamFrame(id, RstStatus.PROTOCOL_ERROR));
+      this.reply(rstStreamFrame(id, RstStatus.PROTOCOL_ERROR), true);
       return;
     }
     this.lastPeerStreamId = id;
     if (this.streams.size >= MAX_SPDY_STREAMS_PER_SESSION) {
       this.onProtocolError(new SpdyCapError('MAX_SPDY_STREAMS_PER_SESSION', `stream ${id} refused: ${MAX_SPDY_STREAMS_PER_SESSION} streams already open`), false);
-      this.write(rstStreamFrame(id, RstStatus.REFUSED_STREAM));
+      this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
       return;
     }
     const stream = new SpdyStream(this, id, headers, flags, this.initialStreamWindow);
@@ -366,7 +395,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       stream.destroy();
       return;
     }
-    this.write(synReplyFrame(id, reply, false));
+    this.reply(synReplyFrame(id, reply, false), false);
     this.emit('stream', stream);
   }
 
@@ -381,6 +410,22 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const waiters = [...this.windowWaiters];
     this.windowWaiters.clear();
     for (const w of waiters) w();
+  }
+
+  /**
+   * Writes a control frame, counted until the kernel has it: a peer that reads nothing while
+   * sending requests for replies (pings, bad stream ids) is bounded by frames, not bytes, since
+   * each small write costs far more than its bytes. Past MAX_UNREAD_REPLIES input stops, and
+   * `droppable` replies (pongs, resets a reader would need) are not sent at all.
+   */
+  private reply(frame: Buffer, droppable: boolean): void {
+    if (this.closed || (droppable && this.unreadReplies >= MAX_UNREAD_REPLIES)) return;
+    this.unreadReplies++;
+    this.socket.write(frame, () => {
+      this.unreadReplies--;
+      this.updateInput();
+    });
+    this.updateInput();
   }
 
   private write(frame: Buffer | Buffer[]): boolean {
@@ -446,8 +491,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   sendWindowUpdate(streamId: number, delta: number): void {
-    this.write(windowUpdateFrame(streamId, delta));
-    this.write(windowUpdateFrame(0, delta));
+    this.reply(windowUpdateFrame(streamId, delta), false);
+    this.reply(windowUpdateFrame(0, delta), false);
   }
 
   /** Forgets a stream both sides have finished. */
@@ -458,7 +503,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   onStreamDestroyed(stream: SpdyStream): void {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
     if (!stream.resetByPeer && !(stream.localClosed && stream.remoteClosed)) {
-      this.write(rstStreamFrame(stream.id, RstStatus.CANCEL));
+      this.reply(rstStreamFrame(stream.id, RstStatus.CANCEL), false);
     }
     stream.localClosed = true;
     stream.remoteClosed = true;
