@@ -16,15 +16,31 @@ export interface ExecTarget {
 
 /**
  * Applies resizes in order, never two at once, starting with the size the client announced
- * before the process started. `initial` settles once that first size is applied.
+ * before the process started. `initial` settles once that first size is applied. A client
+ * sending sizes faster than Docker applies them only replaces the one waiting: at most one
+ * call in flight and one size pending, however many arrive.
  */
 function followResizes(io: RemoteCommandIO, apply: (size: TerminalSize) => Promise<unknown>, logger: Logger): { stop(): void; initial: Promise<unknown> } {
-  let chain: Promise<unknown> = Promise.resolve();
+  let pending: TerminalSize | undefined;
+  let running: Promise<void> | undefined;
+  const drain = async () => {
+    while (pending) {
+      const size = pending;
+      pending = undefined;
+      try {
+        await apply(size);
+      } catch (err) {
+        logger.debug({ err: dockerMessage(err) }, 'terminal resize failed');
+      }
+    }
+    running = undefined;
+  };
   const onResize = (size: TerminalSize) => {
-    chain = chain.then(() => apply(size)).catch((err: unknown) => logger.debug({ err: dockerMessage(err) }, 'terminal resize failed'));
+    pending = size;
+    running ??= drain();
   };
   if (io.resizes.latest) onResize(io.resizes.latest);
-  const initial = chain;
+  const initial = running ?? Promise.resolve();
   io.resizes.on('resize', onResize);
   return { stop: () => io.resizes.off('resize', onResize), initial };
 }

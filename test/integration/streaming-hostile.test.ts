@@ -195,6 +195,22 @@ describe('exec over WebSocket', () => {
     expect(shim.logs()).not.toContain('ERR_STREAM_PUSH_AFTER_EOF');
   });
 
+  it('a flood of 5,000 resizes (coalesced: one Docker resize in flight, one waiting): RSS bounded, the last size wins', async () => {
+    const { url } = await shim.client.rt('Exec', { container_id: cid, cmd: ['sh', '-c', 'sleep 3; stty size'], stdin: true, stdout: true, stderr: false, tty: true });
+    const rssBefore = rssKiB(shim.proc.pid!);
+    let out = '';
+    const ws = await wsConnect(url, ['v4.channel.k8s.io'], (d) => {
+      if (d[0] === 1) out += d.subarray(1).toString();
+    });
+    const closed = once(ws, 'close');
+    for (let i = 1; i <= 5000; i++) ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: 10 + (i % 100), Height: 10 + (i % 50) }))]));
+    ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: 123, Height: 45 }))]));
+    await closed;
+    expect(out.trim()).toBe('45 123');
+    expect(rssKiB(shim.proc.pid!) - rssBefore).toBeLessThan(32 * 1024);
+    await expectAlive();
+  });
+
   it('a message over MAX_WEBSOCKET_MESSAGE_BYTES ends that session with the cap named (close reason and error channel), not the process', async () => {
     const rssBefore = rssKiB(shim.proc.pid!);
     let error = '';
