@@ -4,7 +4,11 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { MAX_PORT_FORWARD_CONNECTIONS, MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_PORTS_PER_REQUEST } from '../../src/streaming/limits.js';
+import { once } from 'node:events';
+import { WebSocket, WebSocketServer } from 'ws';
+import { MAX_WEBSOCKET_PORTS } from '../../src/streaming/limits.js';
 import { StreamingServer, portsFromQuery } from '../../src/streaming/server.js';
+import { portForwardOverWebSocket } from '../../src/streaming/websocket/kube.js';
 import { collect, spdyConnect, type SpdyClient } from '../helpers/stream-clients.js';
 
 describe('port lists of a WebSocket port-forward', () => {
@@ -76,5 +80,23 @@ describe('port-forward connections on the node', () => {
     const back = Date.now() + 10_000;
     while (open.size > MAX_PORT_FORWARD_CONNECTIONS - MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION && Date.now() < back) await new Promise((r) => setTimeout(r, 20));
     expect(open.size).toBe(MAX_PORT_FORWARD_CONNECTIONS - MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION);
+  });
+});
+
+describe('WebSocket port-forward channels', () => {
+  it(`more than ${MAX_WEBSOCKET_PORTS} ports would wrap the channel byte: refused before any channel opens`, async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const opened: number[] = [];
+    wss.on('connection', (ws) => portForwardOverWebSocket(ws, Array.from({ length: MAX_WEBSOCKET_PORTS + 1 }, (_, i) => 1000 + i), (p) => opened.push(p.port)));
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    const messages: Buffer[] = [];
+    client.on('message', (d: Buffer) => messages.push(d));
+    const [code, reason] = (await once(client, 'close')) as [number, Buffer];
+    expect(code).toBe(1008);
+    expect(reason.toString()).toContain(`${MAX_WEBSOCKET_PORTS} channels`);
+    expect(opened).toEqual([]);
+    expect(messages).toEqual([]);
+    wss.close();
   });
 });
