@@ -77,6 +77,8 @@ export function portsFromQuery(url: string | undefined, fallback: number[]): num
 /** Port-forward connections held by one session (its helper processes). */
 interface SessionForwards {
   count: number;
+  /** A refusal is logged once per session: a flood must not flood the log. */
+  refusalLogged: boolean;
 }
 
 function headerValues(req: http.IncomingMessage, name: string): string[] {
@@ -222,14 +224,15 @@ export class StreamingServer {
       ended.abort();
       streamingSessions.dec({ kind: 'portforward' });
     });
-    const held: SessionForwards = { count: 0 };
+    const held: SessionForwards = { count: 0, refusalLogged: false };
     return (port, data) => this.runForward(request, held, ended.signal, port, data, log);
   }
 
   private async runForward(request: PortForwardStreamRequest, session: SessionForwards, ended: AbortSignal, port: number, data: Duplex, log: Logger): Promise<string | undefined> {
     const release = this.acquireForward(session);
     if (typeof release === 'string') {
-      log.warn({ port }, release);
+      if (!session.refusalLogged) log.warn({ port }, release);
+      session.refusalLogged = true;
       data.destroy();
       return release;
     }

@@ -153,6 +153,9 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly windowWaiters = new Set<() => void>();
   private silentPeerTimer: NodeJS.Timeout | undefined;
   private inputPaused = false;
+  private readonly capsReported = new Set<string>();
+  /** Replies collected while a chunk is handled, written together after it. */
+  private batch: Buffer[] | undefined;
   /** Control frames written and not yet taken by the kernel. */
   private unreadReplies = 0;
   /** Frames parsed and waiting in the chain, and their bytes. */
@@ -198,6 +201,26 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
 
   private onBytes(chunk: Buffer): void {
     if (this.closed) return;
+    // Replies to this chunk's frames go out as one write: a chunk of tiny requests (pings)
+    // must not cost a write request each.
+    this.batch = [];
+    try {
+      this.handleChunk(chunk);
+    } finally {
+      const batch = this.batch;
+      this.batch = undefined;
+      if (batch.length && this.closed) this.unreadReplies -= batch.length;
+      else if (batch.length) {
+        this.socket.write(batch.length === 1 ? batch[0] : Buffer.concat(batch), () => {
+          this.unreadReplies -= batch.length;
+          this.updateInput();
+        });
+      }
+    }
+    this.updateInput();
+  }
+
+  private handleChunk(chunk: Buffer): void {
     let frames: Frame[];
     try {
       frames = this.parser.push(chunk);
@@ -223,7 +246,6 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       const size = QUEUED_FRAME_OVERHEAD_BYTES + (f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0);
       this.enqueue(size, () => (this.closed ? undefined : this.handle(f)));
     }
-    this.updateInput();
   }
 
   private enqueue(size: number, run: () => Promise<void> | void): void {
@@ -293,11 +315,18 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.write(dataFrame(stream.id, data, true));
   }
 
+  /** Reports a stream refused for a cap, once per cap and session: a flood must not flood the log. */
+  private refused(err: SpdyCapError): void {
+    if (this.capsReported.has(err.cap)) return;
+    this.capsReported.add(err.cap);
+    this.onProtocolError(err, false);
+  }
+
   /** Handles one frame; returns a promise only when the frame needs its header block inflated. */
   private handle(f: Frame): Promise<void> | void {
     if (f.kind === 'oversized-data') {
       // Its bytes are skipped by the parser; the stream cannot be trusted with the rest.
-      this.onProtocolError(new SpdyCapError('MAX_SPDY_FRAME_BYTES', `data frame of ${f.length} bytes on stream ${f.streamId} is larger than ${kib(MAX_SPDY_FRAME_BYTES)}; stream reset`), false);
+      this.refused(new SpdyCapError('MAX_SPDY_FRAME_BYTES', `data frame of ${f.length} bytes on stream ${f.streamId} is larger than ${kib(MAX_SPDY_FRAME_BYTES)}; stream reset`));
       const stream = this.streams.get(f.streamId);
       this.reply(rstStreamFrame(f.streamId, RstStatus.FRAME_TOO_LARGE), true);
       if (stream) {
@@ -379,7 +408,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     }
     this.lastPeerStreamId = id;
     if (this.streams.size >= MAX_SPDY_STREAMS_PER_SESSION) {
-      this.onProtocolError(new SpdyCapError('MAX_SPDY_STREAMS_PER_SESSION', `stream ${id} refused: ${MAX_SPDY_STREAMS_PER_SESSION} streams already open`), false);
+      this.refused(new SpdyCapError('MAX_SPDY_STREAMS_PER_SESSION', `stream ${id} refused: ${MAX_SPDY_STREAMS_PER_SESSION} streams already open`));
       this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
       return;
     }
@@ -421,6 +450,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private reply(frame: Buffer, droppable: boolean): void {
     if (this.closed || (droppable && this.unreadReplies >= MAX_UNREAD_REPLIES)) return;
     this.unreadReplies++;
+    if (this.batch) {
+      this.batch.push(frame);
+      return;
+    }
     this.socket.write(frame, () => {
       this.unreadReplies--;
       this.updateInput();
