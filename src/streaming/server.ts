@@ -54,14 +54,13 @@ export interface StreamingHandlers {
  * past MAX_PORTS_PER_REQUEST without reading further.
  */
 export function portsFromQuery(url: string | undefined, fallback: number[]): number[] | string {
+  const tooMany = `port forwarding takes at most ${MAX_PORTS_PER_REQUEST} ports per request (cap MAX_PORTS_PER_REQUEST)`;
   const query = new URL(url ?? '/', 'http://x').searchParams;
   const values = [...query.getAll('port'), ...query.getAll('ports')];
   const ports: number[] = [];
   for (const value of values) {
     for (const p of value.split(',')) {
-      if (ports.length === MAX_PORTS_PER_REQUEST) {
-        return `port forwarding takes at most ${MAX_PORTS_PER_REQUEST} ports per request (cap MAX_PORTS_PER_REQUEST)`;
-      }
+      if (ports.length === MAX_PORTS_PER_REQUEST) return tooMany;
       const text = p.trim();
       const port = Number(text);
       if (!/^\d+$/.test(text) || port < 1 || port > 65535) return `invalid port "${text}" in the query (1-65535)`;
@@ -70,7 +69,7 @@ export function portsFromQuery(url: string | undefined, fallback: number[]): num
   }
   const result = ports.length ? ports : fallback;
   if (result.length === 0) return 'port forwarding over websocket needs ports (query parameter "port")';
-  if (result.length > MAX_PORTS_PER_REQUEST) return `port forwarding takes at most ${MAX_PORTS_PER_REQUEST} ports per request (cap MAX_PORTS_PER_REQUEST)`;
+  if (result.length > MAX_PORTS_PER_REQUEST) return tooMany;
   return result;
 }
 
