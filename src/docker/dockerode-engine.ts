@@ -4,6 +4,7 @@
 // become the Engine's typed outcomes here and nowhere else.
 import Dockerode from 'dockerode';
 import { Readable, type Duplex } from 'node:stream';
+import { requestTimeoutMs } from '../config.js';
 import { dockerMessage, isDockerConflict, isDockerHttpError, isDockerNotFound, isDockerNotModified, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -36,11 +37,6 @@ import { RequestGate, type DockerCallObserver } from './request-gate.js';
 const MAX_API_VERSION = '1.51';
 /** Oldest daemon we support: Docker 20.10, the one Debian bookworm ships. */
 const MIN_API_VERSION = '1.41';
-/**
- * --runtime-request-timeout 0: cri-dockerd's libdocker then applies its default timeout of
- * short-running Docker operations (2m - 1s), it does not mean "no time at all".
- */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 2 * 60_000 - 1_000;
 
 export interface DockerodeEngineOptions {
   endpoint: string;
@@ -83,7 +79,7 @@ export class DockerodeEngine implements Engine {
 
   constructor(private readonly opts: DockerodeEngineOptions) {
     this.docker = new Dockerode(dockerodeOptions(opts.endpoint));
-    this.gate = new RequestGate({ timeoutMs: opts.requestTimeoutMs > 0 ? opts.requestTimeoutMs : DEFAULT_REQUEST_TIMEOUT_MS, concurrency: opts.concurrency });
+    this.gate = new RequestGate({ timeoutMs: requestTimeoutMs({ runtimeRequestTimeoutMs: opts.requestTimeoutMs }), concurrency: opts.concurrency });
   }
 
   get requestsInFlight(): { running: number; queued: number } {
@@ -306,12 +302,10 @@ export class DockerodeEngine implements Engine {
     }
   }
 
-  /** A long-running stream: no deadline, cancelled by the caller's signal (or by destroying it). */
-  private async stream(op: string, what: string, fn: (d: Dockerode, signal: AbortSignal | undefined) => Promise<unknown>, call?: CallOptions): Promise<Readable> {
+  /** A long-running stream: opening it has the deadline; then it is ended by the caller's signal or by destroying it. */
+  private async stream(op: string, what: string, fn: (d: Dockerode, signal: AbortSignal) => Promise<unknown>, call?: CallOptions): Promise<Readable> {
     try {
-      if (call?.signal?.aborted) throw call.signal.reason;
-      await this.apiVersion();
-      return (await fn(this.docker, call?.signal)) as Readable;
+      return (await this.open(op, what, fn, call)) as Readable;
     } catch (err) {
       throw toCriError(err, what);
     }
