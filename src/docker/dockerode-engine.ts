@@ -285,13 +285,30 @@ export class DockerodeEngine implements Engine {
   }
 
   /**
-   * A response that stays open as a stream (a hijacked connection, pull progress): waiting for
-   * it to open has the request deadline (outside the queue: the stream holds its connection for
-   * the whole session). The HTTP request gets the caller's signal only, as the gate's would cut
-   * the stream when the deadline passes later on. Docker's errors come back raw.
+   * A response that stays open as a stream (a hijacked connection, events, logs, pull progress):
+   * waiting for it to open has the request deadline (outside the queue: the stream holds its
+   * connection for the whole session), and a deadline that passes before it opened drops the
+   * HTTP request. Once open, only the caller's signal (or destroying the stream) ends it.
+   * Docker's errors come back raw.
    */
   private open(op: string, what: string, fn: (d: Dockerode, signal: AbortSignal) => Promise<unknown>, call?: CallOptions): Promise<unknown> {
-    return this.request(op, what, (d) => fn(d, call?.signal ?? new AbortController().signal), call, undefined, false);
+    return this.request(
+      op,
+      what,
+      async (d, deadline) => {
+        const opening = new AbortController();
+        const onDeadline = () => opening.abort(deadline.reason);
+        deadline.addEventListener('abort', onDeadline, { once: true });
+        try {
+          return await fn(d, call?.signal ? AbortSignal.any([call.signal, opening.signal]) : opening.signal);
+        } finally {
+          deadline.removeEventListener('abort', onDeadline);
+        }
+      },
+      call,
+      undefined,
+      false,
+    );
   }
 
   private async upgrade(op: string, what: string, fn: (d: Dockerode, signal: AbortSignal) => Promise<unknown>, call?: CallOptions): Promise<Duplex> {

@@ -6,15 +6,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
 import { StallingDockerProxy } from '../helpers/docker-proxy.js';
+import { until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
-
-async function until(what: string, fn: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Docker deadlines', () => {
   const proxies: StallingDockerProxy[] = [];
@@ -55,11 +48,36 @@ describe('Docker deadlines', () => {
     // The shim dropped every request it gave up on (the event stream keeps retrying, each try
     // with the 2 s deadline), and it is still alive to answer.
     expect(proxy.held.length).toBeGreaterThan(0);
-    await until('every held Docker connection older than the deadline to be closed by the shim', () =>
-      proxy.held.every((h) => h.closedAt !== undefined || Date.now() - h.acceptedAt < 3_500),
+    await until(
+      () => proxy.held.every((h) => h.closedAt !== undefined || Date.now() - h.acceptedAt < 3_500),
+      'every held Docker connection older than the deadline to be closed by the shim',
     );
     const st = await shim.client.rt('Status', {}, 60_000);
     expect(st.status?.conditions?.find((c) => c.type === 'RuntimeReady')?.status).toBe(false);
+  });
+
+  it('dockerd goes silent after start-up: queued calls, the event stream and its reconnects all give up at the deadline', async () => {
+    const proxy = await stallingProxy();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`, '--runtime-request-timeout=2s'] });
+    await shim.client.rt('Version', {});
+    await shim.client.rt('ListPodSandbox', {});
+    proxy.stall();
+    // Negotiated already: each call sends its own request; 32 hold the queue, 8 wait behind them.
+    const codes = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        shim!.client.rt('Version', {}, 60_000).then(
+          () => 'OK',
+          (err: { code: number }) => status[err.code],
+        ),
+      ),
+    );
+    expect(new Set(codes)).toEqual(new Set(['DEADLINE_EXCEEDED']));
+    expect(proxy.held.filter((h) => / \/v[\d.]+\/version /.test(h.request)).length).toBeGreaterThanOrEqual(32);
+    // The event stream's reconnects (GET /events) wait for an answer as long as the deadline, no longer.
+    await until(() => proxy.held.some((h) => h.request.includes('/events')), 'the event stream to try again against the silent dockerd');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const open = proxy.held.filter((h) => h.closedAt === undefined && Date.now() - h.acceptedAt > 3_000);
+    expect(open.map((h) => h.request)).toEqual([]);
   });
 
   it('a CRI call whose client gives up drops its Docker request long before the request timeout', async () => {
@@ -71,9 +89,9 @@ describe('Docker deadlines', () => {
     proxy.stall();
     await expectCode(shim.client.rt('Version', {}, 1_000), status.DEADLINE_EXCEEDED);
     const version = () => proxy.held.find((h) => / \/v[\d.]+\/version /.test(h.request));
-    await until('the Version request to reach the stalled dockerd', () => version() !== undefined);
+    await until(() => version() !== undefined, 'the Version request to reach the stalled dockerd');
     // Closed because the CRI call's deadline passed, not the 5 minutes of --runtime-request-timeout.
-    await until('the shim to drop the Docker request of the abandoned call', () => version()?.closedAt !== undefined, 15_000);
+    await until(() => version()?.closedAt !== undefined, 'the shim to drop the Docker request of the abandoned call', 15_000);
   });
 
   it('--runtime-request-timeout 0 means cri-dockerd\'s default, not "fail every call"', async () => {
