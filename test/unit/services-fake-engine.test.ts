@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutMs } from '../../src/config.js';
 import { Code, CriError } from '../../src/errors.js';
@@ -16,8 +17,12 @@ import { loadCri } from '../../src/proto.js';
 import { ContainerService } from '../../src/service/container.js';
 import { ImageService } from '../../src/service/image.js';
 import { SandboxService } from '../../src/service/sandbox.js';
+import { CriServer } from '../../src/server/grpc-server.js';
+import { sandboxLifecycleHandlers } from '../../src/server/sandbox/lifecycle.js';
+import type { Services } from '../../src/services.js';
 import { CheckpointStore } from '../../src/store/checkpoint.js';
 import { ContainerIndex } from '../../src/store/container-index.js';
+import { CriClient, expectCode } from '../helpers/cri-client.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 
 const PAUSE = 'fake/pause:latest';
@@ -264,6 +269,28 @@ describe('Docker deadlines through the gateway', () => {
     // The undo does not use the cancelled signal: the pause container and checkpoint are gone.
     expect(w.engine.containers.size).toBe(0);
     expect(await w.checkpoints.list()).toEqual([]);
+  });
+
+  it('over gRPC: the client\'s deadline aborts the call, its Docker request is dropped, and RunPodSandbox cleans up', async () => {
+    // The request timeout is long: only the client's 300 ms deadline can end the call this soon.
+    const w = world({ timeoutMs: 60_000 });
+    w.engine.hanging.add('start');
+    const sock = join(dirs[0], 'cri.sock');
+    const server = new CriServer({ endpoint: `unix://${sock}`, handlers: sandboxLifecycleHandlers({ sandboxes: w.sandboxes } as Services), logger: createLogger('silent') });
+    await server.start();
+    const client = new CriClient(sock);
+    try {
+      await expectCode(client.rt('RunPodSandbox', { config: { metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 } } }, 300), status.DEADLINE_EXCEEDED);
+      // The shim's side of the call ends too: the hanging start is abandoned and undone.
+      const t0 = Date.now();
+      while ((w.engine.requestsInFlight.running > 0 || w.engine.containers.size > 0) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      expect(w.engine.requestsInFlight).toEqual({ running: 0, queued: 0 });
+      expect(w.engine.containers.size).toBe(0);
+      expect(await w.checkpoints.list()).toEqual([]);
+    } finally {
+      client.close();
+      await server.stop();
+    }
   });
 
   it('--runtime-request-timeout 0 means cri-dockerd\'s default (2m - 1s), not zero', () => {
