@@ -265,7 +265,10 @@ async function step(name: string, checked: string, timeoutMs: number, body: () =
 
 let shim: Background | undefined;
 let registry: LocalRegistry | undefined;
+let authRegistry: LocalRegistry | undefined;
 let pulledRef: string | undefined;
+/** Every reference this walk may have pulled: cleanup removes those still in Docker. */
+const pulledRefs: string[] = [];
 const podIds: string[] = [];
 
 const podName = 'walk-pod';
@@ -324,15 +327,16 @@ function cleanup(): Promise<void> {
     } catch (err) {
       process.stderr.write(`cleanup: removing containers failed: ${String(err)}\n`);
     }
-    if (pulledRef && imageExists(pulledRef)) {
+    for (const ref of pulledRefs.filter(imageExists)) {
       try {
-        docker(['image', 'rm', pulledRef]);
+        docker(['image', 'rm', ref]);
       } catch (err) {
-        process.stderr.write(`cleanup: removing ${pulledRef} failed: ${String(err)}\n`);
+        process.stderr.write(`cleanup: removing ${ref} failed: ${String(err)}\n`);
       }
     }
     await shim?.stop();
     await registry?.stop();
+    await authRegistry?.stop();
     if (KEEP) process.stdout.write(`kept ${tmp}\n`);
     else rmSync(tmp, { recursive: true, force: true });
   })();
@@ -431,6 +435,7 @@ async function walk(): Promise<void> {
     const repo = `docker-cri-shim-walk/busybox`;
     pushedDigest = registry.pushUnique(BUSYBOX, `${repo}:${RUN}`);
     pulledRef = `${registry.host}/${repo}:${RUN}`;
+    pulledRefs.push(pulledRef);
     check(!imageExists(pulledRef), `${pulledRef} still in Docker after the push: the pull would prove nothing`);
     const out = await crictl(['pull', pulledRef], { timeoutMs: 60_000 });
     const printed = /Image is up to date for (sha256:[0-9a-f]{64})/.exec(out)?.[1];
@@ -441,6 +446,24 @@ async function walk(): Promise<void> {
     const byDigest = await crictl(['pull', `${registry.host}/${repo}@${pushedDigest}`], { timeoutMs: 60_000 });
     eq(/(sha256:[0-9a-f]{64})/.exec(byDigest)?.[1], img.Id, 'image id of the pull by digest');
     imageId = img.Id;
+  });
+
+  await step('pull --creds', 'from a registry with basic auth: refused without credentials (names the auth failure), pulled with --creds user:password, then rmi', 90_000, async () => {
+    const creds = { username: 'walker', password: `pw-${RUN}` };
+    authRegistry = await startRegistry({ auth: creds });
+    const ref = `${authRegistry.host}/docker-cri-shim-walk/private:${RUN}`;
+    pulledRefs.push(ref);
+    authRegistry.pushUnique(BUSYBOX, `docker-cri-shim-walk/private:${RUN}`);
+    const anon = await crictlRaw(['pull', ref], { timeoutMs: 60_000 });
+    check(anon.code !== 0, 'pull without credentials succeeded');
+    check(/unauthori[sz]ed|authentication required|no basic auth/i.test(anon.stderr), `the refusal does not say why: ${tail(anon.stderr)}`);
+    const wrong = await crictlRaw(['pull', '--creds', `${creds.username}:nope`, ref], { timeoutMs: 60_000 });
+    check(wrong.code !== 0, 'pull with a wrong password succeeded');
+    const out = await crictl(['pull', '--creds', `${creds.username}:${creds.password}`, ref], { timeoutMs: 60_000 });
+    const id = /Image is up to date for (sha256:[0-9a-f]{64})/.exec(out)?.[1];
+    eq(id, JSON.parse(docker(['image', 'inspect', ref]))[0].Id, 'pulled id vs docker image inspect');
+    await crictl(['rmi', ref]);
+    check(!imageExists(ref), `${ref} still in Docker after rmi`);
   });
 
   await step('images', 'the pulled image is listed with its tag, digest and size; `images REF -q` filters to its id', 20_000, async () => {
@@ -674,15 +697,24 @@ async function walk(): Promise<void> {
     });
   }
 
-  await step('exec -it', 'on a 33x111 pty: /dev/pts tty, stty size 33 111 (resize reached the container), a typed command runs, exit 5 reported', 40_000, async () => {
-    const m = need(main, 'create');
-    const r = await run('python3', [join(HERE, 'pty-run.py'), '33', '111', '25', 'tty; stty size; echo marker-$((6*7))', 'exit 5', '--', CRICTL, ...crictlArgs(), 'exec', '-it', m, 'sh'], { timeoutMs: 35_000 });
+  /**
+   * crictl ARGS on a 33x111 pty, typing into the shell it reaches and then `exit CODE`: the shell
+   * must see a /dev/pts tty of that size (crictl's resize reached the container) and run what was
+   * typed. Returns crictl's exit code and the terminal's text.
+   */
+  const ptyShell = async (args: string[], exitCode: number) => {
+    const r = await run('python3', [join(HERE, 'pty-run.py'), '33', '111', '25', 'tty; stty size; echo marker-$((6*7))', `exit ${exitCode}`, '--', CRICTL, ...crictlArgs(), ...args], { timeoutMs: 35_000 });
     check(r.code !== 124, `the pty session did not end: ${tail(r.stdout)}`);
     const out = r.stdout.replace(/\r/g, '');
     check(/^\/dev\/pts\/\d+$/m.test(out), `no /dev/pts tty in: ${tail(out)}`);
     check(/^33 111$/m.test(out), `stty size is not "33 111": ${tail(out)}`);
     check(/^marker-42$/m.test(out), `the typed command did not run: ${tail(out)}`);
-    check(r.code !== 0 && /exit code 5/.test(out), `exit 5: code ${r.code}, ${tail(out)}`);
+    return { code: r.code, out };
+  };
+
+  await step('exec -it', 'on a 33x111 pty: /dev/pts tty, stty size 33 111 (resize reached the container), a typed command runs, exit 5 reported', 40_000, async () => {
+    const { code, out } = await ptyShell(['exec', '-it', need(main, 'create'), 'sh'], 5);
+    check(code !== 0 && /exit code 5/.test(out), `exit 5: code ${code}, ${tail(out)}`);
   });
 
   await step('attach', 'attach -i to a container reading stdin (stdin_once): it echoes the lines, sees EOF, exits 0', 30_000, async () => {
@@ -702,6 +734,18 @@ async function walk(): Promise<void> {
       return st.Running ? undefined : st;
     });
     eq(s.ExitCode, 0, 'exit code after EOF');
+  });
+
+  await step('attach -it', 'attach -it (33x111 pty) to a tty container running sh: tty, stty size 33 111 (resize), a typed command runs; exit ends the container', 40_000, async () => {
+    const p = need(pod, 'runp');
+    const id = await runContainer(p, 'walk-tty', { command: ['sh'], stdin: true, tty: true });
+    const { code } = await ptyShell(['attach', '-it', id], 0);
+    eq(code, 0, 'crictl attach exit code');
+    const s = await until('walk-tty still runs after exit', 5000, () => {
+      const st = inspectContainer(id).State;
+      return st.Running ? undefined : st;
+    });
+    eq(s.ExitCode, 0, 'exit code of the tty container');
   });
 
   let web: string | undefined;
@@ -734,6 +778,12 @@ async function walk(): Promise<void> {
       eq(await get(), `walk-httpd-${RUN}`, 'second fetch (a second stream)');
       await pf.stop();
       eq(inspectContainer(web).State.Running, true, 'httpd still running after the forward ended');
+      // A port nobody listens on: the error reaches crictl and names the refused connection.
+      const closed = crictlBg(['port-forward', '-r', transport, p, ':9']);
+      const closedPort = Number((await closed.waitFor(/Forwarding from 127\.0\.0\.1:(\d+)/, 10_000))[1]);
+      await fetch(`http://127.0.0.1:${closedPort}/`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+      await closed.waitFor(/connection refused/i, 10_000);
+      await closed.stop();
     });
   }
 
@@ -814,13 +864,17 @@ async function walk(): Promise<void> {
     eq(seen.find((e) => e.containerEventType === 'CONTAINER_CREATED_EVENT').podSandboxStatus?.id, p, 'podSandboxStatus.id');
   });
 
-  await step('update', 'memory / cpu quota / period / shares reach Docker\'s HostConfig, the cgroup files and crictl inspect', 30_000, async () => {
+  await step('update', 'memory, cpu quota / period / shares, cpuset, oom_score_adj reach Docker\'s HostConfig, the cgroup files, /proc and crictl inspect', 30_000, async () => {
     const m = need(main, 'create');
     const mem = 64 * 1024 * 1024;
-    await crictl(['update', '--memory', String(mem), '--cpu-quota', '50000', '--cpu-period', '100000', '--cpu-share', '512', m]);
+    // oom_score_adj only upwards: root here lacks CAP_SYS_RESOURCE, which lowering needs.
+    const args = ['--memory', String(mem), '--cpu-quota', '50000', '--cpu-period', '100000', '--cpu-share', '512', '--cpuset-cpus', '0', '--oom-score-adj', '500'];
+    await crictl(['update', ...args, m]);
     const h = inspectContainer(m).HostConfig;
-    eq([h.Memory, h.CpuQuota, h.CpuPeriod, h.CpuShares], [mem, 50000, 100000, 512], 'docker HostConfig Memory / CpuQuota / CpuPeriod / CpuShares');
+    eq([h.Memory, h.CpuQuota, h.CpuPeriod, h.CpuShares, h.CpusetCpus], [mem, 50000, 100000, 512, '0'], 'docker HostConfig Memory / CpuQuota / CpuPeriod / CpuShares / CpusetCpus');
     const pid = inspectContainer(m).State.Pid;
+    eq(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim(), '500', '/proc/PID/oom_score_adj');
+    eq(readFileSync(join(cgroupDir(pid, 'cpuset'), 'cpuset.cpus'), 'utf8').trim(), '0', 'cpuset.cpus');
     const memDir = cgroupDir(pid, 'memory');
     if (existsSync(join(memDir, 'memory.limit_in_bytes'))) {
       eq(readFileSync(join(memDir, 'memory.limit_in_bytes'), 'utf8').trim(), String(mem), 'memory.limit_in_bytes');
@@ -832,10 +886,27 @@ async function walk(): Promise<void> {
       eq(readFileSync(join(memDir, 'cpu.max'), 'utf8').trim(), '50000 100000', 'cpu.max');
     }
     const r = (await crictlJson(['inspect', m])).status.resources?.linux;
-    eq([r?.memoryLimitInBytes, r?.cpuQuota, r?.cpuPeriod, r?.cpuShares], [String(mem), '50000', '100000', '512'], 'crictl inspect resources');
+    eq([r?.memoryLimitInBytes, r?.cpuQuota, r?.cpuPeriod, r?.cpuShares, r?.cpusetCpus, r?.oomScoreAdj], [String(mem), '50000', '100000', '512', '0', '500'], 'crictl inspect resources');
   });
 
-  await step('stop', 'stop -t 2 of a container that ignores SIGTERM: killed after the grace period (exit 137), Docker and crictl agree', 30_000, async () => {
+  await step('table output', 'the human tables of ps -a, pods, images, stats, statsp, inspect (go-template) print and name this walk\'s objects', 30_000, async () => {
+    const p = need(pod, 'runp');
+    const m = need(main, 'create');
+    const ps = await crictl(['ps', '-a', '--pod', p]);
+    check(ps.includes(m.slice(0, 13)) && ps.includes('walk-main') && ps.includes('Running'), `ps -a table: ${tail(ps)}`);
+    const pods = await crictl(['pods', '--id', p]);
+    check(pods.includes(p.slice(0, 13)) && pods.includes(podName) && pods.includes(podNamespace) && pods.includes('Ready'), `pods table: ${tail(pods)}`);
+    const images = await crictl(['images', BUSYBOX]);
+    check(images.includes('docker-cri-shim-test/busybox') && images.includes('latest'), `images table: ${tail(images)}`);
+    const stats = await crictl(['stats', '--id', m]);
+    check(stats.includes(m.slice(0, 13)) && /walk-main/.test(stats), `stats table: ${tail(stats)}`);
+    const statsp = await crictl(['statsp', '--id', p]);
+    check(statsp.includes(podName), `statsp table: ${tail(statsp)}`);
+    const tpl = await crictl(['inspect', '-o', 'go-template', '--template', '{{.status.state}} {{.status.metadata.name}}', m]);
+    eq(tpl.trim(), 'CONTAINER_RUNNING walk-main', 'inspect -o go-template');
+  });
+
+  await step('stop', 'stop -t 2 of a container that ignores SIGTERM: killed after the grace period (exit 137), Docker and crictl agree; a second stop is a no-op', 30_000, async () => {
     const m = need(main, 'create');
     const started = Date.now();
     await crictl(['stop', '-t', '2', m]);
@@ -847,18 +918,25 @@ async function walk(): Promise<void> {
     eq([st.state, st.exitCode], ['CONTAINER_EXITED', 137], 'crictl state / exitCode');
     check(Date.parse(st.finishedAt) > Date.parse(st.startedAt), `finishedAt ${st.finishedAt} <= startedAt ${st.startedAt}`);
     eq(Date.parse(st.finishedAt), Date.parse(s.FinishedAt), 'finishedAt vs docker State.FinishedAt (ms)');
+    await crictl(['stop', '-t', '2', m]); // stopping an exited container succeeds and changes nothing
+    eq(inspectContainer(m).State.FinishedAt, s.FinishedAt, 'FinishedAt after a second stop');
   });
 
-  await step('rm', 'the container is gone from Docker and from ps -a; inspect then fails', 20_000, async () => {
+  await step('rm', 'the stopped container is gone from Docker and from ps -a, inspect then fails; rm -f removes a running one', 20_000, async () => {
     const m = need(main, 'create');
     await crictl(['rm', m]);
     eq(inspectContainer(m), undefined, 'docker inspect after rm');
     eq((await crictlJson(['ps', '-a', '--id', m])).containers, [], 'ps -a --id after rm');
     const r = await crictlRaw(['inspect', m]);
     check(r.code !== 0, 'crictl inspect of a removed container succeeded');
+    if (web) {
+      // rm -f of a running container: crictl stops it first, then removes it.
+      await crictl(['rm', '-f', web]);
+      eq(inspectContainer(web), undefined, 'docker inspect after rm -f of the running httpd');
+    }
   });
 
-  await step('stopp', 'pod NOTREADY; pause and every container of the pod stopped in Docker', 40_000, async () => {
+  await step('stopp', 'pod NOTREADY; pause and every container of the pod stopped in Docker; a second stopp succeeds', 40_000, async () => {
     const p = need(pod, 'runp');
     const out = await crictl(['stopp', p], { timeoutMs: 40_000 });
     check(out.includes(`Stopped sandbox ${p}`), `stopp printed ${tail(out)}`);
@@ -866,6 +944,7 @@ async function walk(): Promise<void> {
     const running = docker(['ps', '-q', '--no-trunc', '--filter', `label=io.kubernetes.sandbox.id=${p}`]).trim();
     eq(running, '', 'running containers of the pod');
     eq(inspectContainer(p).State.Running, false, 'pause container running');
+    check((await crictl(['stopp', p])).includes(`Stopped sandbox ${p}`), 'a second stopp of the stopped pod failed');
     check((await crictlJson(['ps', '-a', '--pod', p])).containers.every((c: Json) => c.state === 'CONTAINER_EXITED'), 'a container of the stopped pod is not exited');
   });
 
