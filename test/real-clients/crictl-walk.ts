@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startRegistry, type LocalRegistry } from '../helpers/registry.ts';
+import { freePort, startRegistry, type LocalRegistry } from '../helpers/registry.ts';
 
 const TOP = resolve(import.meta.dirname, '../..');
 const HERE = import.meta.dirname;
@@ -499,13 +499,16 @@ async function walk(): Promise<void> {
   });
 
   let pod: string | undefined;
-  await step('runp', 'a 64-hex id; Docker runs k8s_POD_<name>_<ns>_<uid>_0 (pause image, hostname); checkpoint file on disk', 60_000, async () => {
+  const hostPort = await freePort();
+  await step('runp', 'a 64-hex id; Docker runs k8s_POD_<name>_<ns>_<uid>_0 (pause image, hostname, hostPort binding); checkpoint file on disk', 60_000, async () => {
     writeFileSync(
       podConfig,
       JSON.stringify({
         metadata: { name: podName, namespace: podNamespace, uid: podUid, attempt: 0 },
         hostname: 'walk-host',
         log_directory: logDir,
+        port_mappings: [{ container_port: 8080, host_port: hostPort, host_ip: '127.0.0.1' }],
+        dns_config: { servers: ['10.9.8.7'], searches: ['walk.example'], options: ['ndots:3'] },
         labels: { [WALK_LABEL]: RUN, tier: 'walk' },
         annotations: { 'walk.example/note': `kept-${RUN}` },
         linux: {},
@@ -520,6 +523,7 @@ async function walk(): Promise<void> {
     eq(d.Name, `/k8s_POD_${podName}_${podNamespace}_${podUid}_0`, 'docker name');
     eq(d.Config.Image, PAUSE, 'pause image');
     eq(d.Config.Hostname, 'walk-host', 'hostname');
+    eq(d.HostConfig.PortBindings?.['8080/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }], 'docker PortBindings of the pause container');
     check(existsSync(join(rootDir, 'sandbox', id)), `no checkpoint ${join(rootDir, 'sandbox', id)}`);
     pod = id;
   });
@@ -571,6 +575,7 @@ async function walk(): Promise<void> {
           // appears: output after a log reopen. Not PID 1: the pod shares the pause's PID namespace.
           command: ['sh', '-c', 'echo hello-stdout; echo hello-stderr >&2; trap "" TERM; while :; do [ -f /tmp/say ] && cat /tmp/say && rm /tmp/say; sleep 1; done'],
           envs: [{ key: 'WALK_ENV', value: mainEnv }],
+          working_dir: '/mnt/walk',
           mounts: [{ container_path: '/mnt/walk', host_path: mountDir, readonly: true }],
           labels: { role: 'main' },
         }),
@@ -587,6 +592,7 @@ async function walk(): Promise<void> {
     const m = d.Mounts.find((x: Json) => x.Destination === '/mnt/walk');
     check(m && m.Source === mountDir && m.RW === false, `mount ${JSON.stringify(d.Mounts)}`);
     eq(d.Config.Labels.role, 'main', 'docker label role');
+    eq(d.Config.WorkingDir, '/mnt/walk', 'docker WorkingDir');
   });
 
   await step('start', 'Docker State.Running; crictl inspect says CONTAINER_RUNNING; the short-lived one exits 0', 30_000, async () => {
@@ -674,10 +680,12 @@ async function walk(): Promise<void> {
     check(readFileSync(`${file}.1`, 'utf8').includes('hello-stdout'), 'the renamed file lost its lines');
   });
 
-  await step('exec -s (ExecSync)', 'env, read-only mount and hostname seen inside; exit code 3 and stderr reported; --timeout 1 kills sleep 10', 30_000, async () => {
+  await step('exec -s (ExecSync)', 'env, working dir, read-only mount, hostname and the pod\'s DNS config seen inside; exit code 3 and stderr reported; --timeout 1 kills sleep 10', 30_000, async () => {
     const m = need(main, 'create');
-    const out = await crictl(['exec', '-s', m, 'sh', '-c', 'echo $WALK_ENV; cat /mnt/walk/file; hostname; touch /mnt/walk/x 2>/dev/null || echo ro']);
-    eq(out.trim().split('\n'), [mainEnv, `mounted-${RUN}`, 'walk-host', 'ro'], 'exec output');
+    const out = await crictl(['exec', '-s', m, 'sh', '-c', 'echo $WALK_ENV; pwd; cat file; hostname; touch x 2>/dev/null || echo ro']);
+    eq(out.trim().split('\n'), [mainEnv, '/mnt/walk', `mounted-${RUN}`, 'walk-host', 'ro'], 'exec output');
+    const resolv = await crictl(['exec', '-s', m, 'cat', '/etc/resolv.conf']);
+    for (const line of [/^nameserver 10\.9\.8\.7$/m, /^search walk\.example$/m, /^options ndots:3$/m]) check(line.test(resolv), `/etc/resolv.conf lacks ${line}: ${tail(resolv)}`);
     const fail = await crictlRaw(['exec', '-s', m, 'sh', '-c', 'echo oops >&2; exit 3']);
     check(fail.code !== 0 && /exited with 3/.test(fail.stderr) && fail.stderr.includes('oops'), `exit 3: code ${fail.code}, ${tail(fail.stderr)}`);
     const slow = await crictlRaw(['exec', '-s', '--timeout', '1', m, 'sleep', '10'], { timeoutMs: 15_000 });
@@ -786,6 +794,18 @@ async function walk(): Promise<void> {
       await closed.stop();
     });
   }
+
+  await step('hostPort', 'the pod\'s port mapping 127.0.0.1:<hostPort> -> 8080 reaches the httpd (Docker\'s port binding on the pause container)', 20_000, async () => {
+    need(web, 'port-forward (spdy)');
+    const page = await until(`nothing answers on 127.0.0.1:${hostPort}`, 10_000, async () => {
+      try {
+        return (await (await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(3000) })).text()).trim();
+      } catch {
+        return undefined;
+      }
+    });
+    eq(page, `walk-httpd-${RUN}`, 'page through the hostPort');
+  });
 
   await step('stats', '--id: cpu, working set, writable layer of the running container; --pod lists exactly its running containers', 30_000, async () => {
     const m = need(main, 'create');
