@@ -533,6 +533,24 @@ async function walk(): Promise<void> {
     pod = id;
   });
 
+  await step('runp --runtime', 'a pod on runtime handler "runc" runs on Docker\'s runc and says so; an unknown handler is refused by name and leaves no container', 60_000, async () => {
+    const cfg = join(tmp, 'pod-runc.json');
+    const name = 'walk-runc';
+    writeFileSync(cfg, JSON.stringify({ metadata: { name, namespace: podNamespace, uid: `${podUid}-runc`, attempt: 0 }, labels: { [WALK_LABEL]: RUN }, linux: {} }));
+    const id = (await crictl(['runp', '--runtime', 'runc', cfg], { timeoutMs: 60_000 })).trim();
+    podIds.push(id);
+    eq(inspectContainer(id)?.HostConfig.Runtime, 'runc', 'docker HostConfig.Runtime');
+    eq((await crictlJson(['inspectp', id])).status.runtimeHandler, 'runc', 'inspectp runtimeHandler');
+    eq((await crictlJson(['pods', '--id', id])).items[0]?.runtimeHandler, 'runc', 'pods runtimeHandler');
+    await crictl(['stopp', id]);
+    await crictl(['rmp', id]);
+    const before = docker(['ps', '-aq', '--filter', `label=${WALK_LABEL}=${RUN}`]).trim();
+    const bad = await crictlRaw(['runp', '--runtime', `no-such-${RUN}`, cfg], { timeoutMs: 60_000 });
+    check(bad.code !== 0, 'runp with an unknown runtime handler succeeded');
+    check(bad.stderr.includes(`no-such-${RUN}`), `the error does not name the handler: ${tail(bad.stderr)}`);
+    eq(docker(['ps', '-aq', '--filter', `label=${WALK_LABEL}=${RUN}`]).trim(), before, 'containers after the refused runp');
+  });
+
   await step('pods (filters)', '--name, --namespace, --label, --state ready/notready, --id prefix, -q: each returns the pod exactly when it should', 30_000, async () => {
     const p = need(pod, 'runp');
     const ids = async (args: string[]) => ((await crictlJson(['pods', ...args])).items ?? []).map((i: Json) => i.id);
@@ -661,6 +679,17 @@ async function walk(): Promise<void> {
     check(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z hello-stdout$/m.test(t), `logs -t: ${tail(t)}`);
     const file = readFileSync(join(logDir, 'walk-main.log'), 'utf8');
     check(/^\S+ stdout F hello-stdout$/m.test(file) && /^\S+ stderr F hello-stderr$/m.test(file), `log file: ${tail(file)}`);
+  });
+
+  await step('logs (long line)', 'a 40000-byte line without a break comes back whole; the file holds it as partial (P) entries ending in a full (F) one', 20_000, async () => {
+    const p = need(pod, 'runp');
+    const id = await runContainer(p, 'walk-long', { command: ['sh', '-c', "head -c 40000 /dev/zero | tr '\\0' x; echo; echo after-long"] });
+    await until('walk-long did not exit', 10_000, () => (inspectContainer(id).State.Running ? undefined : true));
+    const out = await crictl(['logs', id]);
+    eq(out.split('\n').map((l) => l.length).slice(0, 2), [40000, 10], 'line lengths (the long line, "after-long")');
+    const file = readFileSync(join(logDir, 'walk-long.log'), 'utf8').trim().split('\n');
+    const tags = file.map((l) => l.split(' ')[2]);
+    check(tags.length > 2 && tags.slice(0, -2).every((t) => t === 'P') && tags.at(-2) === 'F' && tags.at(-1) === 'F', `tags ${JSON.stringify(tags)}`);
   });
 
   await step('logs -f', 'follows a container printing a line a second and ends by itself when it exits, every line in order', 30_000, async () => {
