@@ -653,7 +653,7 @@ async function walk(): Promise<void> {
     eq(c.imageRef, JSON.parse(docker(['image', 'inspect', BUSYBOX]))[0].Id, 'imageRef vs docker image id');
   });
 
-  await step('inspect', 'state, pid = Docker\'s, logPath in the pod log dir, mount, image and labels as created', 20_000, async () => {
+  await step('inspect', 'state, pid = Docker\'s, sandboxID, logPath in the pod log dir, mount, image and labels as created', 20_000, async () => {
     const m = need(main, 'create');
     const out = await crictlJson(['inspect', m]);
     const d = inspectContainer(m);
@@ -667,6 +667,7 @@ async function walk(): Promise<void> {
     // crictl inspect prints times as RFC 3339.
     check(Date.parse(out.status.startedAt) >= Date.parse(out.status.createdAt), `startedAt ${out.status.startedAt} createdAt ${out.status.createdAt}`);
     eq(out.info?.pid, d.State.Pid, 'info.pid vs docker State.Pid');
+    eq(out.info?.sandboxID, need(pod, 'runp'), 'info.sandboxID');
   });
 
   await step('logs', 'stdout and stderr come back on their own streams; -t adds RFC 3339 times; the CRI log file on disk has both lines', 20_000, async () => {
