@@ -9,7 +9,7 @@
 // Run: npm run build && npm run test:crictl   (flags: --keep keeps the temp dir and prints it)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, startRegistry, type LocalRegistry } from '../helpers/registry.ts';
@@ -22,6 +22,8 @@ const RUN = randomBytes(4).toString('hex');
 /** Every pod and container of this walk carries it; cleanup removes by it. */
 const WALK_LABEL = 'docker-cri-shim-walk';
 const KEEP = process.argv.includes('--keep');
+/** What `seq 1 300000` prints (2 MB): bulk output through ExecSync and the streams. */
+const expectedSeq = Array.from({ length: 300_000 }, (_, i) => `${i + 1}\n`).join('');
 
 const tmp = mkdtempSync(join(tmpdir(), 'crictl-walk-'));
 const socket = join(tmp, 'cri.sock');
@@ -99,7 +101,7 @@ function background(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Backg
 }
 
 /** Runs to the end, killed after `timeoutMs` (the result then says so). */
-async function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Done & { timedOut: boolean }> {
+async function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<Done & { timedOut: boolean }> {
   const b = background(cmd, args);
   b.proc.stdin!.on('error', () => {}); // a command that exits before reading its input
   b.proc.stdin!.end(opts.input ?? '');
@@ -126,12 +128,12 @@ function crictlBg(args: string[]): Background {
   return background(CRICTL, [...crictlArgs(), ...args]);
 }
 
-async function crictlRaw(args: string[], opts: { input?: string; timeoutMs?: number } = {}) {
+async function crictlRaw(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}) {
   return run(CRICTL, [...crictlArgs(), ...args], opts);
 }
 
 /** crictl ARGS, which must succeed; its stdout. */
-async function crictl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+async function crictl(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
   const r = await crictlRaw(args, opts);
   if (r.timedOut) throw new Error(`crictl ${args.join(' ')} timed out after ${(opts.timeoutMs ?? 30_000) / 1000}s: ${tail(r.stderr)}`);
   if (r.code !== 0) throw new Error(`crictl ${args.join(' ')} exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
@@ -213,10 +215,21 @@ function check(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Error(message);
 }
 
+const short = (v: unknown) => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 300 ? `${s.slice(0, 300)}... (${s.length} chars)` : s;
+};
+
 function eq(actual: unknown, expected: unknown, what: string): void {
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-  }
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`${what}: expected ${short(expected)}, got ${short(actual)}`);
+}
+
+/** Bulk text equality that says where it first differs instead of printing megabytes. */
+function sameText(actual: string, expected: string, what: string): void {
+  if (actual === expected) return;
+  let i = 0;
+  while (i < actual.length && actual[i] === expected[i]) i++;
+  throw new Error(`${what}: ${actual.length} bytes, expected ${expected.length}; first difference at ${i}: got ${short(actual.slice(i, i + 40))}, expected ${short(expected.slice(i, i + 40))}`);
 }
 
 function need<T>(value: T | undefined, step: string): T {
@@ -715,7 +728,7 @@ async function walk(): Promise<void> {
     check(readFileSync(`${file}.1`, 'utf8').includes('hello-stdout'), 'the renamed file lost its lines');
   });
 
-  await step('exec -s (ExecSync)', 'env, working dir, read-only mount, hostname and the pod\'s DNS config seen inside; exit code 3 and stderr reported; --timeout 1 kills sleep 10', 30_000, async () => {
+  await step('exec -s (ExecSync)', 'env, working dir, read-only mount, hostname and the pod\'s DNS config seen inside; 2 MB of output intact; exit code 3 and stderr reported; --timeout 1 kills sleep 10', 30_000, async () => {
     const m = need(main, 'create');
     const out = await crictl(['exec', '-s', m, 'sh', '-c', 'echo $WALK_ENV; pwd; cat file; hostname; touch x 2>/dev/null || echo ro']);
     eq(out.trim().split('\n'), [mainEnv, '/mnt/walk', `mounted-${RUN}`, 'walk-host', 'ro'], 'exec output');
@@ -723,13 +736,15 @@ async function walk(): Promise<void> {
     for (const line of [/^nameserver 10\.9\.8\.7$/m, /^search walk\.example$/m, /^options ndots:3$/m]) check(line.test(resolv), `/etc/resolv.conf lacks ${line}: ${tail(resolv)}`);
     const fail = await crictlRaw(['exec', '-s', m, 'sh', '-c', 'echo oops >&2; exit 3']);
     check(fail.code !== 0 && /exited with 3/.test(fail.stderr) && fail.stderr.includes('oops'), `exit 3: code ${fail.code}, ${tail(fail.stderr)}`);
+    // crictl prints ExecSync's stdout and then its stderr, each followed by a newline.
+    sameText(await crictl(['exec', '-s', m, 'seq', '1', '300000']), `${expectedSeq}\n\n`, 'ExecSync output of seq 1 300000 (2 MB)');
     const slow = await crictlRaw(['exec', '-s', '--timeout', '1', m, 'sleep', '10'], { timeoutMs: 15_000 });
     check(slow.code !== 0 && /timed out/.test(slow.stderr), `--timeout 1: code ${slow.code}, ${tail(slow.stderr)}`);
     check(slow.ms < 6000, `--timeout 1 took ${slow.ms} ms`);
   });
 
   for (const transport of ['spdy', 'websocket']) {
-    await step(`exec (${transport})`, 'streamed stdout / stderr apart, stdin read by the command (-i), exit code 4 reported', 30_000, async () => {
+    await step(`exec (${transport})`, 'streamed stdout / stderr apart, stdin read by the command (-i), exit code 4 reported; 2 MiB in and 2 MB out intact', 45_000, async () => {
       const m = need(main, 'create');
       const r = await crictlRaw(['exec', '-r', transport, m, 'sh', '-c', 'echo out-$((2+3)); echo err-line >&2; exit 4']);
       eq(r.stdout.trim(), 'out-5', 'stdout');
@@ -737,6 +752,13 @@ async function walk(): Promise<void> {
       check(r.code !== 0 && /exit code 4/.test(r.stderr), `exit 4: code ${r.code}, ${tail(r.stderr)}`);
       const i = await crictl(['exec', '-r', transport, '-i', m, 'sh', '-c', 'read x; echo got-$x'], { input: `in-${RUN}\n` });
       eq(i.trim(), `got-in-${RUN}`, 'stdin round trip');
+      // Bulk both ways (flow control, no cap biting on a normal session): 2 MB in, its digest
+      // back; 300,000 lines out, every one in order.
+      const blob = randomBytes(2 * 1024 * 1024);
+      const sum = await crictl(['exec', '-r', transport, '-i', m, 'md5sum'], { input: blob });
+      eq(sum.split(/\s/)[0], createHash('md5').update(blob).digest('hex'), 'md5 of 2 MiB sent on stdin');
+      const seq = await crictl(['exec', '-r', transport, m, 'seq', '1', '300000']);
+      sameText(seq, expectedSeq, 'seq 1 300000 through the stream');
     });
   }
 
