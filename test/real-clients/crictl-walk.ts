@@ -6,13 +6,17 @@
 // failure. Everything it made (containers labelled docker-cri-shim-walk=RUN, the pulled image,
 // the registry, the shim, temp dirs) goes on success, failure and Ctrl-C.
 //
-// Run: npm run build && npm run test:crictl   (flags: --keep keeps the temp dir and prints it)
+// Run: npm run build && npm run test:crictl. Without --network the script walks twice, each in a
+// child process of its own: on Docker's bridge (--network-plugin=) and on CNI (a bridge,
+// host-local, portmap, firewall and loopback list of its own). --network bridge|cni walks once;
+// --keep keeps the temp dir and prints it.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, startRegistry, type LocalRegistry } from '../helpers/registry.ts';
+import { createCniWorld, iptablesLines, type CniWorld } from '../helpers/cni.ts';
 
 const TOP = resolve(import.meta.dirname, '../..');
 const HERE = import.meta.dirname;
@@ -22,6 +26,30 @@ const RUN = randomBytes(4).toString('hex');
 /** Every pod and container of this walk carries it; cleanup removes by it. */
 const WALK_LABEL = 'docker-cri-shim-walk';
 const KEEP = process.argv.includes('--keep');
+const networkArg = process.argv.includes('--network') ? process.argv[process.argv.indexOf('--network') + 1] : undefined;
+if (networkArg !== undefined && networkArg !== 'bridge' && networkArg !== 'cni') {
+  process.stderr.write(`--network takes bridge or cni, not ${networkArg}\n`);
+  process.exit(2);
+}
+const CNI = networkArg === 'cni';
+
+if (networkArg === undefined) {
+  // Both walks, one after the other, each in its own process (shim, registries, temp dir). A
+  // Ctrl-C reaches the child too (same process group), which cleans up; this one waits for it.
+  let child: ChildProcess | undefined;
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => child?.kill('SIGTERM'));
+  const codes: Array<number | null> = [];
+  for (const network of ['bridge', 'cni']) {
+    process.stdout.write(`\n=== crictl walk on ${network === 'cni' ? 'CNI' : "Docker's bridge"}\n`);
+    child = spawn(process.execPath, [import.meta.filename, ...process.argv.slice(2), '--network', network], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((res) => child!.once('exit', (c) => res(c)));
+    codes.push(code);
+    if (code === 130) process.exit(130);
+  }
+  process.stdout.write(`\ncrictl walks: bridge ${codes[0] === 0 ? 'passed' : 'FAILED'}, CNI ${codes[1] === 0 ? 'passed' : 'FAILED'}\n`);
+  process.exit(codes.every((c) => c === 0) ? 0 : 1);
+}
 /** What `seq 1 300000` prints (2 MB): bulk output through ExecSync and the streams. */
 const expectedSeq = Array.from({ length: 300_000 }, (_, i) => `${i + 1}\n`).join('');
 
@@ -96,12 +124,24 @@ class Background {
   }
 }
 
-function background(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Background {
-  return new Background(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } }), `${cmd} ${args.join(' ')}`);
+/** `detached`: its own process group, so a Ctrl-C at the terminal reaches only this script. */
+function background(cmd: string, args: string[], opts: { detached?: boolean } = {}): Background {
+  return new Background(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: opts.detached }), `${cmd} ${args.join(' ')}`);
+}
+
+/** Set by Ctrl-C: a step still running then starts no more processes (cleanup's own aside). */
+let interrupted = false;
+
+interface RunOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Cleanup's own calls, which run after an interrupt. */
+  forCleanup?: boolean;
 }
 
 /** Runs to the end, killed after `timeoutMs` (the result then says so). */
-async function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<Done & { timedOut: boolean }> {
+async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<Done & { timedOut: boolean }> {
+  if (interrupted && !opts.forCleanup) throw new Error('interrupted');
   const b = background(cmd, args);
   b.proc.stdin!.on('error', () => {}); // a command that exits before reading its input
   b.proc.stdin!.end(opts.input ?? '');
@@ -125,15 +165,16 @@ let CRICTL = '';
 const crictlArgs = () => ['--config', crictlConfig, '--runtime-endpoint', endpoint, '--image-endpoint', endpoint];
 
 function crictlBg(args: string[]): Background {
+  if (interrupted) throw new Error('interrupted');
   return background(CRICTL, [...crictlArgs(), ...args]);
 }
 
-async function crictlRaw(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}) {
+async function crictlRaw(args: string[], opts: RunOptions = {}) {
   return run(CRICTL, [...crictlArgs(), ...args], opts);
 }
 
 /** crictl ARGS, which must succeed; its stdout. */
-async function crictl(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+async function crictl(args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await crictlRaw(args, opts);
   if (r.timedOut) throw new Error(`crictl ${args.join(' ')} timed out after ${(opts.timeoutMs ?? 30_000) / 1000}s: ${tail(r.stderr)}`);
   if (r.code !== 0) throw new Error(`crictl ${args.join(' ')} exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
@@ -252,6 +293,7 @@ const results: Result[] = [];
 
 /** One table row: `body` runs under `timeoutMs`; `checked` says what a pass proves. */
 async function step(name: string, checked: string, timeoutMs: number, body: () => Promise<string | void>): Promise<void> {
+  if (cleaning) return; // interrupted: the cleanup owns the processes now
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   const before = new Set(children);
@@ -266,8 +308,9 @@ async function step(name: string, checked: string, timeoutMs: number, body: () =
     results.push({ name, status: skip ? 'skip' : 'fail', checked, reason: (err as Error).message ?? String(err), ms: Date.now() - started });
   } finally {
     clearTimeout(timer);
-    // Whatever this step started and left running (a timed-out crictl, a stream) ends with it.
-    for (const c of children) if (!before.has(c) && c !== shim?.proc) c.kill('SIGKILL');
+    // Whatever this step started and left running (a timed-out crictl, a stream) ends with it,
+    // unless an interrupt's cleanup runs meanwhile and uses crictl itself.
+    if (!cleaning) for (const c of children) if (!before.has(c) && c !== shim?.proc) c.kill('SIGKILL');
   }
   const r = results.at(-1)!;
   process.stdout.write(`${r.status.toUpperCase().padEnd(4)} ${name} (${(r.ms / 1000).toFixed(1)}s)${r.reason ? `: ${r.reason}` : ''}\n`);
@@ -277,6 +320,8 @@ async function step(name: string, checked: string, timeoutMs: number, body: () =
 // What the walk creates
 
 let shim: Background | undefined;
+/** The walk's own CNI network (--network cni): conf dir, host-local store, bridge. */
+let cni: CniWorld | undefined;
 let registry: LocalRegistry | undefined;
 let authRegistry: LocalRegistry | undefined;
 let pulledRef: string | undefined;
@@ -331,20 +376,23 @@ let earlierShimLogs = '';
 async function launchShim(): Promise<void> {
   check(existsSync(join(TOP, 'dist/main.js')), 'dist/main.js missing: run npm run build first');
   // cri-dockerd's flag spellings, space-separated as in its systemd unit.
+  // Out of the terminal's process group: on Ctrl-C the shim must live on to tear the pods down.
   shim = background(process.execPath, [
     join(TOP, 'dist/main.js'),
     '--container-runtime-endpoint', endpoint,
     '--docker-endpoint', 'unix:///var/run/docker.sock',
     '--cri-dockerd-root-directory', rootDir,
     '--pod-infra-container-image', PAUSE,
-    '--network-plugin=',
+    ...(cni
+      ? ['--network-plugin', 'cni', '--cni-bin-dir', cni.binDirs.join(','), '--cni-conf-dir', cni.confDir, '--cni-cache-dir', cni.cacheDir]
+      : ['--network-plugin=']),
     '--runtime-request-timeout', '2m0s',
     // cri-dockerd's form is `127.0.0.1` without a port; this branch's shim refuses it (its
     // streaming server then logs an error and exec/attach/port-forward die), so the port is
     // explicit until that fix lands (issue 10 item 4).
     '--streaming-bind-addr', '127.0.0.1:0',
     '--log-level', 'debug',
-  ]);
+  ], { detached: true });
   await shim.waitFor(/CRI server listening/, 20_000);
   await until(`socket ${socket}`, 5000, () => (existsSync(socket) ? true : undefined));
   await sleep(300); // start-up work after listening (Docker version negotiation) logs too
@@ -360,15 +408,30 @@ let cleaning: Promise<void> | undefined;
 
 /** Removes everything the walk made; safe to call twice (Ctrl-C during the final cleanup). */
 function cleanup(): Promise<void> {
+  interrupted = true;
   cleaning ??= (async () => {
     for (const c of children) if (c !== shim?.proc) c.kill('SIGKILL');
+    // Pods still there go through the shim first, so CNI tears their network down (addresses,
+    // portmap and firewall rules); docker rm -f below only catches what that left.
+    if (shim && shim.proc.exitCode === null && CRICTL) {
+      for (const pod of podIds.filter((id) => inspectContainer(id))) {
+        const r = await crictlRaw(['rmp', '-f', pod], { timeoutMs: 30_000, forCleanup: true });
+        if (r.code !== 0) process.stderr.write(`cleanup: crictl rmp -f ${pod} exited ${r.code}: ${tail(r.stderr)}\n`);
+      }
+    }
     const ids = new Set<string>();
     const list = (filter: string) => docker(['ps', '-aq', '--no-trunc', '--filter', filter]).split('\n').filter(Boolean);
     try {
       for (const id of list(`label=${WALK_LABEL}=${RUN}`)) ids.add(id);
       for (const pod of podIds) for (const id of list(`label=io.kubernetes.sandbox.id=${pod}`)) ids.add(id);
       for (const pod of podIds) if (inspectContainer(pod)) ids.add(pod);
-      if (ids.size) docker(['rm', '-f', ...ids]);
+      for (const id of ids) {
+        try {
+          docker(['rm', '-f', id]);
+        } catch (err) {
+          if (!/No such container/.test(String((err as { stderr?: string }).stderr))) throw err;
+        }
+      }
     } catch (err) {
       process.stderr.write(`cleanup: removing containers failed: ${String(err)}\n`);
     }
@@ -382,6 +445,7 @@ function cleanup(): Promise<void> {
     await shim?.stop();
     await registry?.stop();
     await authRegistry?.stop();
+    cni?.cleanup();
     if (KEEP) process.stdout.write(`kept ${tmp}\n`);
     else rmSync(tmp, { recursive: true, force: true });
   })();
@@ -399,6 +463,10 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 // The walk
 
 async function walk(): Promise<void> {
+  if (CNI) {
+    cni = createCniWorld();
+    cni.writeConflist();
+  }
   mkdirSync(logDir);
   mkdirSync(mountDir);
   writeFileSync(join(mountDir, 'file'), `mounted-${RUN}\n`);
@@ -435,7 +503,7 @@ async function walk(): Promise<void> {
     eq(cond('NetworkReady')?.status, true, 'NetworkReady');
     const handlers = (info.runtimeHandlers ?? []).map((h: Json) => h.name ?? '').sort();
     eq(handlers, ['', ...Object.keys(dockerInfo.Runtimes ?? {})].sort(), 'runtimeHandlers (default + Docker runtimes)');
-    eq(info.config?.networkPlugin, 'docker-bridge', 'config.networkPlugin with --network-plugin=');
+    eq(info.config?.networkPlugin, CNI ? 'cni' : 'docker-bridge', 'config.networkPlugin');
   });
 
   await step('runtime-config', 'cgroup driver = Docker\'s CgroupDriver', 20_000, async () => {
@@ -541,7 +609,9 @@ async function walk(): Promise<void> {
     eq(d.Name, `/k8s_POD_${podName}_${podNamespace}_${podUid}_0`, 'docker name');
     eq(d.Config.Image, PAUSE, 'pause image');
     eq(d.Config.Hostname, 'walk-host', 'hostname');
-    eq(d.HostConfig.PortBindings?.['8080/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }], 'docker PortBindings of the pause container');
+    // On Docker's bridge the pause container publishes the port; under CNI the portmap plugin does.
+    if (!CNI) eq(d.HostConfig.PortBindings?.['8080/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }], 'docker PortBindings of the pause container');
+    else check(cni!.reservedIps().length === 1, `host-local holds ${JSON.stringify(cni!.reservedIps())}, expected the pod's one address`);
     check(existsSync(join(rootDir, 'sandbox', id)), `no checkpoint ${join(rootDir, 'sandbox', id)}`);
     pod = id;
   });
@@ -585,14 +655,15 @@ async function walk(): Promise<void> {
     eq(item.metadata, { name: podName, uid: podUid, namespace: podNamespace, attempt: 0 }, 'metadata');
   });
 
-  await step('inspectp', 'state READY, ip = Docker\'s bridge IP, metadata, info.pid = Docker\'s pid', 20_000, async () => {
+  await step('inspectp', 'state READY, ip = Docker\'s bridge IP (CNI: the one host-local reserved), metadata, info.pid = Docker\'s pid', 20_000, async () => {
     const p = need(pod, 'runp');
     const out = await crictlJson(['inspectp', p]);
     const d = inspectContainer(p);
     eq(out.status.id, p, 'status.id');
     eq(out.status.state, 'SANDBOX_READY', 'status.state');
     eq(out.status.metadata.name, podName, 'metadata.name');
-    eq(out.status.network?.ip, d.NetworkSettings.IPAddress, 'network.ip vs docker inspect');
+    if (CNI) eq([out.status.network?.ip], cni!.reservedIps(), 'network.ip vs the address host-local reserved');
+    else eq(out.status.network?.ip, d.NetworkSettings.IPAddress, 'network.ip vs docker inspect');
     check(out.status.network.ip, 'no pod IP');
     eq(out.info?.pid, d.State.Pid, 'info.pid vs docker State.Pid');
   });
@@ -1065,10 +1136,17 @@ async function walk(): Promise<void> {
     check(imageExists(BUSYBOX), `${BUSYBOX} was removed too`);
   });
 
-  await step('nothing left', 'no container with the walk label in Docker; the shim\'s sandbox checkpoint dir is empty', 20_000, async () => {
+  await step('nothing left', 'no container with the walk label in Docker; the shim\'s sandbox checkpoint dir is empty; CNI: no address held, no iptables rule naming a pod', 20_000, async () => {
     eq(docker(['ps', '-aq', '--filter', `label=${WALK_LABEL}=${RUN}`]).trim(), '', 'containers with the walk label');
     const dir = join(rootDir, 'sandbox');
     eq(existsSync(dir) ? readdirSync(dir) : [], [], 'checkpoint files');
+    if (cni) {
+      eq(cni.reservedIps(), [], 'addresses host-local still holds');
+      for (const table of ['nat', 'filter']) {
+        const left = podIds.flatMap((id) => iptablesLines(id, table));
+        eq(left, [], `iptables ${table} rules naming the walk's pods`);
+      }
+    }
   });
 }
 
@@ -1081,7 +1159,7 @@ function printTable(totalMs: number): void {
   ]);
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), ['command', 'result', 'time'][i].length));
   const line = (r: string[]) => `| ${r.map((c, i) => (i < 3 ? c.padEnd(w[i]) : c)).join(' | ')} |`;
-  process.stdout.write(`\ncrictl walk (crictl ${CRICTL ? 'v1.36' : '?'}, run ${RUN})\n`);
+  process.stdout.write(`\ncrictl walk on ${CNI ? 'CNI' : "Docker's bridge"} (crictl ${CRICTL ? 'v1.36' : '?'}, run ${RUN})\n`);
   process.stdout.write(`${line(['command', 'result', 'time', 'what was checked'])}\n`);
   process.stdout.write(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|------|\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
