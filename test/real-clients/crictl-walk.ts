@@ -3,8 +3,8 @@
 // cri-dockerd user would start it, and each step checks what the command DID: the JSON crictl
 // prints, Docker's own view (`docker inspect`), cgroup files, log files, the checkpoint on disk.
 // Prints a table (passed / failed / skipped, with each failure's reason) and exits 1 on any
-// failure. Everything it made (containers labelled docker-cri-shim-walk=RUN, the pulled image,
-// the registry, the shim, temp dirs) goes on success, failure and Ctrl-C.
+// failure. Everything it made (pods and containers labelled docker-cri-shim-walk=RUN, pulled
+// images, registries, the shim, the CNI network, temp dirs) goes on success, failure and Ctrl-C.
 //
 // Run: npm run build && npm run test:crictl. Without --network the script walks twice, each in a
 // child process of its own: on Docker's bridge (--network-plugin=) and on CNI (a bridge,
@@ -76,6 +76,8 @@ interface Done {
 class Background {
   stdout = '';
   stderr = '';
+  /** Exited and its output read to the end. */
+  closed = false;
   readonly exited: Promise<Done>;
   private readonly started = Date.now();
   readonly proc: ChildProcess;
@@ -88,6 +90,7 @@ class Background {
     proc.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((res) => {
       const done = (code: number | null) => {
+        this.closed = true;
         children.delete(proc);
         res({ code, stdout: this.stdout, stderr: this.stderr, ms: Date.now() - this.started });
       };
@@ -104,9 +107,8 @@ class Background {
     for (;;) {
       const m = re.exec(this.stdout + this.stderr);
       if (m) return m;
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`${this.what} ended before printing ${re}: ${tail(this.stdout + this.stderr)}`);
-      }
+      // `closed`, not exitCode: the last output may still be in the pipe when the process exits.
+      if (this.closed) throw new Error(`${this.what} ended before printing ${re}: ${tail(this.stdout + this.stderr)}`);
       if (Date.now() > deadline) throw new Error(`${this.what} did not print ${re} within ${ms / 1000}s: ${tail(this.stdout + this.stderr)}`);
       await sleep(50);
     }
