@@ -2,7 +2,7 @@
 // hand out a single-use URL on the shim's streaming server; the session itself runs there.
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
-import type { DockerClient } from '../docker/client.js';
+import type { Engine } from '../docker/engine.js';
 import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
 import type { ExecRequest__Output } from '../generated/runtime/v1/ExecRequest.js';
@@ -17,7 +17,7 @@ import { execSync } from '../streaming/exec-sync.js';
 import { MAX_PORTS_PER_REQUEST } from '../streaming/limits.js';
 import { forwardPort, missingHelpers } from '../streaming/portforward.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from '../streaming/remotecommand.js';
-import { StreamingServer, type AttachStreamRequest, type ExecStreamRequest, type PortForwardStreamRequest } from '../streaming/server.js';
+import { StreamingServer, type SessionObserver, type AttachStreamRequest, type ExecStreamRequest, type PortForwardStreamRequest } from '../streaming/server.js';
 
 function requireRunning(record: ContainerRecord, what: string, id: string): void {
   if (!record.State.Running || record.State.Paused) {
@@ -38,7 +38,7 @@ export class StreamingService {
 
   constructor(
     private readonly config: Config,
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly logger: Logger,
   ) {
@@ -149,6 +149,11 @@ export class StreamingService {
     }
     const error = await forwardPort(pid, port, data, session);
     return error ? `error forwarding port ${port} to pod ${req.sandboxId}: ${error}` : undefined;
+  }
+
+  /** Exec, attach and port-forward sessions opening and ending; metrics hook in here. */
+  onSession(observer: SessionObserver): void {
+    this.server.onSession(observer);
   }
 
   close(): Promise<void> {

@@ -6,7 +6,6 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { formatListenAddress, parseListenAddress } from '../config.js';
 import type { Logger } from '../logger.js';
-import { streamingSessions } from '../metrics/index.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from './remotecommand.js';
 import {
   MAX_PORT_FORWARD_CONNECTIONS,
@@ -93,8 +92,16 @@ function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   );
 }
 
+/** A session of `kind` opened (+1) or ended (-1); metrics hook in here. */
+export type SessionObserver = (kind: string, delta: 1 | -1) => void;
+
 export class StreamingServer {
   readonly tokens = new TokenStore<StreamRequest>();
+  private readonly sessionObservers: SessionObserver[] = [];
+  private readonly sessions = {
+    inc: ({ kind }: { kind: string }) => this.sessionObservers.forEach((o) => o(kind, 1)),
+    dec: ({ kind }: { kind: string }) => this.sessionObservers.forEach((o) => o(kind, -1)),
+  };
   private readonly http = http.createServer();
   private readonly wsRemoteCommand = new WebSocketServer({
     noServer: true,
@@ -145,6 +152,10 @@ export class StreamingServer {
       this.droppedLogged = true;
       this.logger.warn({ cap: 'MAX_STREAMING_CONNECTIONS', max: MAX_STREAMING_CONNECTIONS }, 'streaming connections dropped: too many open at once');
     });
+  }
+
+  onSession(observer: SessionObserver): void {
+    this.sessionObservers.push(observer);
   }
 
   /** Listens on a --streaming-bind-addr value; fails naming the flag and address (a start-up error). */
@@ -217,11 +228,11 @@ export class StreamingServer {
    * When the session closes, every helper it started is killed.
    */
   private portForwardSession(request: PortForwardStreamRequest, log: Logger, onClose: (fn: () => void) => void): (port: number, data: Duplex) => Promise<string | undefined> {
-    streamingSessions.inc({ kind: 'portforward' });
+    this.sessions.inc({ kind: 'portforward' });
     const ended = new AbortController();
     onClose(() => {
       ended.abort();
-      streamingSessions.dec({ kind: 'portforward' });
+      this.sessions.dec({ kind: 'portforward' });
     });
     const held: SessionForwards = { count: 0, refusalLogged: false };
     return (port, data) => this.runForward(request, held, ended.signal, port, data, log);
@@ -340,7 +351,7 @@ export class StreamingServer {
 
   private async runRemoteCommand(request: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO, log: Logger): Promise<void> {
     let result: CommandResult;
-    streamingSessions.inc({ kind: request.kind });
+    this.sessions.inc({ kind: request.kind });
     try {
       result = await this.handlers.remoteCommand(request, io);
     } catch (err) {
@@ -348,6 +359,6 @@ export class StreamingServer {
     }
     log.debug({ result }, 'streaming session ended');
     await io.finish(result).catch(() => undefined);
-    streamingSessions.dec({ kind: request.kind });
+    this.sessions.dec({ kind: request.kind });
   }
 }
