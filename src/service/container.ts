@@ -9,6 +9,7 @@ import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CON
 import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
+  ContainerFileTooLarge,
   containerVerboseInfo,
   firstFileOfTar,
   toContainer,
@@ -45,10 +46,24 @@ import { dockerLogConfig, type DockerLogConfig } from '../docker/log-config.js';
 
 /** How long ContainerStatus of an exited container waits for its last output to reach the file. */
 const LOG_SETTLE_MS = 2_000;
+/**
+ * Cap on /etc/passwd and /etc/group read out of a container: far above any real one (a
+ * directory-backed node's are a few KiB), small enough that a container cannot balloon the shim.
+ */
+export const CONTAINER_FILE_CAP = 1024 * 1024;
+
+/** The user a stopped container's process gets, or why its files could not tell (cached, once). */
+interface UserFacts {
+  user: ContainerUser | null;
+  error?: string;
+}
 
 export class ContainerService {
-  /** Users of stopped containers, read once from their files (a container's config never changes). */
-  private readonly users = new Map<string, ContainerUser | null>();
+  /**
+   * Users of stopped containers, read once from their files (a container's config never
+   * changes); a file that could not be read is remembered too, so it costs one attempt.
+   */
+  private readonly users = new Map<string, UserFacts>();
   /** Capabilities of the bounding set that this dockerd refuses by name. */
   private readonly unknownCaps = new Set<string>();
   /** Docker's log settings for new containers (from docker info, once). */
@@ -286,40 +301,49 @@ export class ContainerService {
       await this.logs.settled(record.Id, LOG_SETTLE_MS);
       record = this.index.get(record.Id) ?? record;
     }
-    const status = toContainerStatus(record, await this.userOf(record));
+    const facts = await this.userOf(record);
+    const status = toContainerStatus(record, facts.user);
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
-    return { status, info: verbose ? containerVerboseInfo(record) : {} };
+    const info = verbose ? containerVerboseInfo(record) : {};
+    if (verbose && facts.error) info.userError = facts.error;
+    return { status, info };
   }
 
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
-  private async userOf(record: ContainerRecord): Promise<ContainerUser | null> {
+  private async userOf(record: ContainerRecord): Promise<UserFacts> {
     if (record.State?.Running && record.State.Pid > 0) {
       const proc = await readFile(`/proc/${record.State.Pid}/status`, 'utf8').catch(() => undefined);
       const user = proc ? userFromProcStatus(proc) : null;
-      if (user) return user;
+      if (user) return { user };
     }
-    if (this.users.has(record.Id)) return this.users.get(record.Id)!;
-    const user = userFromConfig(
-      record.Config?.User ?? '',
-      record.HostConfig?.GroupAdd ?? [],
-      await this.containerFile(record.Id, '/etc/passwd'),
-      await this.containerFile(record.Id, '/etc/group'),
-    );
-    this.users.set(record.Id, user);
-    return user;
+    const cached = this.users.get(record.Id);
+    if (cached) return cached;
+    let facts: UserFacts;
+    try {
+      const passwd = await this.containerFile(record.Id, '/etc/passwd');
+      const group = await this.containerFile(record.Id, '/etc/group');
+      facts = { user: userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group) };
+    } catch (err) {
+      if (!(err instanceof ContainerFileTooLarge)) throw toCriError(err, `read the user files of container ${record.Id}`);
+      // The status is still answered, without the user; the reason goes to the log and verbose info.
+      this.logger.warn({ id: record.Id, reason: err.message }, 'cannot work out the user of the container from its files');
+      facts = { user: null, error: err.message };
+    }
+    this.users.set(record.Id, facts);
+    return facts;
   }
 
-  /** A file of the container's filesystem (works stopped or created); "" when it has none. */
+  /** A file of the container's filesystem (works stopped or created), read up to the cap; "" when it has none. */
   private async containerFile(id: string, path: string): Promise<string> {
+    let stream: NodeJS.ReadableStream;
     try {
-      const stream = await this.docker.raw('container.archive', (d) => d.getContainer(id).getArchive({ path }));
-      const chunks: Buffer[] = [];
-      for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-      return firstFileOfTar(Buffer.concat(chunks)) ?? '';
+      stream = await this.docker.raw('container.archive', (d) => d.getContainer(id).getArchive({ path }));
     } catch (err) {
       if (isDockerNotFound(err)) return '';
-      throw toCriError(err, `read ${path} of container ${id}`);
+      throw err;
     }
+    // Stopping early (over the cap) closes the response: Docker stops producing the archive.
+    return (await firstFileOfTar(stream as AsyncIterable<Buffer>, CONTAINER_FILE_CAP, path)) ?? '';
   }
 }
 
