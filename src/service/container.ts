@@ -42,6 +42,7 @@ import type { Logger } from '../logger.js';
 import type { LogManager } from '../logs/log-manager.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
+import { SerialByKey } from '../serial-by-key.js';
 import { dockerLogConfig, type DockerLogConfig } from '../docker/log-config.js';
 
 /** How long ContainerStatus of an exited container waits for its last output to reach the file. */
@@ -68,6 +69,13 @@ export class ContainerService {
   private readonly unknownCaps = new Set<string>();
   /** Docker's log settings for new containers (from docker info, once). */
   private logConfig: Promise<DockerLogConfig | undefined> | undefined;
+  /** CreateContainer calls, one at a time per container name. */
+  private readonly createsByName = new SerialByKey();
+  /**
+   * Containers this process created and handed to a caller: one of them met again under its
+   * name is the other caller's container, not a leftover to remove.
+   */
+  private readonly createdHere = new Set<string>();
 
   constructor(
     private readonly docker: DockerClient,
@@ -76,7 +84,10 @@ export class ContainerService {
     private readonly logs: LogManager,
     private readonly logger: Logger,
   ) {
-    index.on('removed', (id) => this.users.delete(id));
+    index.on('removed', (id) => {
+      this.users.delete(id);
+      this.createdHere.delete(id);
+    });
   }
 
   /** Docker's log settings for new containers, from the daemon's default logging driver (asked once). */
@@ -119,22 +130,27 @@ export class ContainerService {
       logConfig: await this.dockerLogConfig(),
     });
 
-    let undoLogFile: (() => Promise<void>) | undefined;
-    try {
-      if (logPath) undoLogFile = await this.logs.prepare(logPath);
-    } catch (err) {
-      throw toCriError(err, `create log file ${logPath}`);
-    }
-    let id: string;
-    try {
-      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
-    } catch (err) {
-      // Nothing half-made stays behind: the container was not created, so neither is its log.
-      await undoLogFile?.();
-      throw err;
-    }
-    await this.reread(id);
-    return id;
+    // Two calls for one name would each take the other's fresh container for a leftover and
+    // remove it: run them one after the other, so the second meets AlreadyExists instead.
+    return this.createsByName.run(options.name!, async () => {
+      let undoLogFile: (() => Promise<void>) | undefined;
+      try {
+        if (logPath) undoLogFile = await this.logs.prepare(logPath);
+      } catch (err) {
+        throw toCriError(err, `create log file ${logPath}`);
+      }
+      let id: string;
+      try {
+        id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
+      } catch (err) {
+        // Nothing half-made stays behind: the container was not created, so neither is its log.
+        await undoLogFile?.();
+        throw err;
+      }
+      this.createdHere.add(id);
+      await this.reread(id);
+      return id;
+    });
   }
 
   /**
@@ -176,6 +192,9 @@ export class ContainerService {
           throw toCriError(err, `inspect container ${name}`);
         });
       if (existing?.State?.Running) throw alreadyExists(`container ${name} already exists and is running (${existing.Id})`);
+      if (existing && this.createdHere.has(existing.Id)) {
+        throw alreadyExists(`container ${name} already exists (${existing.Id}, created by an earlier CreateContainer)`);
+      }
       if (existing) {
         this.logger.info({ name, id: existing.Id }, 'removing a leftover container of the same name before creating');
         await this.docker

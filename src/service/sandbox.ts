@@ -41,6 +41,7 @@ import type { NetworkManager, PodNetworkContext } from '../network/types.js';
 import type { CheckpointStore, SandboxCheckpoint } from '../store/checkpoint.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
+import { SerialByKey } from '../serial-by-key.js';
 
 /**
  * Seconds between SIGTERM and SIGKILL in StopPodSandbox. The CRI says containers still running
@@ -101,8 +102,8 @@ function podIdentity(id: string, checkpoint: SandboxCheckpoint | undefined): Pic
 }
 
 export class SandboxService {
-  /** The RunPodSandbox in progress per pause container name. */
-  private readonly runsByName = new Map<string, Promise<string>>();
+  /** RunPodSandbox calls, one at a time per pause container name. */
+  private readonly runsByName = new SerialByKey();
   private facts: Promise<DockerFacts> | undefined;
 
   constructor(private readonly deps: SandboxServiceDeps) {
@@ -127,15 +128,7 @@ export class SandboxService {
     validateConfig(config);
     // Two calls for the same pod would each take the other's fresh container for a leftover
     // and remove it: run them one after the other, so the second meets AlreadyExists instead.
-    const key = sandboxName(config.metadata!);
-    const previous = this.runsByName.get(key) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.runOnce(req.runtime_handler, config));
-    this.runsByName.set(key, current);
-    try {
-      return await current;
-    } finally {
-      if (this.runsByName.get(key) === current) this.runsByName.delete(key);
-    }
+    return this.runsByName.run(sandboxName(config.metadata!), () => this.runOnce(req.runtime_handler, config));
   }
 
   private async runOnce(runtimeHandler: string, config: PodSandboxConfig__Output): Promise<string> {

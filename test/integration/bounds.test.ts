@@ -110,4 +110,25 @@ describe('bounded work against dockerd', () => {
     const again = await shim.client.rt('ListContainerStats', { filter: { id } });
     expect(Number(again.stats[0].writable_layer!.inodes_used!.value)).toBe(inodes);
   });
+
+  it('serializes two CreateContainer calls with one name: one container, the other call AlreadyExists naming it', async () => {
+    const config = fx.containerConfig('twin', { command: ['sleep', '600'] });
+    const req = { pod_sandbox_id: pod.id, config, sandbox_config: pod.config };
+    const results = await Promise.allSettled([shim.client.rt('CreateContainer', req), shim.client.rt('CreateContainer', req)]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const failed = results.filter((r) => r.status === 'rejected');
+    expect(ok.length).toBe(1);
+    expect(failed.length).toBe(1);
+    const id = ok[0].value.container_id;
+    const err = failed[0].reason as { code: number; details: string };
+    expect(err.code).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(err.details).toContain(id);
+    // The container the successful call returned is the one Docker holds, and it starts.
+    const named = docker('ps', '-a', '--filter', `label=test-run=${fx.runId}`, '--filter', 'name=_twin_', '--format', '{{.ID}}').split('\n');
+    expect(named.length).toBe(1);
+    expect(id.startsWith(named[0])).toBe(true);
+    await shim.client.rt('StartContainer', { container_id: id });
+    await expectCode(shim.client.rt('CreateContainer', req), grpcStatus.ALREADY_EXISTS);
+    await shim.client.rt('RemoveContainer', { container_id: id });
+  });
 });

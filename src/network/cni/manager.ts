@@ -7,6 +7,7 @@ import { access } from 'node:fs/promises';
 import type { Logger } from '../../logger.js';
 import { Code, CriError, deadlineExceeded, failedPrecondition } from '../../errors.js';
 import { bandwidthFromAnnotations } from '../bandwidth.js';
+import { SerialByKey } from '../../serial-by-key.js';
 import type { NetworkCondition, NetworkManager, PodNetworkContext, PodNetworkResult } from '../types.js';
 import { ResultCache, encodeList, type CacheEntry } from './cache.js';
 import { CniConfigSource, capabilitiesOf, parseNetworkConfig, type NetworkConfList, type PluginConf } from './config.js';
@@ -47,7 +48,8 @@ export class CniNetworkManager implements NetworkManager {
   private readonly cache: ResultCache;
   /** Pod addresses by sandbox id; null: the pod has no CNI network (host network, Docker's). */
   private readonly ips = new Map<string, string[] | null>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Network calls of one sandbox run one at a time (a retried Stop racing a slow Run, say). */
+  private readonly locks = new SerialByKey();
 
   constructor(private readonly opts: CniManagerOptions) {
     this.source = new CniConfigSource(opts.confDir, opts.binDirs);
@@ -72,7 +74,7 @@ export class CniNetworkManager implements NetworkManager {
   }
 
   async setUpPod(pod: PodNetworkContext, netnsPath: string): Promise<PodNetworkResult> {
-    return this.locked(pod.sandboxId, async () => {
+    return this.locks.run(pod.sandboxId, async () => {
       const { list, problem } = await this.usableNetwork();
       if (problem !== undefined) throw failedPrecondition(`cannot network pod ${podName(pod)}: ${problem}`);
       const entry: CacheEntry = {
@@ -124,7 +126,7 @@ export class CniNetworkManager implements NetworkManager {
   }
 
   async tearDownPod(pod: PodNetworkContext, netnsPath: string | undefined): Promise<void> {
-    await this.locked(pod.sandboxId, async () => {
+    await this.locks.run(pod.sandboxId, async () => {
       const entry = await this.cache.find(pod.sandboxId, POD_IFNAME);
       // No entry: never set up, or already released. DEL again could only repeat a release.
       if (entry === undefined) {
@@ -156,7 +158,7 @@ export class CniNetworkManager implements NetworkManager {
   }
 
   async checkPod(pod: PodNetworkContext, netnsPath: string): Promise<void> {
-    await this.locked(pod.sandboxId, async () => {
+    await this.locks.run(pod.sandboxId, async () => {
       const entry = await this.cache.find(pod.sandboxId, POD_IFNAME);
       if (entry?.result === undefined) throw failedPrecondition(`pod ${podName(pod)} has no CNI network set up`);
       const list = this.cachedList(entry);
@@ -246,18 +248,6 @@ export class CniNetworkManager implements NetworkManager {
       return err.timedOut ? deadlineExceeded(msg) : new CriError(Code.UNKNOWN, msg);
     }
     return new CriError(Code.UNKNOWN, `CNI for pod ${podName(pod)} on ${where}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-
-  /** Serializes network calls of one sandbox (a retried Stop racing a slow Run, say). */
-  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.locks.get(id) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(fn);
-    this.locks.set(id, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.locks.get(id) === mine) this.locks.delete(id);
-    }
   }
 }
 
