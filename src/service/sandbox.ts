@@ -17,7 +17,15 @@ import {
   namespaceModes,
   sandboxCreateOptions,
 } from '../docker/sandbox-spec.js';
-import { nowNs, sandboxIp, sandboxVerboseInfo, toPodSandbox, toPodSandboxStatus } from '../docker/sandbox-status.js';
+import {
+  checkpointPodSandbox,
+  checkpointPodSandboxStatus,
+  nowNs,
+  sandboxIp,
+  sandboxVerboseInfo,
+  toPodSandbox,
+  toPodSandboxStatus,
+} from '../docker/sandbox-status.js';
 import { sandboxName } from '../docker/naming.js';
 import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
 import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
@@ -28,6 +36,8 @@ import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandbo
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
 import {
   alreadyExists,
+  Code,
+  CriError,
   failedPrecondition,
   invalidArgument,
   isDockerAlreadyDone,
@@ -105,10 +115,19 @@ export class SandboxService {
   /** RunPodSandbox calls, one at a time per pause container name. */
   private readonly runsByName = new SerialByKey();
   private facts: Promise<DockerFacts> | undefined;
+  /** Pause containers being run now: their checkpoint precedes their index record. */
+  private readonly starting = new Set<string>();
 
   constructor(private readonly deps: SandboxServiceDeps) {
     deps.index.on('resynced', () => {
       this.facts = undefined;
+    });
+    // Once the index knows every pause container: networks this shim set up for sandboxes that
+    // are gone without a checkpoint (a teardown that failed before a restart) are released.
+    deps.index.once('resynced', () => {
+      deps.network
+        .releaseOrphans(async (id) => this.index.get(id) !== undefined || (await deps.checkpoints.read(id)) !== undefined)
+        .catch((err: unknown) => deps.logger.warn({ err: toCriError(err).message }, 'could not sweep the CNI cache for sandboxes that are gone'));
     });
   }
 
@@ -151,11 +170,23 @@ export class SandboxService {
     if (!this.deps.network.dockerPublishesPorts) options.HostConfig!.PortBindings = {};
 
     const id = await this.createPause(options, what);
+    this.starting.add(id);
+    try {
+      return await this.startPause(id, config, what, hostNetwork);
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  /** Checkpoint, start, network and DNS of a created pause container; undone on failure. */
+  private async startPause(id: string, config: PodSandboxConfig__Output, what: string, hostNetwork: boolean): Promise<string> {
+    const meta = config.metadata!;
     const checkpoint: SandboxCheckpoint = {
       version: 'v1',
       name: meta.name,
       namespace: meta.namespace,
       uid: meta.uid,
+      attempt: meta.attempt,
       data: {
         host_network: hostNetwork,
         port_mappings: config.port_mappings.map((pm) => ({
@@ -414,9 +445,13 @@ export class SandboxService {
   async stop(idOrPrefix: string): Promise<void> {
     const record = await this.lookup(idOrPrefix);
     if (!record) {
-      // The pause container is gone; a checkpoint still says what network to release.
-      const checkpoint = await this.deps.checkpoints.read(idOrPrefix);
-      if (checkpoint) await this.tearDownNetwork(idOrPrefix, checkpoint);
+      // The pause container is gone; a checkpoint still says what network to release, and the
+      // pod's own containers may still run.
+      const orphan = await this.orphan(idOrPrefix);
+      if (!orphan) return;
+      const workloads = (await this.podContainers(orphan.id)).filter((c) => c.running);
+      await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS)));
+      await this.tearDownNetwork(orphan.id, orphan.checkpoint);
       return;
     }
     await this.stopSandbox(record.Id);
@@ -432,7 +467,29 @@ export class SandboxService {
   /** Removes every container of the pod, the pause container and the checkpoint. */
   async remove(idOrPrefix: string): Promise<void> {
     const record = await this.lookup(idOrPrefix);
-    await this.removeSandbox(record?.Id ?? idOrPrefix, record);
+    const id = record?.Id ?? (await this.orphan(idOrPrefix))?.id ?? idOrPrefix;
+    await this.removeSandbox(id, record);
+  }
+
+  /**
+   * Sandboxes known only from their checkpoint: the pause container is gone (removed behind the
+   * shim, or never made it), and nothing else would release the network the checkpoint names.
+   */
+  private async orphans(): Promise<Array<{ id: string; checkpoint: SandboxCheckpoint }>> {
+    const out = [];
+    for (const id of await this.deps.checkpoints.list()) {
+      if (this.starting.has(id) || this.index.get(id) !== undefined) continue;
+      const checkpoint = await this.deps.checkpoints.read(id);
+      if (checkpoint) out.push({ id, checkpoint });
+    }
+    return out;
+  }
+
+  /** The checkpoint-only sandbox of a full id or unique prefix. */
+  private async orphan(idOrPrefix: string): Promise<{ id: string; checkpoint: SandboxCheckpoint } | undefined> {
+    const matches = (await this.orphans()).filter((o) => o.id.startsWith(idOrPrefix));
+    if (matches.length > 1) throw notFound(`pod sandbox id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
+    return matches[0];
   }
 
   private async removeSandbox(id: string, record?: ContainerRecord): Promise<void> {
@@ -451,7 +508,15 @@ export class SandboxService {
   // ---- PodSandboxStatus / ListPodSandbox ----
 
   async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
-    const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
+    if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
+    const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox').catch(async (err: unknown) => {
+      if (!(err instanceof CriError) || err.code !== Code.NOT_FOUND || /ambiguous/.test(err.message)) throw err;
+      return (await this.orphan(idOrPrefix)) ?? Promise.reject(err);
+    });
+    if ('checkpoint' in record) {
+      const info: Record<string, string> = verbose ? { info: JSON.stringify({ pauseContainer: 'gone', checkpoint: record.checkpoint }) } : {};
+      return { status: checkpointPodSandboxStatus(record.id, record.checkpoint), info, containers_statuses: await this.containerStatuses(record.id), timestamp: nowNs() };
+    }
     const status = toPodSandboxStatus(record, await this.networkStatus(record));
     if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
     const checkpoint = verbose ? await this.deps.checkpoints.read(record.Id) : undefined;
@@ -489,6 +554,12 @@ export class SandboxService {
       if (filter?.state && sandbox.state !== filter.state.state) continue;
       if (!matchesSelector(sandbox.labels ?? {}, filter?.label_selector)) continue;
       out.push(sandbox);
+    }
+    for (const { id, checkpoint } of await this.orphans()) {
+      if (filter?.id && !id.startsWith(filter.id)) continue;
+      if (filter?.state && filter.state.state !== 'SANDBOX_NOTREADY') continue;
+      if (!matchesSelector({}, filter?.label_selector)) continue;
+      out.push(checkpointPodSandbox(id, checkpoint));
     }
     return out;
   }
