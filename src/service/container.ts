@@ -73,7 +73,7 @@ export class ContainerService {
   private readonly createsByName = new SerialByKey();
   /**
    * Containers this process created and handed to a caller: one of them met again under its
-   * name is the other caller's container, not a leftover to remove.
+   * name before it was started is the other caller's container, not a leftover to remove.
    */
   private readonly createdHere = new Set<string>();
 
@@ -192,8 +192,9 @@ export class ContainerService {
           throw toCriError(err, `inspect container ${name}`);
         });
       if (existing?.State?.Running) throw alreadyExists(`container ${name} already exists and is running (${existing.Id})`);
-      if (existing && this.createdHere.has(existing.Id)) {
-        throw alreadyExists(`container ${name} already exists (${existing.Id}, created by an earlier CreateContainer)`);
+      // Created by an earlier call and not started yet: the other caller's, not a leftover.
+      if (existing && existing.State?.Status === 'created' && this.createdHere.has(existing.Id)) {
+        throw alreadyExists(`container ${name} already exists (${existing.Id}, created by an earlier CreateContainer and not started)`);
       }
       if (existing) {
         this.logger.info({ name, id: existing.Id }, 'removing a leftover container of the same name before creating');

@@ -127,6 +127,7 @@ describe('bounded work against dockerd', () => {
     const named = docker('ps', '-a', '--filter', `label=test-run=${fx.runId}`, '--filter', 'name=_twin_', '--format', '{{.ID}}').split('\n');
     expect(named.length).toBe(1);
     expect(id.startsWith(named[0])).toBe(true);
+    await expectCode(shim.client.rt('CreateContainer', req), grpcStatus.ALREADY_EXISTS);
     await shim.client.rt('StartContainer', { container_id: id });
     await expectCode(shim.client.rt('CreateContainer', req), grpcStatus.ALREADY_EXISTS);
     await shim.client.rt('RemoveContainer', { container_id: id });
