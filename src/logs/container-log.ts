@@ -17,6 +17,11 @@ const NEWLINE = 0x0a;
 const REFOLLOW_DELAY_MS = 100;
 /** Pause between tries while dockerd cannot be reached. */
 const RECONNECT_DELAY_MS = 500;
+/** Pauses between tries of a write the disk refused for want of space: doubling up to the last. */
+const WRITE_RETRY_FIRST_MS = 100;
+const WRITE_RETRY_MAX_MS = 5_000;
+/** Write errors that pass once the disk has room again. */
+const RETRYABLE_WRITE = new Set(['ENOSPC', 'EDQUOT']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -213,10 +218,35 @@ export class ContainerLog {
     await this.append(Buffer.concat(entries.map((e) => formatRecord(stream, e))));
   }
 
-  private append(data: Buffer): Promise<void> {
-    return this.serially(async () => {
-      await this.file?.write(data);
-    });
+  /**
+   * Appends records to the file. A full disk (or quota) is waited out: the bytes not yet written
+   * are tried again, after a pause, on whatever file is open then (a ReopenContainerLog may run
+   * in between), so nothing is written twice or lost. Meanwhile reading waits, and Docker keeps
+   * the output.
+   */
+  private async append(data: Buffer): Promise<void> {
+    let rest = data;
+    let delay = WRITE_RETRY_FIRST_MS;
+    let waiting = false;
+    for (;;) {
+      try {
+        await this.serially(async () => {
+          while (rest.length > 0 && this.file) {
+            const { bytesWritten } = await this.file.write(rest);
+            rest = rest.subarray(bytesWritten);
+          }
+        });
+        if (waiting) this.opts.logger.info({ id: this.opts.containerId, path: this.opts.path }, 'the CRI log file takes writes again');
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (this.stopped || !RETRYABLE_WRITE.has(code)) throw err;
+        if (!waiting) this.opts.logger.warn({ id: this.opts.containerId, path: this.opts.path, code }, 'cannot write the CRI log file; retrying until it takes writes');
+        waiting = true;
+        await sleep(delay);
+        delay = Math.min(delay * 2, WRITE_RETRY_MAX_MS);
+      }
+    }
   }
 
   /** File writes and reopen() run one at a time, so a write never lands on a closed handle. */

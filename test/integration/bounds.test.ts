@@ -2,11 +2,14 @@
 // files read out of containers are capped, layer walks are bounded and do not starve other
 // RPCs, same-name creates are serialized, a sandbox whose pause container vanished stays
 // listed from its checkpoint. Bounds are asserted as memory, counts and results.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
-import { docker, PodFixture } from '../helpers/containers.js';
+import { criLines, docker, PodFixture, readCriLog } from '../helpers/containers.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 
 /** Resident memory of a process, in bytes. */
@@ -131,5 +134,46 @@ describe('bounded work against dockerd', () => {
     await shim.client.rt('StartContainer', { container_id: id });
     await expectCode(shim.client.rt('CreateContainer', req), grpcStatus.ALREADY_EXISTS);
     await shim.client.rt('RemoveContainer', { container_id: id });
+  });
+
+  it('log writing survives a full disk: retried once there is room, every line once and in order, ReopenContainerLog still works', async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'cri-shim-enospc-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
+    try {
+      const logPod = await fx.pod('enospc', { log_directory: join(mnt, 'pod') });
+      const LINES = 300;
+      const config = fx.containerConfig('chatty', {
+        command: ['sh', '-c', `i=0; while [ $i -lt ${LINES} ]; do i=$((i+1)); echo line-$i; sleep 0.02; done`],
+      });
+      const id = await fx.run(logPod, config);
+      const path = fx.logPath(logPod.config, config);
+      const written = () => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').length - 1 : 0);
+      for (let i = 0; i < 200 && written() < 20; i++) await new Promise((r) => setTimeout(r, 50));
+      // Fill the file system: every write of the follower now fails with ENOSPC.
+      const filler = join(mnt, 'filler');
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+      } catch {
+        // "No space left on device": what we want
+      }
+      // The file's last page may still take a few records; then the writes fail.
+      const refused = new RegExp(`"id":"${id}".*cannot write the CRI log file; retrying`);
+      for (let i = 0; i < 100 && !refused.test(shim.logs()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(shim.logs()).toMatch(refused);
+      const atFull = written();
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(written()).toBe(atFull);
+      rmSync(filler);
+      // Still running, its follower alive: the kubelet's rotation goes on working.
+      expect((await fx.status(id)).state).toBe('CONTAINER_RUNNING');
+      await shim.client.rt('ReopenContainerLog', { container_id: id });
+      await fx.waitState(id, 'CONTAINER_EXITED');
+      const lines = criLines(readCriLog(path), 'stdout');
+      expect(lines).toEqual(Array.from({ length: LINES }, (_, i) => `line-${i + 1}`));
+      console.log(`bounds: ENOSPC: ${atFull} records written when the disk filled, all ${LINES} lines once each after it had room again`);
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 });
