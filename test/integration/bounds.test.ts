@@ -3,7 +3,7 @@
 // RPCs, same-name creates are serialized, a sandbox whose pause container vanished stays
 // listed from its checkpoint. Bounds are asserted as memory, counts and results.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
 import { criLines, docker, PodFixture, readCriLog } from '../helpers/containers.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
+import { DockerProxy } from '../helpers/docker-proxy.js';
 
 /** Resident memory of a process, in bytes. */
 function rssOf(pid: number): number {
@@ -175,5 +176,61 @@ describe('bounded work against dockerd', () => {
       execFileSync('umount', ['-l', mnt]);
       rmSync(mnt, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a tty container whose output outgrew Docker\'s own log, across a follow break', () => {
+  let shim: RunningShim;
+  const proxy = new DockerProxy();
+  const fx = new PodFixture(() => shim);
+
+  beforeAll(async () => {
+    await proxy.start();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`] });
+  });
+  afterAll(async () => {
+    await fx.cleanup();
+    await shim?.stop();
+    proxy.dispose();
+  });
+
+  it('catches up by Docker\'s timestamps after the break: every line once, none dropped', async () => {
+    const pod = await fx.pod('ttybreak');
+    // 25,000 lines of 1 KB are ~27 MB in json-file, over the 2 x 10 MB Docker keeps: its log
+    // rotates, so a re-read from the start no longer begins where the first read did.
+    const SEQ = 25_000;
+    const pad = 'x'.repeat(1000);
+    const TICKS = 150;
+    const config = fx.containerConfig('ttyrot', {
+      tty: true,
+      command: ['sh', '-c', `awk 'BEGIN{s=sprintf("%1000s",""); gsub(/ /,"x",s); for(i=1;i<=${SEQ};i++) print i "-" s}'; i=0; while [ $i -lt ${TICKS} ]; do echo tick-$i; i=$((i+1)); sleep 0.02; done`],
+    });
+    const id = await fx.run(pod, config);
+    const path = fx.logPath(pod.config, config);
+    const tail = () => {
+      if (!existsSync(path)) return '';
+      const fd = openSync(path, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        const buf = Buffer.alloc(Math.min(size, 8192));
+        readSync(fd, buf, 0, buf.length, size - buf.length);
+        return buf.toString();
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const has = (text: string) => tail().includes(text);
+    for (let i = 0; i < 1200 && !has('F tick-10\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(has('F tick-10\n')).toBe(true);
+    proxy.cut();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await proxy.start();
+    await fx.waitState(id, 'CONTAINER_EXITED', 60_000);
+    const lines = criLines(readCriLog(path), 'stdout').map((l) => l.replace(/\r$/, ''));
+    const expected = [...Array.from({ length: SEQ }, (_, i) => `${i + 1}-${pad}`), ...Array.from({ length: TICKS }, (_, i) => `tick-${i}`)];
+    const firstOff = lines.findIndex((l, i) => l !== expected[i]);
+    if (firstOff >= 0) console.log(`bounds: tty: first difference at line ${firstOff}: ${lines[firstOff]?.slice(0, 12)} for ${expected[firstOff]?.slice(0, 12)}; ${lines.length} lines`);
+    expect(lines.length).toBe(expected.length);
+    expect(lines).toEqual(expected);
   });
 });
