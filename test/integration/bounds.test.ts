@@ -69,10 +69,13 @@ describe('bounded work against dockerd', () => {
       }
     }
     let probing = true;
+    /** When each Version answer came, to count those answered while the walk ran. */
+    const answeredAt: number[] = [];
     const probe = async (into: number[]) => {
       while (probing) {
         const t = performance.now();
         await shim.client.rt('Version', { version: '' });
+        answeredAt.push(performance.now());
         into.push(performance.now() - t);
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -88,6 +91,7 @@ describe('bounded work against dockerd', () => {
     const prober = probe(versionMs);
     const statsMs: number[] = [];
     let inodes = 0;
+    const walkStarted = performance.now();
     try {
       for (let i = 0; i < 600 && inodes < FILES; i++) {
         const t = performance.now();
@@ -100,7 +104,12 @@ describe('bounded work against dockerd', () => {
       probing = false;
       await prober;
     }
+    const walkEnded = performance.now();
     expect(inodes).toBeGreaterThanOrEqual(FILES);
+    // Version kept being answered while the walk ran (blocked, it answered once or twice).
+    const duringWalk = answeredAt.filter((t) => t > walkStarted && t < walkEnded).length;
+    console.log(`bounds: ${duringWalk} Version answers during the ${(walkEnded - walkStarted).toFixed(0)} ms the figure took`);
+    expect(duringWalk).toBeGreaterThanOrEqual(10);
     const max = Math.max(...versionMs);
     console.log(`bounds: Version with no walk: x${idleMs.length}, max ${Math.max(...idleMs).toFixed(0)} ms`);
     console.log(
