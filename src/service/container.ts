@@ -6,7 +6,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { DockerClient } from '../docker/client.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
-import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
+import { cgroupWritesOf, containerCreateOptions, createWarningsOf, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
   containerVerboseInfo,
@@ -17,7 +17,10 @@ import {
   userFromProcStatus,
 } from '../docker/container-status.js';
 import { capabilitiesFromAll, missingForPrivileged } from '../docker/capabilities.js';
-import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
+import { clampOomScoreAdj, hostDevices, hostLimits } from '../docker/host-limits.js';
+import { sandboxAllowsPrivileged } from '../docker/sandbox-spec.js';
+import { applyCgroupWrites, type CgroupReader } from '../stats/cgroup.js';
+import type { ContainerWarnings } from '../store/container-warnings.js';
 import {
   alreadyExists,
   Code,
@@ -53,6 +56,8 @@ export class ContainerService {
   private readonly unknownCaps = new Set<string>();
   /** Docker's log settings for new containers (from docker info, once). */
   private logConfig: Promise<DockerLogConfig | undefined> | undefined;
+  /** Whether the first privileged container built from the host's capabilities was logged. */
+  private privilegedExplained = false;
 
   constructor(
     private readonly docker: DockerClient,
@@ -60,8 +65,13 @@ export class ContainerService {
     private readonly images: ImageService,
     private readonly logs: LogManager,
     private readonly logger: Logger,
+    private readonly cgroups: CgroupReader,
+    private readonly warnings: ContainerWarnings,
   ) {
-    index.on('removed', (id) => this.users.delete(id));
+    index.on('removed', (id) => {
+      this.users.delete(id);
+      this.warnings.forget(id);
+    });
   }
 
   /** Docker's log settings for new containers, from the daemon's default logging driver (asked once). */
@@ -93,16 +103,29 @@ export class ContainerService {
     ]);
 
     const limits = hostLimits();
-    if (config.linux?.security_context?.privileged) await this.checkPrivileged(limits.boundingSet);
+    const privileged = config.linux?.security_context?.privileged ?? false;
+    // As containerd: only a pod the kubelet made privileged may hold privileged containers.
+    if (privileged && !sandboxAllowsPrivileged(sandbox)) {
+      throw invalidArgument(`config.linux.security_context.privileged: pod sandbox ${sandbox.Id} is not privileged, so none of its containers may be`);
+    }
+    const missing = limits.capLastCap < 0 ? [] : missingForPrivileged(limits.boundingSet, limits.capLastCap);
+    if (privileged && missing.length > 0) this.explainPrivileged(missing);
     const logPath = criLogPath(req.sandbox_config?.log_directory ?? '', config.log_path);
     const options = containerCreateOptions(config, req.sandbox_config, {
       sandbox,
       image,
       logPath,
       boundingSet: limits.boundingSet,
+      privileged: { dockerCanGrant: missing.length === 0, hostDevices: () => hostDevices() },
+      cgroupVersion: this.cgroups.version,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
       logConfig: await this.dockerLogConfig(),
     });
+    // Capabilities a privileged container gets from the bounding set count as "ALL" (see createNamed).
+    const fromAll =
+      privileged && missing.length > 0
+        ? new Set(limits.boundingSet)
+        : capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet);
 
     let undoLogFile: (() => Promise<void>) | undefined;
     try {
@@ -112,14 +135,41 @@ export class ContainerService {
     }
     let id: string;
     try {
-      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
+      id = await this.createNamed(options, fromAll);
     } catch (err) {
       // Nothing half-made stays behind: the container was not created, so neither is its log.
       await undoLogFile?.();
       throw err;
     }
+    for (const warning of createWarningsOf(options.Labels)) this.logger.warn({ id, name: options.name, warning }, 'container created without a setting this host cannot honour');
     await this.reread(id);
     return id;
+  }
+
+  private explainPrivileged(missing: readonly string[]): void {
+    if (this.privilegedExplained) return;
+    this.privilegedExplained = true;
+    this.logger.info(
+      { missing },
+      "Docker's privileged mode cannot start here (the bounding set lacks capabilities); privileged containers get every capability, device and path this host has instead",
+    );
+  }
+
+  /**
+   * Writes what Docker could not set (memory.oom.group, hugepage limits, ...) into the cgroup of
+   * a container that just started. The process already runs: for these files (OOM policy, limits
+   * far above a starting process's use) the first milliseconds do not matter.
+   */
+  private applyStartWrites(id: string, labels: Record<string, string> | null | undefined): void {
+    const writes = cgroupWritesOf(labels);
+    if (writes.length === 0) return;
+    const record = this.index.get(id);
+    const dirs = record?.State?.Running ? this.cgroups.dirsOfPid(record.State.Pid ?? 0) : undefined;
+    const warnings = dirs
+      ? applyCgroupWrites(dirs, writes)
+      : writes.filter((w) => !w.optional).map((w) => `${w.file} = "${w.value}" not applied: the container stopped before its cgroup could be written`);
+    for (const warning of warnings) this.logger.warn({ id, warning }, 'a container setting Docker cannot hold was not applied');
+    this.warnings.add(id, warnings);
   }
 
   /**
@@ -183,18 +233,6 @@ export class ContainerService {
     }
   }
 
-  /** Docker's privileged mode asks for every capability the kernel has; say why it cannot work here. */
-  private async checkPrivileged(boundingSet: readonly string[]): Promise<void> {
-    const last = Number((await readFile('/proc/sys/kernel/cap_last_cap', 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(last)) return;
-    const missing = missingForPrivileged(boundingSet, last);
-    if (missing.length > 0) {
-      throw failedPrecondition(
-        `privileged containers cannot run on this host: Docker grants them every capability, and the capability bounding set of root here lacks ${missing.join(', ')} (an environment limit; add the capabilities a container needs with add_capabilities instead)`,
-      );
-    }
-  }
-
   async start(idOrPrefix: string): Promise<void> {
     const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
     const id = record.Id;
@@ -207,6 +245,7 @@ export class ContainerService {
     if (!sandbox?.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandboxId} of container ${id} is ${sandbox ? 'not ready' : 'gone'}`);
     }
+    let started = true;
     try {
       await this.docker.raw('container.start', (d) => d.getContainer(id).start());
     } catch (err) {
@@ -215,10 +254,12 @@ export class ContainerService {
         await this.reread(id);
         throw toCriError(err, `start container ${id}`);
       }
+      started = false;
     }
     const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
     if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
     await this.reread(id);
+    if (started) this.applyStartWrites(id, record.Config?.Labels);
   }
 
   /** Stops with the grace period (StopSignal, then SIGKILL); a gone or stopped container is success. */
@@ -288,7 +329,8 @@ export class ContainerService {
     }
     const status = toContainerStatus(record, await this.userOf(record));
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
-    return { status, info: verbose ? containerVerboseInfo(record) : {} };
+    const warnings = verbose ? [...createWarningsOf(record.Config?.Labels), ...this.warnings.get(record.Id)] : [];
+    return { status, info: verbose ? containerVerboseInfo(record, warnings) : {} };
   }
 
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */

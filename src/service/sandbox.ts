@@ -5,8 +5,7 @@
 import type Dockerode from 'dockerode';
 import type { Config } from '../config.js';
 import type { DockerClient } from '../docker/client.js';
-import { missingForPrivileged } from '../docker/capabilities.js';
-import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
+import { clampOomScoreAdj } from '../docker/host-limits.js';
 import { toContainerStatus } from '../docker/container-status.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
 import { hasDnsConfig, writeResolvConf } from '../docker/resolv-conf.js';
@@ -142,7 +141,6 @@ export class SandboxService {
     const meta = config.metadata!;
     const what = `pod sandbox ${meta.namespace}/${meta.name}`;
     const hostNetwork = namespaceModes(config).network === 'NODE';
-    if (config.linux?.security_context?.privileged) this.requirePrivilegedPossible(what);
     if (!hostNetwork) await this.requireNetworkReady(what);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
@@ -185,21 +183,6 @@ export class SandboxService {
       throw toCriError(err, `run ${what}`);
     }
     return id;
-  }
-
-  /**
-   * Docker 20.10 starts a privileged container with every capability the kernel has, which
-   * runc cannot grant where root's bounding set lacks some: say so before anything is created.
-   */
-  private requirePrivilegedPossible(what: string): void {
-    const limits = hostLimits();
-    if (limits.capLastCap < 0) return;
-    const missing = missingForPrivileged(limits.boundingSet, limits.capLastCap);
-    if (missing.length > 0) {
-      throw failedPrecondition(
-        `${what}: privileged pods cannot run on this host: Docker grants them every capability, and root's capability bounding set here lacks ${missing.join(', ')} (an environment limit)`,
-      );
-    }
   }
 
   /**
