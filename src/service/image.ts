@@ -244,13 +244,18 @@ export class ImageService {
     this.facts.set(info.Id, { user: info.Config?.User ?? '', layerDirs });
   }
 
-  /** Deletes one name (or the id) of an image; true once Docker reports the image itself deleted. */
+  /**
+   * Deletes one name (or the id) of an image; true once the image itself is gone. Concurrent
+   * removals of one image race inside dockerd: 20.10 answers the losers 404, 409 or a 500
+   * "unrecognized image ID", so after any error an image that is gone counts as removed.
+   */
   private async deleteName(ref: string, id: string, name: string): Promise<boolean> {
     try {
       const records = await this.docker.raw('image.remove', (d) => d.getImage(name).remove() as Promise<{ Deleted?: string }[]>);
       return records.some((r) => r.Deleted === id);
     } catch (err) {
-      if (isDockerNotFound(err)) return name === id;
+      if (!(await this.inspect(id))) return true;
+      if (isDockerNotFound(err)) return false;
       if (isDockerConflict(err)) throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${dockerMessage(err)}`);
       throw toCriError(err, `remove image "${ref}" (${name})`);
     }
