@@ -1,6 +1,6 @@
 // Security-context settings checked inside the container (and in Docker's record where the host
 // cannot show them: no AppArmor or SELinux on these VMs), plus resource fields Docker cannot take.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,19 +78,38 @@ describe('security context against dockerd', () => {
     expect(opts).toEqual(expect.arrayContaining(['apparmor=unconfined', 'label=user:system_u', 'label=role:system_r', 'label=type:container_t', 'label=level:s0:c1,c2']));
   });
 
-  it('hugepage limits and unified resources Docker cannot create are InvalidArgument naming the field', async () => {
-    const huge = await expectCode(
-      fx.create(pod, fx.containerConfig('huge', { linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 2 * 1024 * 1024 }] } } })),
-      status.INVALID_ARGUMENT,
-    );
-    expect(huge.details).toContain('hugepage_limits[2MB]');
-    const unified = await expectCode(
-      fx.create(pod, fx.containerConfig('unified', { linux: { resources: { unified: { 'memory.high': '100000000' } } } })),
-      status.INVALID_ARGUMENT,
-    );
-    expect(unified.details).toContain('unified["memory.high"]');
-    // Zero hugepage limits are what the kubelet sends for page sizes a pod does not use.
-    await fx.create(pod, fx.containerConfig('huge-zero', { command: ['true'], linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 0 }] } } }));
+  it('the kubelet\'s cgroup v2 resources (unified, hugepage limits) create a running container; what the host cannot take is a warning', async () => {
+    // calculateLinuxResources + ConfigureNoSwap + GetHugepageLimitsFromResources (kubelet 1.36) on a v2 node.
+    const resources = {
+      cpu_shares: 2,
+      cpu_period: 100000,
+      memory_limit_in_bytes: 64 * 1024 * 1024,
+      hugepage_limits: [
+        { page_size: '2MB', limit: 2 * 1024 * 1024 },
+        { page_size: '1GB', limit: 0 },
+      ],
+      unified: { 'memory.oom.group': '1', 'memory.swap.max': '0' },
+    };
+    const id = await fx.run(pod, fx.containerConfig('kubelet-v2', { command: ['sleep', '600'], linux: { resources } }));
+    expect((await fx.status(id)).state).toBe('CONTAINER_RUNNING');
+    const hc = dockerInspect(id).HostConfig as { Memory: number; MemorySwap: number };
+    expect(hc.MemorySwap).toBe(hc.Memory); // memory.swap.max 0 through Docker
+    const res = await shim.client.rt('ContainerStatus', { container_id: id, verbose: true });
+    const warnings = (JSON.parse(res.info.info) as { warnings?: string[] }).warnings ?? [];
+    const v1 = readFileSync('/proc/self/cgroup', 'utf8').split('\n').some((l) => /^\d+:memory:/.test(l));
+    if (v1) {
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringContaining('unified["memory.oom.group"] = "1" not applied: unified resources need cgroup v2')]));
+      expect(shim.logs()).toContain('container created without a setting this host cannot honour');
+    }
+    const hugetlb = readFileSync(`/proc/${dockerInspect(id).State.Pid}/cgroup`, 'utf8').match(/^\d+:hugetlb:(.*)$/m);
+    if (v1 && hugetlb) expect(readFileSync(`/sys/fs/cgroup/hugetlb${hugetlb[1]}/hugetlb.2MB.limit_in_bytes`, 'utf8').trim()).toBe(String(2 * 1024 * 1024));
+    if (v1 && !hugetlb) expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^hugetlb\.2MB\.limit_in_bytes = "2097152" not applied/)]));
+    // The zero limit of a page size the pod does not use is never a warning.
+    expect(warnings.some((w) => w.includes('1GB'))).toBe(false);
+    await shim.client.rt('StopContainer', { container_id: id, timeout: 0 });
+    // Only names that are not cgroup files are refused (they would point outside the cgroup).
+    const bad = await expectCode(fx.create(pod, fx.containerConfig('unified-bad', { linux: { resources: { unified: { '../../cgroup.procs': '1' } } } })), status.INVALID_ARGUMENT);
+    expect(bad.details).toContain('unified["../../cgroup.procs"]');
   });
 
   it('Docker\'s own copy of the output is capped', async () => {
