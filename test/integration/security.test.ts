@@ -1,6 +1,7 @@
 // Security-context settings checked inside the container (and in Docker's record where the host
 // cannot show them: no AppArmor or SELinux on these VMs), plus resource fields Docker cannot take.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +111,57 @@ describe('security context against dockerd', () => {
     // Only names that are not cgroup files are refused (they would point outside the cgroup).
     const bad = await expectCode(fx.create(pod, fx.containerConfig('unified-bad', { linux: { resources: { unified: { '../../cgroup.procs': '1' } } } })), status.INVALID_ARGUMENT);
     expect(bad.details).toContain('unified["../../cgroup.procs"]');
+  });
+
+  it('privileged containers get what containerd gives them, built from the host where Docker\'s Privileged cannot start', async () => {
+    const privPod = await fx.pod('priv', { linux: { security_context: { privileged: true } } });
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const bounding = BigInt(`0x${/^CapBnd:\s*(\S+)$/m.exec(status)![1]}`);
+    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+    const dockerCanGrant = (bounding & ((1n << BigInt(lastCap + 1)) - 1n)) === (1n << BigInt(lastCap + 1)) - 1n;
+    // The devices runc's HostDevices would list: char and block devices, not pts/shm/console.
+    const hostDevs = execFileSync('find', ['/dev', '(', '-path', '/dev/pts', '-o', '-path', '/dev/shm', '-o', '-path', '/dev/mqueue', ')', '-prune', '-o', '(', '-type', 'c', '-o', '-type', 'b', ')', '-print'], { encoding: 'utf8' })
+      .split('\n')
+      // runc makes /dev/ptmx a link to the container's own pts/ptmx, privileged or not.
+      .filter((d) => d && d !== '/dev/console' && d !== '/dev/ptmx');
+    const script = [
+      'grep -E "^(CapEff|Seccomp):" /proc/self/status',
+      'find /dev \\( -type c -o -type b \\) | sed "s/^/dev /"',
+      'mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo tmpfs-mounted',
+      'awk \'$2 == "/sys" || $2 == "/sys/fs/cgroup" { split($4, o, ","); print "mount", $2, o[1] }\' /proc/self/mounts',
+      'echo readonly-proc-sys $(awk \'$2 == "/proc/sys"\' /proc/self/mounts | wc -l) masked-kcore $(awk \'$2 == "/proc/kcore"\' /proc/self/mounts | wc -l)',
+      // A host device outside Docker's default list, and one the container makes itself: only
+      // the "a *:* rwm" device rule lets both open (kmsg also needs CAP_SYSLOG).
+      'echo kmsg-read $(timeout 2 dd if=/dev/kmsg bs=8192 count=1 2>/dev/null | wc -c)',
+      'mknod /tmp/kmsg c 1 11 && echo mknod-read $(timeout 2 dd if=/tmp/kmsg bs=8192 count=1 2>/dev/null | wc -c)',
+      'ip link add b0 type bridge && echo netadmin-ok',
+    ].join('; ');
+    const id = await fx.run(privPod, fx.containerConfig('priv-full', { command: ['sh', '-c', script], linux: { security_context: { privileged: true, seccomp: { profile_type: 'RuntimeDefault' } } } }));
+    const st = await fx.waitState(id, 'CONTAINER_EXITED');
+    const out = readFileSync(join(privPod.config.log_directory!, 'priv-full/0.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ').slice(3).join(' '));
+    expect(st.exit_code, out.join('\n')).toBe(0);
+    const capEff = BigInt(`0x${/^CapEff:\s*(\S+)$/m.exec(out.join('\n'))![1]}`);
+    // Every capability of the bounding set, less those Docker 20.10 does not know by name (38-40).
+    expect([bounding, bounding & ((1n << 38n) - 1n)]).toContain(capEff);
+    expect(out).toContain('Seccomp:\t0');
+    const seen = new Set(out.filter((l) => l.startsWith('dev ')).map((l) => l.slice(4)));
+    expect(hostDevs.filter((d) => !seen.has(d))).toEqual([]);
+    expect(out).toContain('tmpfs-mounted');
+    expect(out).toEqual(expect.arrayContaining(['mount /sys rw', 'mount /sys/fs/cgroup rw']));
+    expect(out.some((l) => l.startsWith('mount ') && l.endsWith(' ro'))).toBe(false);
+    expect(out).toContain('readonly-proc-sys 0 masked-kcore 0');
+    expect(out.find((l) => l.startsWith('kmsg-read'))).toMatch(/^kmsg-read [1-9]/);
+    expect(out.find((l) => l.startsWith('mknod-read'))).toMatch(/^mknod-read [1-9]/);
+    expect(out).toContain('netadmin-ok');
+    const hc = dockerInspect(id).HostConfig as { Privileged: boolean; DeviceCgroupRules?: string[] | null };
+    expect(hc.Privileged).toBe(dockerCanGrant);
+    if (!dockerCanGrant) {
+      expect(hc.DeviceCgroupRules).toEqual(['a *:* rwm']);
+      expect(shim.logs()).toContain("Docker's privileged mode cannot start here");
+    }
   });
 
   it('Docker\'s own copy of the output is capped', async () => {

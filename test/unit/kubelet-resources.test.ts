@@ -27,7 +27,7 @@ import { cgroupPlan } from '../../src/docker/resource-limits.js';
 import { ResourcesService } from '../../src/service/resources.js';
 import { applyCgroupWrites, CgroupReader } from '../../src/stats/cgroup.js';
 import { ContainerWarnings } from '../../src/store/container-warnings.js';
-import { CriError, Code } from '../../src/errors.js';
+import { Code } from '../../src/errors.js';
 
 const MiB = 1024 * 1024;
 const FIX = resolve(import.meta.dirname, 'fixtures/cgroup-v2');
@@ -93,14 +93,8 @@ const createOptions = (resources: object, cgroupVersion: 'v1' | 'v2') =>
     clampOomScoreAdj: (n) => n,
   });
 
-function codeOf(fn: () => unknown): Code | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof CriError ? err.code : undefined;
-  }
-  return undefined;
-}
+/** Throws the CriError of `code` (an InvalidArgument naming the field, here). */
+const refused = (fn: () => unknown, code = Code.INVALID_ARGUMENT) => expect(fn).toThrow(expect.objectContaining({ code }));
 
 /** A fake /proc whose pid 42 lives in a copy of the fixture's container cgroup; returns the reader and that directory. */
 function fakeV2Host(): { reader: CgroupReader; dir: string } {
@@ -141,7 +135,7 @@ describe('CreateContainer with the kubelet\'s cgroup v2 resources', () => {
   it('LimitedSwap (configureSwap with a computed amount) and "max" become Docker swap limits above memory', () => {
     expect(createOptions({ ...guaranteed(), unified: { 'memory.swap.max': String(64 * MiB) } }, 'v2').HostConfig?.MemorySwap).toBe(192 * MiB);
     expect(createOptions({ ...guaranteed(), unified: { 'memory.swap.max': 'max' } }, 'v2').HostConfig?.MemorySwap).toBe(-1);
-    expect(codeOf(() => createOptions({ ...guaranteed(), unified: { 'memory.swap.max': 'lots' } }, 'v2'))).toBe(Code.INVALID_ARGUMENT);
+    refused(() => createOptions({ ...guaranteed(), unified: { 'memory.swap.max': 'lots' } }, 'v2'));
   });
 
   it('MemoryQoS (generateLinuxContainerResources): memory.min, memory.low and memory.high are written at start', () => {
@@ -173,10 +167,10 @@ describe('CreateContainer with the kubelet\'s cgroup v2 resources', () => {
   });
 
   it('refuses only keys and page sizes that are not cgroup file names (they would name files outside the cgroup)', () => {
-    expect(codeOf(() => cgroupPlan({ unified: { '../../../etc/passwd': 'x' }, hugepage_limits: [] }, 'c', 'v2', 0))).toBe(Code.INVALID_ARGUMENT);
-    expect(codeOf(() => cgroupPlan({ unified: { 'memory.high/../x': '1' }, hugepage_limits: [] }, 'c', 'v2', 0))).toBe(Code.INVALID_ARGUMENT);
-    expect(codeOf(() => cgroupPlan({ unified: { 'memory.high': '1\nmemory.max' }, hugepage_limits: [] }, 'c', 'v2', 0))).toBe(Code.INVALID_ARGUMENT);
-    expect(codeOf(() => cgroupPlan({ unified: {}, hugepage_limits: [{ page_size: '2MB/../x', limit: '0' }] }, 'c', 'v2', 0))).toBe(Code.INVALID_ARGUMENT);
+    refused(() => cgroupPlan({ unified: { '../../../etc/passwd': 'x' }, hugepage_limits: [] }, 'c', 'v2', 0));
+    refused(() => cgroupPlan({ unified: { 'memory.high/../x': '1' }, hugepage_limits: [] }, 'c', 'v2', 0));
+    refused(() => cgroupPlan({ unified: { 'memory.high': '1\nmemory.max' }, hugepage_limits: [] }, 'c', 'v2', 0));
+    refused(() => cgroupPlan({ unified: {}, hugepage_limits: [{ page_size: '2MB/../x', limit: '0' }] }, 'c', 'v2', 0));
     expect(() => cgroupPlan({ unified: {}, hugepage_limits: [{ page_size: '64KB', limit: '0' }] }, 'c', 'v2', 0)).not.toThrow();
   });
 });
