@@ -288,7 +288,7 @@ export function containerCreateOptions(
     ...resources.host,
     ...security.host,
     ...emulated,
-    Binds: [...config.mounts.map(bindOf), ...(emulated?.Binds ?? [])],
+    Binds: config.mounts.map(bindOf),
     Devices: emulated?.Devices ?? devices,
     // RuntimeClass: every container of a pod runs under its pause container's runtime.
     ...(opts.sandbox.HostConfig?.Runtime ? { Runtime: opts.sandbox.HostConfig.Runtime } : {}),

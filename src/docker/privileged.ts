@@ -12,15 +12,16 @@
 //    container that is not Docker-privileged, so the node's are bound read-write over them. Unlike
 //    a fresh sysfs, /sys/class/net then lists the node's interfaces, not the pod's, and
 //    /sys/fs/cgroup shows the node's whole hierarchy (as a privileged container could mount anyway).
+//    They go in Docker's Mounts, not Binds: ContainerStatus reports Binds, the CRI's own mounts.
 // Where the host can grant every capability, Docker's `Privileged` is used instead.
 import type Dockerode from 'dockerode';
 import type { LinuxContainerSecurityContext__Output } from '../generated/runtime/v1/LinuxContainerSecurityContext.js';
 import { apparmorOpt, selinuxOpts } from './security-profiles.js';
 
 /** Device cgroup rule letting the container use every device, as Docker's privileged mode does. */
-export const ALLOW_ALL_DEVICES = 'a *:* rwm';
-/** Host paths bound read-write over Docker's read-only sysfs and cgroupfs mounts. */
-export const WRITABLE_SYSTEM_PATHS = ['/sys', '/sys/fs/cgroup'] as const;
+const ALLOW_ALL_DEVICES = 'a *:* rwm';
+/** Host paths bound (recursively) read-write over Docker's read-only sysfs and cgroupfs mounts. */
+const WRITABLE_SYSTEM_PATHS = ['/sys', '/sys/fs/cgroup'] as const;
 
 export interface PrivilegedHost {
   /** True when Docker's `Privileged` can start here (the bounding set holds every kernel capability). */
@@ -41,7 +42,7 @@ export function emulatedPrivileged(
   where: string,
 ): Pick<Dockerode.HostConfig, 'Privileged' | 'CapAdd' | 'CapDrop' | 'SecurityOpt' | 'MaskedPaths' | 'ReadonlyPaths' | 'DeviceCgroupRules'> & {
   Devices: Dockerode.DeviceMapping[];
-  Binds: string[];
+  Mounts: Dockerode.MountSettings[];
 } {
   const securityOpt: string[] = [];
   if (sc.no_new_privs) securityOpt.push('no-new-privileges');
@@ -66,6 +67,6 @@ export function emulatedPrivileged(
     ReadonlyPaths: [],
     DeviceCgroupRules: [ALLOW_ALL_DEVICES],
     Devices: [...requested.devices, ...devices],
-    Binds: WRITABLE_SYSTEM_PATHS.filter((p) => !mounted.has(p)).map((p) => `${p}:${p}:rw`),
+    Mounts: WRITABLE_SYSTEM_PATHS.filter((p) => !mounted.has(p)).map((p) => ({ Type: 'bind' as const, Source: p, Target: p, ReadOnly: false })),
   };
 }

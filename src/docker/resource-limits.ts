@@ -53,7 +53,7 @@ export function cgroupPlan(
   const plan: CgroupPlan = { writes: [], warnings: [] };
   for (const [key, value] of Object.entries(r.unified ?? {})) {
     const field = `${where}.unified["${key}"]`;
-    if (!CGROUP_KEY.test(key) || key.includes('..')) throw invalidArgument(`${field}: not a cgroup v2 interface file name`);
+    if (!CGROUP_KEY.test(key)) throw invalidArgument(`${field}: not a cgroup v2 interface file name`);
     if (/[\n\0]/.test(value)) throw invalidArgument(`${field}: the value must be one line`);
     if (version === 'v1') {
       plan.warnings.push(`${field} = "${value}" not applied: unified resources need cgroup v2 and this host runs cgroup v1`);

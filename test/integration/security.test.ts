@@ -136,8 +136,17 @@ describe('security context against dockerd', () => {
       'mknod /tmp/kmsg c 1 11 && echo mknod-read $(timeout 2 dd if=/tmp/kmsg bs=8192 count=1 2>/dev/null | wc -c)',
       'ip link add b0 type bridge && echo netadmin-ok',
     ].join('; ');
-    const id = await fx.run(privPod, fx.containerConfig('priv-full', { command: ['sh', '-c', script], linux: { security_context: { privileged: true, seccomp: { profile_type: 'RuntimeDefault' } } } }));
+    const id = await fx.run(
+      privPod,
+      fx.containerConfig('priv-full', {
+        command: ['sh', '-c', script],
+        mounts: [{ host_path: tmp, container_path: '/data' }],
+        linux: { security_context: { privileged: true, seccomp: { profile_type: 'RuntimeDefault' } } },
+      }),
+    );
     const st = await fx.waitState(id, 'CONTAINER_EXITED');
+    // As critest's mount propagation specs check: the status lists the CRI's mounts, nothing the shim added.
+    expect(st.mounts.map((m) => [m.host_path, m.container_path])).toEqual([[tmp, '/data']]);
     const out = readFileSync(join(privPod.config.log_directory!, 'priv-full/0.log'), 'utf8')
       .split('\n')
       .filter(Boolean)

@@ -216,7 +216,12 @@ describe('privileged containers', () => {
       MaskedPaths: [],
       ReadonlyPaths: [],
       DeviceCgroupRules: ['a *:* rwm'],
-      Binds: ['/var/lib/x:/x:rw,rprivate', '/sys:/sys:rw', '/sys/fs/cgroup:/sys/fs/cgroup:rw'],
+      // ContainerStatus reports Binds: the system paths go in Mounts, so it lists the CRI's mounts only.
+      Binds: ['/var/lib/x:/x:rw,rprivate'],
+      Mounts: [
+        { Type: 'bind', Source: '/sys', Target: '/sys', ReadOnly: false },
+        { Type: 'bind', Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false },
+      ],
     });
     // The request's own device keeps its place; the host's /dev/fuse does not replace it.
     expect(o.HostConfig!.Devices).toEqual([
@@ -245,7 +250,8 @@ describe('privileged containers', () => {
       opts({ privileged: host }),
     );
     expect(o.HostConfig!.SecurityOpt).toEqual(['no-new-privileges', 'seccomp=unconfined', 'apparmor=my-profile', 'label=type:spc_t']);
-    expect(o.HostConfig!.Binds).toEqual(['/sys:/sys/:rw,rprivate', '/sys/fs/cgroup:/sys/fs/cgroup:rw']);
+    expect(o.HostConfig!.Binds).toEqual(['/sys:/sys/:rw,rprivate']);
+    expect(o.HostConfig!.Mounts).toEqual([{ Type: 'bind', Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false }]);
   });
 
   it('leaves unprivileged containers alone on such a host', () => {
