@@ -25,6 +25,9 @@ import { containerCreateOptions, cgroupWritesOf, createWarningsOf, LABEL_CGROUP_
 import { containerVerboseInfo } from '../../src/docker/container-status.js';
 import { cgroupPlan } from '../../src/docker/resource-limits.js';
 import { ResourcesService } from '../../src/service/resources.js';
+import { ContainerService } from '../../src/service/container.js';
+import type { ImageService } from '../../src/service/image.js';
+import type { LogManager } from '../../src/logs/log-manager.js';
 import { applyCgroupWrites, CgroupReader } from '../../src/stats/cgroup.js';
 import { ContainerWarnings } from '../../src/store/container-warnings.js';
 import { Code } from '../../src/errors.js';
@@ -200,6 +203,39 @@ describe('the cgroup writer on a cgroup v2 container cgroup (fixture)', () => {
     ]);
     expect(warnings).toEqual([expect.stringMatching(/^memory\.high = "1000" not applied: E/)]);
     expect(file(dir, 'memory.oom.group')).toBe('1');
+  });
+});
+
+describe('StartContainer writes what Docker could not set into the new container\'s cgroup', () => {
+  it('a kubelet BestEffort container on cgroup v2: memory.oom.group and memory.swap.max land in its cgroup, nothing to warn about', async () => {
+    const { reader, dir } = fakeV2Host();
+    const labels = createOptions(bestEffort(), 'v2').Labels!;
+    const id = 'c'.repeat(64);
+    let started = false;
+    const record = () =>
+      ({
+        Id: id,
+        Config: { Labels: { ...labels, 'io.kubernetes.sandbox.id': sandbox.Id } },
+        State: started ? { Status: 'running', Running: true, Pid: 42 } : { Status: 'created', Running: false, Pid: 0 },
+      }) as unknown as ContainerRecord;
+    const docker = { raw: async (op: string) => void (op === 'container.start' && (started = true)) } as unknown as DockerClient;
+    const index = {
+      on: () => {},
+      resolve: async () => record(),
+      get: (i: string) => (i === sandbox.Id ? sandbox : record()),
+      refresh: async () => record(),
+    } as unknown as ContainerIndex;
+    const logged: string[] = [];
+    const logger = { warn: (o: { warning: string }) => logged.push(o.warning), info: () => {}, debug: () => {} } as unknown as Logger;
+    const warnings = new ContainerWarnings();
+    const svc = new ContainerService(docker, index, {} as ImageService, { follow: () => {} } as unknown as LogManager, logger, reader, warnings);
+    await svc.start(id);
+    expect(file(dir, 'memory.oom.group')).toBe('1');
+    expect(file(dir, 'memory.swap.max')).toBe('0');
+    expect(file(dir, 'hugetlb.2MB.max')).toBe('0');
+    // hugetlb.1GB.max is absent from the fixture: a zero limit there is not worth a warning.
+    expect(logged).toEqual([]);
+    expect(warnings.get(id)).toEqual([]);
   });
 });
 
