@@ -116,7 +116,7 @@ export class ContainerService {
       image,
       logPath,
       boundingSet: limits.boundingSet,
-      privileged: { dockerCanGrant: missing.length === 0, hostDevices: () => hostDevices() },
+      privileged: { dockerCanGrant: missing.length === 0, hostDevices },
       cgroupVersion: this.cgroups.version,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
       logConfig: await this.dockerLogConfig(),
