@@ -3,7 +3,7 @@
 // OOM score and knows the host's capability bounding set; this module only maps fields. What
 // Docker cannot express is planned for the container's start (cgroup files) or carried as a
 // warning; only malformed input is an InvalidArgument naming the field.
-import type Dockerode from 'dockerode';
+import type { ContainerCreateOptions, ContainerRecord, HostConfig } from './engine.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { LinuxContainerSecurityContext__Output } from '../generated/runtime/v1/LinuxContainerSecurityContext.js';
@@ -11,7 +11,6 @@ import type { LinuxContainerResources__Output } from '../generated/runtime/v1/Li
 import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
 import type { MountPropagation__Output } from '../generated/runtime/v1/MountPropagation.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
-import type { ContainerRecord } from '../store/container-index.js';
 import { invalidArgument } from '../errors.js';
 import { dockerCapabilities } from './capabilities.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_CONTAINER, toDockerLabels } from './labels.js';
@@ -155,7 +154,7 @@ export function userOf(sc: LinuxContainerSecurityContext__Output | null | undefi
 export function namespaceModes(
   config: ContainerConfig__Output,
   sandbox: ContainerRecord,
-): Pick<Dockerode.HostConfig, 'NetworkMode' | 'IpcMode' | 'PidMode' | 'UTSMode'> {
+): Pick<HostConfig, 'NetworkMode' | 'IpcMode' | 'PidMode' | 'UTSMode'> {
   const joined = `container:${sandbox.Id}`;
   const pod = sandboxNamespaces(sandbox);
   const own = config.linux?.security_context?.namespace_options;
@@ -191,12 +190,12 @@ export function resourceSettings(
   r: LinuxContainerResources__Output | null | undefined,
   clampOomScoreAdj: (wanted: number) => number,
   cgroupVersion: 'v1' | 'v2',
-): { host: Partial<Dockerode.HostConfig>; plan: CgroupPlan } {
+): { host: Partial<HostConfig>; plan: CgroupPlan } {
   if (!r) return { host: {}, plan: { writes: [], warnings: [] } };
   const memory = num(r.memory_limit_in_bytes);
   const swap = num(r.memory_swap_limit_in_bytes);
   const plan = cgroupPlan(r, 'config.linux.resources', cgroupVersion, memory);
-  const host: Partial<Dockerode.HostConfig> = {
+  const host: Partial<HostConfig> = {
     CpuShares: num(r.cpu_shares),
     CpuQuota: num(r.cpu_quota),
     CpuPeriod: num(r.cpu_period),
@@ -217,7 +216,7 @@ export function resourceSettings(
 export function securitySettings(
   sc: LinuxContainerSecurityContext__Output | null | undefined,
   boundingSet: readonly string[],
-): { user: string | undefined; host: Partial<Dockerode.HostConfig> } {
+): { user: string | undefined; host: Partial<HostConfig> } {
   const user = userOf(sc);
   // With no security context too: the CRI's defaults are seccomp unconfined and no masked paths.
   const where = 'config.linux.security_context';
@@ -256,7 +255,7 @@ export function containerCreateOptions(
   config: ContainerConfig__Output,
   sandboxConfig: PodSandboxConfig__Output | null,
   opts: ContainerSpecOptions,
-): Dockerode.ContainerCreateOptions {
+): ContainerCreateOptions {
   validateContainerConfig(config);
   const meta = config.metadata!;
   const linux = config.linux;
@@ -282,7 +281,7 @@ export function containerCreateOptions(
     sc?.privileged && !opts.privileged.dockerCanGrant
       ? emulatedPrivileged(sc, { ...opts.privileged, boundingSet: opts.boundingSet }, { devices, mountTargets: config.mounts.map((m) => m.container_path) }, 'config.linux.security_context')
       : undefined;
-  const hostConfig: Dockerode.HostConfig = {
+  const hostConfig: HostConfig = {
     ...namespaceModes(config, opts.sandbox),
     CgroupParent: opts.sandbox.HostConfig?.CgroupParent ?? '',
     ...resources.host,
@@ -294,7 +293,7 @@ export function containerCreateOptions(
     ...(opts.sandbox.HostConfig?.Runtime ? { Runtime: opts.sandbox.HostConfig.Runtime } : {}),
     ...(opts.logConfig ? { LogConfig: opts.logConfig } : {}),
   };
-  const create: Dockerode.ContainerCreateOptions = {
+  const create: ContainerCreateOptions = {
     name: containerName({ name: meta.name, attempt: meta.attempt }, podOf(sandboxConfig, opts.sandbox)),
     Image: config.image!.image,
     Env: config.envs.map((kv) => `${kv.key}=${Buffer.isBuffer(kv.value) ? kv.value.toString('utf8') : String(kv.value)}`),

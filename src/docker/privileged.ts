@@ -14,9 +14,12 @@
 //    /sys/fs/cgroup shows the node's whole hierarchy (as a privileged container could mount anyway).
 //    They go in Docker's Mounts, not Binds: ContainerStatus reports Binds, the CRI's own mounts.
 // Where the host can grant every capability, Docker's `Privileged` is used instead.
-import type Dockerode from 'dockerode';
+import type { HostConfig } from './engine.js';
 import type { LinuxContainerSecurityContext__Output } from '../generated/runtime/v1/LinuxContainerSecurityContext.js';
 import { apparmorOpt, selinuxOpts } from './security-profiles.js';
+
+type DeviceMapping = NonNullable<HostConfig['Devices']>[number];
+type MountSettings = NonNullable<HostConfig['Mounts']>[number];
 
 /** Device cgroup rule letting the container use every device, as Docker's privileged mode does. */
 const ALLOW_ALL_DEVICES = 'a *:* rwm';
@@ -38,11 +41,11 @@ export interface PrivilegedHost {
 export function emulatedPrivileged(
   sc: LinuxContainerSecurityContext__Output,
   host: PrivilegedHost & { boundingSet: readonly string[] },
-  requested: { devices: readonly Dockerode.DeviceMapping[]; mountTargets: readonly string[] },
+  requested: { devices: readonly DeviceMapping[]; mountTargets: readonly string[] },
   where: string,
-): Pick<Dockerode.HostConfig, 'Privileged' | 'CapAdd' | 'CapDrop' | 'SecurityOpt' | 'MaskedPaths' | 'ReadonlyPaths' | 'DeviceCgroupRules'> & {
-  Devices: Dockerode.DeviceMapping[];
-  Mounts: Dockerode.MountSettings[];
+): Pick<HostConfig, 'Privileged' | 'CapAdd' | 'CapDrop' | 'SecurityOpt' | 'MaskedPaths' | 'ReadonlyPaths' | 'DeviceCgroupRules'> & {
+  Devices: DeviceMapping[];
+  Mounts: MountSettings[];
 } {
   const securityOpt: string[] = [];
   if (sc.no_new_privs) securityOpt.push('no-new-privileges');

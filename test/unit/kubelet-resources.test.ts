@@ -19,7 +19,7 @@ import { loadCri } from '../../src/proto.js';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import type { UpdateContainerResourcesRequest__Output } from '../../src/generated/runtime/v1/UpdateContainerResourcesRequest.js';
 import type { ContainerRecord, ContainerIndex } from '../../src/store/container-index.js';
-import type { DockerClient } from '../../src/docker/client.js';
+import type { Engine } from '../../src/docker/engine.js';
 import type { Logger } from '../../src/logger.js';
 import { containerCreateOptions, cgroupWritesOf, createWarningsOf, LABEL_CGROUP_WRITES, LABEL_WARNINGS } from '../../src/docker/container-spec.js';
 import { containerVerboseInfo } from '../../src/docker/container-status.js';
@@ -218,7 +218,7 @@ describe('StartContainer writes what Docker could not set into the new container
         Config: { Labels: { ...labels, 'io.kubernetes.sandbox.id': sandbox.Id } },
         State: started ? { Status: 'running', Running: true, Pid: 42 } : { Status: 'created', Running: false, Pid: 0 },
       }) as unknown as ContainerRecord;
-    const docker = { raw: async (op: string) => void (op === 'container.start' && (started = true)) } as unknown as DockerClient;
+    const docker = { start: async () => ((started = true), { kind: 'started' }) } as unknown as Engine;
     const index = {
       on: () => {},
       resolve: async () => record(),
@@ -243,10 +243,7 @@ describe('UpdateContainerResources with the kubelet\'s resize request (updateCon
   function service(reader: CgroupReader, record: ContainerRecord) {
     const updates: unknown[] = [];
     const logged: string[] = [];
-    const docker = {
-      call: async (_op: string, fn: (d: unknown) => Promise<unknown>) =>
-        fn({ getContainer: () => ({ update: async (u: unknown) => (updates.push(u), { Warnings: [] }) }) }),
-    } as unknown as DockerClient;
+    const docker = { update: async (_id: string, u: unknown) => (updates.push(u), { Warnings: [] }) } as unknown as Engine;
     const index = { resolve: async () => record, refresh: async () => record } as unknown as ContainerIndex;
     const logger = { warn: (o: { warning: string }) => logged.push(o.warning), info: () => {}, debug: () => {} } as unknown as Logger;
     const warnings = new ContainerWarnings();
