@@ -174,10 +174,12 @@ export function toContainerStatus(record: ContainerRecord, user: ContainerUser |
 }
 
 /** The `verbose` info map: Docker's inspect record and the process id, as crictl inspect shows them. */
-export function containerVerboseInfo(record: ContainerRecord): Record<string, string> {
-  return {
-    info: JSON.stringify({ sandboxID: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '', pid: record.State?.Pid ?? 0, inspect: record }),
-  };
+export function containerVerboseInfo(record: ContainerRecord, warnings: readonly string[] = []): Record<string, string> {
+  const info: Record<string, unknown> = { sandboxID: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '', pid: record.State?.Pid ?? 0 };
+  // Request fields this host could not honour: the operator's answer to "why is my limit missing".
+  if (warnings.length > 0) info.warnings = warnings;
+  info.inspect = record;
+  return { info: JSON.stringify(info) };
 }
 
 /** uid, gid and supplementary groups of a running process, from /proc/<pid>/status. */
