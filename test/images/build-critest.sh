@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds every image critest v1.36 pulls, locally and under critest's own upstream names
 # (registry.k8s.io/..., gcr.io/k8s-staging-cri-tools/..., k8s.gcr.io/...), from Debian's
-# busybox-static and small static C programs: nothing is pulled. test/real-clients/critest.ts
+# busybox and small static C programs: nothing is pulled from an image registry. test/real-clients/critest.ts
 # pushes them to its local registry and removes these local tags again, so critest's pulls
 # really fetch. Prints the names built, one a line. Needs a running dockerd, gcc and libc6-dev.
 #
 # What each must hold (what critest checks):
 #   busybox:1.29-2        hard-linked applets, a passwd with root, www-data (33), nobody; pgrep
-#                         and ipcs, which Debian's busybox-static lacks, as small scripts
+#                         and ipcs, which Debian's busybox lacks, as small scripts
 #   httpd / nginx          answer HTTP 200 on :80 and log their name; nginx is a process named
 #                         nginx whose cmdline says "master process" and writes /var/run/nginx.pid
 #   hostnet-nginx-amd64   the same nginx on :12003 (run with host networking)
@@ -24,8 +24,20 @@ top=$(cd "$here/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-BUSYBOX=${BUSYBOX:-/bin/busybox}
-[ -x "$BUSYBOX" ] || { echo "busybox-static is not installed ($BUSYBOX)" >&2; exit 1; }
+# The busybox of these images is Debian's dynamic one (package busybox, fetched with apt-get
+# download and unpacked, not installed: it conflicts with busybox-static). busybox-static's sh
+# runs applets in-process (FEATURE_SH_STANDALONE), so a masked /bin/ls would never be executed
+# and critest's MaskedPaths spec could not see it; upstream's busybox image execs /bin/ls too.
+debs="${DOCKER_CRI_SHIM_CACHE:-/var/cache/docker-cri-shim}/debs"
+mkdir -p "$debs"
+deb=$(ls "$debs"/busybox_*.deb 2>/dev/null | head -1 || true)
+if [ -z "$deb" ]; then
+  (cd "$debs" && apt-get download busybox >&2)
+  deb=$(ls "$debs"/busybox_*.deb | head -1)
+fi
+dpkg-deb -x "$deb" "$work/busybox-deb"
+BUSYBOX="$work/busybox-deb/bin/busybox"
+"$BUSYBOX" --list >/dev/null
 E2E=registry.k8s.io/e2e-test-images
 CRI=gcr.io/k8s-staging-cri-tools
 CC=${CC:-gcc}
@@ -40,6 +52,11 @@ make -s -C "$top/packaging/pause" pause
 root="$work/busybox"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,tmp,proc,sys,dev,root,home,var/www,var/run}
 cp "$BUSYBOX" "$root/bin/busybox"
+# Its shared libraries (libc, libresolv, the loader) at their own paths.
+for lib in $(ldd "$BUSYBOX" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
 (cd "$root/bin" && for a in $("$BUSYBOX" --list); do [ -e "$a" ] || ln busybox "$a"; done)
 install -m 0755 "$here/critest/pgrep" "$root/bin/pgrep"
 install -m 0755 "$here/critest/ipcs" "$root/bin/ipcs"

@@ -65,13 +65,23 @@ const log = (msg: string) => console.log(`[critest] ${msg}`);
 // ---- known environment limits --------------------------------------------------------------
 
 interface KnownLimit {
+  /** Text of the spec's full name. */
   spec: string;
+  /** A regular expression its failure message must match ((?i) at the start: ignore case). */
+  failure: string;
   reason: string;
+}
+
+function limitFor(limits: KnownLimit[], name: string, message: string): KnownLimit | undefined {
+  return limits.find((l) => {
+    const icase = l.failure.startsWith('(?i)');
+    return name.includes(l.spec) && new RegExp(icase ? l.failure.slice(4) : l.failure, icase ? 'i' : '').test(message);
+  });
 }
 
 function loadKnownLimits(): KnownLimit[] {
   const doc = parseYaml(readFileSync(join(HERE, 'critest-known-limits.yaml'), 'utf8')) as { limits: KnownLimit[] };
-  for (const l of doc.limits) if (!l.spec || !l.reason) throw new Error(`critest-known-limits.yaml: every entry needs spec and reason: ${JSON.stringify(l)}`);
+  for (const l of doc.limits) if (!l.spec || !l.failure || !l.reason) throw new Error(`critest-known-limits.yaml: every entry needs spec, failure and reason: ${JSON.stringify(l)}`);
   return doc.limits;
 }
 
@@ -108,10 +118,13 @@ function readReport(file: string, limits: KnownLimit[]): SpecResult[] {
       const state = s.State === 'passed' ? 'passed' : s.State === 'skipped' || s.State === 'pending' ? 'skipped' : 'failed';
       const r: SpecResult = { name, state, seconds: Math.round(s.RunTime / 1e7) / 100 };
       if (state !== 'passed' && s.Failure?.Message) {
-        r.reason = s.Failure.Message.trim().split('\n').slice(0, 12).join('\n');
+        // The message up to gomega's dump of the error value (the same text again, as Go structs).
+        const lines = s.Failure.Message.trim().split('\n');
+        const dump = lines.findIndex((l, i) => i > 0 && /^\s*(Unexpected error:|<\*)/.test(l));
+        r.reason = lines.slice(0, dump > 0 ? dump : 8).join('\n');
         if (s.Failure.Location) r.location = `${s.Failure.Location.FileName.replace(/.*cri-tools@[^/]+\//, '')}:${s.Failure.Location.LineNumber}`;
       }
-      if (state === 'failed') r.knownLimit = limits.find((l) => name.includes(l.spec))?.reason;
+      if (state === 'failed') r.knownLimit = limitFor(limits, name, s.Failure?.Message ?? '')?.reason;
       out.push(r);
     }
   }
