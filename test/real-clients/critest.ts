@@ -147,7 +147,9 @@ interface ModeResult {
   error?: string;
 }
 
-let current: { shim?: ChildProcess; critest?: ChildProcess; cni?: CniWorld; tmp?: string } = {};
+/** The critest process group running now (Ctrl-C interrupts it; runMode then cleans up). */
+let runningCritest: ChildProcess | undefined;
+let interrupted = false;
 
 function waitForSocket(path: string, proc: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -162,15 +164,25 @@ function waitForSocket(path: string, proc: ChildProcess, timeoutMs: number): Pro
   });
 }
 
-function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+/** Signals a process, or with group the process group it leads (critest -parallel: ginkgo and its nodes). */
+function signal(p: ChildProcess, sig: NodeJS.Signals, group: boolean): void {
+  try {
+    if (group && p.pid) process.kill(-p.pid, sig);
+    else p.kill(sig);
+  } catch {
+    // already gone
+  }
+}
+
+function stopProcess(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGTERM', group = false): Promise<void> {
   if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => signal(p, 'SIGKILL', group), 30_000);
     p.once('exit', () => {
       clearTimeout(timer);
       res();
     });
-    p.kill(signal);
+    signal(p, sig, group);
   });
 }
 
@@ -195,7 +207,6 @@ function removeLeftoverPods(crictl: string, endpoint: string): number {
 async function runMode(mode: Mode, args: Args, bins: string, limits: KnownLimit[]): Promise<ModeResult> {
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), `critest-${mode}-`));
-  current = { tmp };
   const socket = join(tmp, 'cri.sock');
   const endpoint = `unix://${socket}`;
   const outDir = join(args.out, mode);
@@ -212,9 +223,9 @@ async function runMode(mode: Mode, args: Args, bins: string, limits: KnownLimit[
     '--pod-infra-container-image', POD_INFRA_IMAGE,
     '--log-level', 'info',
   ];
+  let cni: CniWorld | undefined;
   if (mode === 'cni') {
-    const cni = createCniWorld();
-    current.cni = cni;
+    cni = createCniWorld();
     cni.writeConflist();
     shimArgs.push('--network-plugin', 'cni', '--cni-bin-dir', CNI_BIN_DIR, '--cni-conf-dir', cni.confDir, '--cni-cache-dir', cni.cacheDir);
     log(`${mode}: CNI bridge ${cni.bridge} on ${cni.subnet}`);
@@ -223,7 +234,6 @@ async function runMode(mode: Mode, args: Args, bins: string, limits: KnownLimit[
   }
   const shimLog = createWriteStream(join(outDir, 'shim.log'));
   const shim = spawn(process.execPath, shimArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  current.shim = shim;
   shim.stdout!.pipe(shimLog);
   shim.stderr!.pipe(shimLog);
   try {
@@ -241,26 +251,35 @@ async function runMode(mode: Mode, args: Args, bins: string, limits: KnownLimit[
     if (args.focus) critestArgs.push(`--ginkgo.focus=${args.focus}`);
     const critestOut = createWriteStream(join(outDir, 'critest.log'));
     // critest -parallel runs the ginkgo CLI from PATH; ours sits next to critest.
-    const critest = spawn(join(bins, 'critest'), critestArgs, { cwd: outDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${bins}:${process.env.PATH}` } });
-    current.critest = critest;
+    // Its own process group, so Ctrl-C reaches ginkgo and its nodes (which then run the specs'
+    // cleanup and write the report) through one signal from here.
+    const critest = spawn(join(bins, 'critest'), critestArgs, { cwd: outDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${bins}:${process.env.PATH}` } });
+    runningCritest = critest;
     critest.stdout!.pipe(critestOut);
     critest.stderr!.pipe(critestOut);
     const code = await new Promise<number | null>((res) => critest.once('exit', (c) => res(c)));
-    current.critest = undefined;
-    log(`${mode}: critest exited ${code}`);
+    runningCritest = undefined;
+    log(`${mode}: critest exited ${code ?? 'on a signal'}`);
     if (!existsSync(report) || statSync(report).size === 0) throw new Error(`critest wrote no report (exit ${code}); see ${join(outDir, 'critest.log')}`);
     result.specs = readReport(report, limits);
-    const left = removeLeftoverPods(join(bins, 'crictl'), endpoint);
-    if (left > 0) log(`${mode}: removed ${left} pod(s) critest left behind`);
   } catch (err) {
     result.error = (err as Error).message;
   } finally {
-    await stopProcess(current.critest);
+    if (runningCritest) await stopProcess(runningCritest, 'SIGINT', true);
+    runningCritest = undefined;
+    if (shim.exitCode === null) {
+      try {
+        const left = removeLeftoverPods(join(bins, 'crictl'), endpoint);
+        if (left > 0) log(`${mode}: removed ${left} pod(s) critest left behind`);
+      } catch (err) {
+        log(`${mode}: could not list leftover pods: ${(err as Error).message}`);
+      }
+    }
     await stopProcess(shim);
-    current.cni?.cleanup();
+    cni?.cleanup();
     rmSync(tmp, { recursive: true, force: true });
-    current = {};
   }
+  if (interrupted) result.error = 'interrupted';
   for (const s of result.specs) result[s.state]++;
   result.unexpectedFailures = result.specs.filter((s) => s.state === 'failed' && !s.knownLimit).length;
   result.seconds = Math.round((Date.now() - started) / 100) / 10;
@@ -334,19 +353,13 @@ async function main(): Promise<number> {
   const version = execFileSync(join(bins, 'critest'), ['--version'], { encoding: 'utf8' }).match(/critest version: (\S+)/)?.[1] ?? 'unknown';
 
   let registry: UpstreamRegistry | undefined;
-  let interrupted = false;
+  // The first Ctrl-C interrupts critest; the run then cleans up as after a failure (pods, shim,
+  // CNI world, registry, host changes) and exits 130. A second one ends the script at once.
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    log(`${sig}: stopping critest and the shim, undoing host changes`);
-    void (async () => {
-      await stopProcess(current.critest, 'SIGINT');
-      await stopProcess(current.shim);
-      current.cni?.cleanup();
-      if (current.tmp) rmSync(current.tmp, { recursive: true, force: true });
-      await registry?.stop();
-      process.exit(130);
-    })();
+    log(`${sig}: interrupting critest; cleaning up (a second ${sig} ends at once, leaving host changes)`);
+    if (runningCritest) signal(runningCritest, 'SIGINT', true);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -387,6 +400,7 @@ async function main(): Promise<number> {
   console.log(`summary: ${join(args.out, 'summary.md')} and summary.json; total ${summary.totalSeconds} s`);
   const bad = results.filter((r) => r.error || r.unexpectedFailures > 0);
   for (const r of bad) console.log(`critest ${r.mode}: ${r.error ? `run failed: ${r.error}` : `${r.unexpectedFailures} spec(s) failed that are not known environment limits`}`);
+  if (interrupted) return 130;
   return bad.length > 0 || results.length < args.modes.length ? 1 : 0;
 }
 
