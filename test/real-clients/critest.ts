@@ -27,10 +27,8 @@ const HERE = import.meta.dirname;
 const TOP = resolve(HERE, '../..');
 const CRITEST_NAMESPACE_PREFIX = 'cri-test-';
 const POD_INFRA_IMAGE = 'registry.k8s.io/pause:3.10';
-// The cri-dockerd form is "--streaming-bind-addr 127.0.0.1" (no port). Until the shim accepts an
-// address without a port (issue 10 item 4, another branch) it refuses that form and serves no
-// streaming at all, so this passes port 0 (ephemeral) for now.
-const STREAMING_BIND_ADDR = '127.0.0.1:0';
+// cri-dockerd's form, as a user of it passes it: an address without a port (an ephemeral port).
+const STREAMING_BIND_ADDR = '127.0.0.1';
 
 type Mode = 'bridge' | 'cni';
 
