@@ -923,7 +923,7 @@ async function walk(): Promise<void> {
     });
   }
 
-  await step('hostPort', 'the pod\'s port mapping 127.0.0.1:<hostPort> -> 8080 reaches the httpd (Docker\'s port binding on the pause container)', 20_000, async () => {
+  await step('hostPort', `the pod's port mapping 127.0.0.1:<hostPort> -> 8080 reaches the httpd (${CNI ? 'the portmap plugin' : "Docker's port binding on the pause container"})`, 20_000, async () => {
     need(web, 'port-forward (spdy)');
     const page = await until(`nothing answers on 127.0.0.1:${hostPort}`, 10_000, async () => {
       try {
