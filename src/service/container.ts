@@ -299,12 +299,20 @@ export class ContainerService {
       if (user) return user;
     }
     if (this.users.has(record.Id)) return this.users.get(record.Id)!;
-    const user = userFromConfig(
-      record.Config?.User ?? '',
-      record.HostConfig?.GroupAdd ?? [],
-      await this.containerFile(record.Id, '/etc/passwd'),
-      await this.containerFile(record.Id, '/etc/group'),
-    );
+    let passwd: string;
+    let group: string;
+    try {
+      passwd = await this.containerFile(record.Id, '/etc/passwd');
+      group = await this.containerFile(record.Id, '/etc/group');
+    } catch (err) {
+      // The user is an optional part of the status, never a reason to fail it: Docker mounts a
+      // stopped container's binds to read its files, and once the kubelet has removed a killed
+      // pod's directory (etc-hosts) that fails for good, and with it the kubelet's garbage
+      // collection, which asks ContainerStatus before RemoveContainer. Not cached: may be transient.
+      this.logger.debug({ err, id: record.Id }, 'could not read the container user database; status without user');
+      return null;
+    }
+    const user = userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group);
     this.users.set(record.Id, user);
     return user;
   }
