@@ -1,7 +1,9 @@
 // A real kubelet v1.36 (standalone, static pods) against the shim: what the shim exists for.
 // Run with `npm run test:kubelet` (builds or reuses the kubelet, then vitest.kubelet.config.ts).
-// The kubelet gets a dockerd of this run's own (see private-dockerd.ts for why) and the shim on
-// Docker's bridge (--network-plugin=); pods use only local images, never pulled.
+// The kubelet gets a dockerd of this run's own (see private-dockerd.ts for why); the whole list
+// runs once with the shim on Docker's bridge (--network-plugin=) and once on CNI (a CNI world of
+// the run's own: bridge, host-local, portmap, firewall); KUBELET_TEST_NETWORKS=bridge picks one.
+// Pods use only local images, never pulled.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX, PAUSE, TOP, startShim, type RunningShim } from '../helpers/shim.js';
-import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
+import { createCniWorld, iptablesLines, type CniWorld } from '../helpers/cni.js';
+import { BRIDGE_PREFIX, startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 import {
   Kubelet,
   NAMESPACE,
@@ -23,6 +26,9 @@ import {
 } from './kubelet.js';
 
 const KUBELET_BIN = process.env.KUBELET_BIN ?? '/var/cache/docker-cri-shim/bin/kubelet-v1.36.3/kubelet';
+const CACHE = process.env.DOCKER_CRI_SHIM_CACHE ?? '/var/cache/docker-cri-shim';
+/** Docker's bridge (the shim's --network-plugin=) and CNI (a CNI world of the run's own). */
+const NETWORKS = (process.env.KUBELET_TEST_NETWORKS ?? 'bridge,cni').split(',').filter(Boolean) as Array<'bridge' | 'cni'>;
 const ROTATE_LINES = 1500;
 
 let dir: string;
@@ -33,6 +39,8 @@ let spdyclient: string;
 let metricsPort: number;
 let restoreTunables: (() => void) | undefined;
 let shimLogs = '';
+let network: 'bridge' | 'cni';
+let cni: CniWorld | undefined;
 const LOGS = join(tmpdir(), 'docker-cri-shim-kubelet-test-logs');
 
 const container = (name: string, command: string, extra: Record<string, unknown> = {}) => ({
@@ -131,7 +139,11 @@ async function startTheShim(): Promise<void> {
   shim = await startShim({
     rootDir: join(dir, 'shim-root'),
     socketPath: join(dir, 'cri.sock'),
-    args: [`--docker-endpoint=unix://${dockerd.socket}`, `--metrics-bind-addr=127.0.0.1:${metricsPort}`],
+    args: [
+      `--docker-endpoint=unix://${dockerd.socket}`,
+      `--metrics-bind-addr=127.0.0.1:${metricsPort}`,
+      ...(cni ? ['--network-plugin=cni', `--cni-conf-dir=${cni.confDir}`, `--cni-bin-dir=${cni.binDirs.join(',')}`, `--cni-cache-dir=${cni.cacheDir}`] : []),
+    ],
   });
 }
 
@@ -164,19 +176,26 @@ async function restartShimAndCompare(): Promise<void> {
   expect(new Set(after.sandboxes.map((n) => n.split('_')[2])).size, 'no pod with two sandboxes').toBe(after.sandboxes.length);
 }
 
-describe('a standalone kubelet v1.36 against the shim', () => {
+describe.each(NETWORKS)('a standalone kubelet v1.36 against the shim (network: %s)', (mode) => {
   beforeAll(async () => {
+    network = mode;
+    shimLogs = '';
     if (!existsSync(KUBELET_BIN)) throw new Error(`no kubelet at ${KUBELET_BIN}: run \`npm run test:kubelet\` (test/real-clients/install-kubelet.sh builds it)`);
     dir = mkdtempSync('/tmp/kubelet-shim-test-');
     spdyclient = join(dir, 'spdyclient');
     execFileSync('go', ['build', '-o', spdyclient, '.'], {
       cwd: join(TOP, 'test/go/spdyclient'),
-      env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(dir, 'gocache') },
+      // The shared Go build cache: a fresh one recompiles net/http and crypto/tls every run.
+      env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(CACHE, 'gobuild') },
       stdio: 'inherit',
     });
     restoreTunables = saveKernelTunables();
     dockerd = await startPrivateDockerd(join(dir, 'docker'), [BUSYBOX, PAUSE]);
     metricsPort = await freePort();
+    if (network === 'cni') {
+      cni = createCniWorld();
+      cni.writeConflist();
+    }
     await startTheShim();
     createCgroupRoot();
     kubelet = new Kubelet({ bin: KUBELET_BIN, dir, criSocket: shim.socketPath });
@@ -190,8 +209,8 @@ describe('a standalone kubelet v1.36 against the shim', () => {
     // The whole run's kubelet and shim logs, kept for diagnosis (the run's directory goes).
     if (kubelet) {
       mkdirSync(LOGS, { recursive: true });
-      writeFileSync(join(LOGS, 'kubelet.log'), kubelet.allLogs());
-      writeFileSync(join(LOGS, 'shim.log'), shimLogs + (shim?.logs() ?? ''));
+      writeFileSync(join(LOGS, `kubelet-${network}.log`), kubelet.allLogs());
+      writeFileSync(join(LOGS, `shim-${network}.log`), shimLogs + (shim?.logs() ?? ''));
       console.log(`kubelet and shim logs: ${LOGS}`);
     }
     // The kubelet makes its root directory a shared bind mount of itself.
@@ -199,6 +218,8 @@ describe('a standalone kubelet v1.36 against the shim', () => {
     if (kubelet) failures.push(...removeCgroupRoot().map((l) => `cgroup left: ${l}`));
     if (shim) await stopTheShim();
     await dockerd?.stop();
+    cni?.cleanup();
+    cni = undefined;
     restoreTunables?.();
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (failures.length) console.warn(failures.join('\n'));
@@ -216,7 +237,8 @@ describe('a standalone kubelet v1.36 against the shim', () => {
 
   it('an HTTP readiness probe on the pod IP turns the container ready (and one on a closed port never does)', async () => {
     const p = await waitFor('httpd ready', () => podReady('web'), 60_000, describePods);
-    expect(p.status.podIP, 'the pod has an IP (PodSandboxStatus network)').toMatch(/^10\.213\.77\./);
+    const subnet = cni ? `${cni.prefix}.` : BRIDGE_PREFIX;
+    expect(p.status.podIP?.startsWith(subnet), `the pod IP ${p.status.podIP} is on the ${network} network (${subnet}0/24)`).toBe(true);
     const body = await (await fetch(`http://${p.status.podIP}:8080/index.html`)).text();
     expect(body, 'what the kubelet probes is the pod IP the shim reported').toBe('hello-from-httpd\n');
     const nr = await waitFor('pod notready running', async () => {
@@ -379,5 +401,11 @@ describe('a standalone kubelet v1.36 against the shim', () => {
     const checkpoints = join(shim.rootDir, 'sandbox');
     const left = existsSync(checkpoints) ? readdirSync(checkpoints) : [];
     expect(left, 'sandbox checkpoints left behind').toEqual([]);
+    if (cni) {
+      expect(cni.reservedIps(), 'host-local IPs still reserved').toEqual([]);
+      const cached = existsSync(cni.cacheDir) ? readdirSync(cni.cacheDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()) : [];
+      expect(cached.map((e) => e.name), 'CNI result cache entries left').toEqual([]);
+      expect([...iptablesLines(`${cni.prefix}.`), ...iptablesLines(`${cni.prefix}.`, 'nat')], 'iptables rules for the pod subnet left').toEqual([]);
+    }
   }, 240_000);
 });

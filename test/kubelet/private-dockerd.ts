@@ -18,7 +18,9 @@ export interface PrivateDockerd {
 }
 
 const BRIDGE = 'kshimtest0';
-const BRIDGE_CIDR = '10.213.77.1/24';
+/** The /24 of the private bridge (pods on Docker's bridge get their IPs from it). */
+export const BRIDGE_PREFIX = '10.213.77.';
+const BRIDGE_CIDR = `${BRIDGE_PREFIX}1/24`;
 
 function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: 'ignore' });
