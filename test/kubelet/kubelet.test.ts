@@ -159,6 +159,13 @@ async function restartShimAndCompare(): Promise<void> {
   // The liveness pod restarts by design; it is left out of the comparison.
   const strip = (s: Awaited<ReturnType<typeof snapshot>>) =>
     Object.fromEntries(Object.entries(s.containers).filter(([k]) => !k.startsWith(Kubelet.podName('liveness'))));
+  const runningAgain = async (when: string) => {
+    for (const name of ['web', 'logger', 'notready']) {
+      await waitFor(`pod ${name} running ${when}`, async () => (await kubelet.pod(name))?.status.phase === 'Running' || undefined, 60_000, describePods);
+    }
+    await waitFor(`pod web ready ${when}`, () => podReady('web'), 60_000, describePods);
+  };
+  await runningAgain('before the shim restart');
   const before = await snapshot();
   await stopTheShim();
   // Long enough for several relists (1 s) and a PLEG health check to meet a dead runtime.
@@ -166,14 +173,17 @@ async function restartShimAndCompare(): Promise<void> {
   await startTheShim();
   // The kubelet reconnects on its own; give it relists and a sync period to act on anything.
   await new Promise((r) => setTimeout(r, 20_000));
-  for (const name of ['web', 'logger', 'notready']) {
-    await waitFor(`pod ${name} running again after the shim restart`, async () => (await kubelet.pod(name))?.status.phase === 'Running' || undefined, 60_000, describePods);
-  }
-  await waitFor('pod web ready after the shim restart', () => podReady('web'), 60_000, describePods);
+  await runningAgain('after the shim restart');
   const after = await snapshot();
   expect(strip(after), 'container ids and restart counts must not change across a shim restart').toEqual(strip(before));
   expect(after.sandboxes, 'one pause container per pod, none added or replaced').toEqual(before.sandboxes);
   expect(new Set(after.sandboxes.map((n) => n.split('_')[2])).size, 'no pod with two sandboxes').toBe(after.sandboxes.length);
+  // The kubelet's own view of the runtime (ListPodSandbox through its runtime cache): one per pod.
+  const running = await kubelet.secure('/runningpods/');
+  expect(running.status, running.body).toBe(200);
+  const names = ((JSON.parse(running.body) as { items?: PodInfo[] }).items ?? []).map((p) => p.metadata.name).sort();
+  expect(names, 'the kubelet sees each pod once in the runtime').toEqual([...new Set(names)]);
+  expect(names.length, `runtime pods the kubelet sees: ${names.join(', ')}`).toBe(Object.keys(MANIFESTS).length);
 }
 
 describe.each(NETWORKS)('a standalone kubelet v1.36 against the shim (network: %s)', (mode) => {
