@@ -179,17 +179,14 @@ export class Kubelet {
       containerLogMaxSize: '16Ki',
       containerLogMaxFiles: 20,
       containerLogMonitorInterval: '3s',
-      // Never garbage-collect images, and no eviction on a busy shared disk: a test pod is not
-      // to be evicted because another run filled /var/lib/docker.
+      // Never garbage-collect the loaded test images, and no eviction on a disk shared with
+      // other runs: a test pod is not to be evicted because someone else filled it.
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
       evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
-      // The kubelet writes oom_score_adj -999 for itself; root here lacks CAP_SYS_RESOURCE, so
-      // that write fails and is logged only (nothing to configure).
+      // Root here lacks CAP_SYS_RESOURCE: the kubelet's own oom_score_adj -999 and its RLIMIT_NOFILE
+      // raise fail and are only logged (nothing to configure).
       featureGates,
-      // Quick to react to state changes in the tests (the default 10s for node status is moot).
-      runtimeRequestTimeout: '2m',
-      serializeImagePulls: false,
     };
   }
 
