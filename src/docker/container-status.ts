@@ -145,6 +145,17 @@ function stopSignalOf(record: ContainerRecord): Signal__Output {
   return s in Signal ? (s as Signal__Output) : 'RUNTIME_DEFAULT';
 }
 
+/**
+ * Newest first, by creation time: the order the kubelet's own listing gives (containerStatusByCreated)
+ * and assumes when it reads `containers_statuses` of PodSandboxStatus under the evented PLEG,
+ * unsorted: it takes the first status of a name as the latest attempt, so an older exited
+ * attempt listed first makes it recreate a container that already runs.
+ */
+export function newestFirst(statuses: ContainerStatus[]): ContainerStatus[] {
+  const ns = (s: ContainerStatus) => BigInt(String(s.created_at ?? '0'));
+  return statuses.sort((a, b) => (ns(a) === ns(b) ? 0 : ns(a) > ns(b) ? -1 : 1));
+}
+
 /** The full ContainerStatus; `user` is what the service found for the process. */
 export function toContainerStatus(record: ContainerRecord, user: ContainerUser | null): ContainerStatus | undefined {
   const c = toContainer(record);

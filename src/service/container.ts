@@ -348,7 +348,14 @@ export class ContainerService {
       const group = await this.containerFile(record.Id, '/etc/group');
       facts = { user: userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group) };
     } catch (err) {
-      if (!(err instanceof ContainerFileTooLarge)) throw toCriError(err, `read the user files of container ${record.Id}`);
+      if (!(err instanceof ContainerFileTooLarge)) {
+        // The user is an optional part of the status, never a reason to fail it: Docker mounts a
+        // stopped container's binds to read its files, and once the kubelet has removed a killed
+        // pod's directory (etc-hosts) that fails for good, and with it the kubelet's garbage
+        // collection, which asks ContainerStatus before RemoveContainer. Not cached: may be transient.
+        this.logger.debug({ err, id: record.Id }, 'could not read the container user database; status without user');
+        return { user: null };
+      }
       // The status is still answered, without the user; the reason goes to the log and verbose info.
       this.logger.warn({ id: record.Id, reason: err.message }, 'cannot work out the user of the container from its files');
       facts = { user: null, error: err.message };

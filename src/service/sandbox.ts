@@ -5,7 +5,7 @@
 import type { Config } from '../config.js';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
 import { clampOomScoreAdj } from '../docker/host-limits.js';
-import { toContainerStatus } from '../docker/container-status.js';
+import { newestFirst, toContainerStatus } from '../docker/container-status.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
 import { hasDnsConfig, writeResolvConf } from '../docker/resolv-conf.js';
 import {
@@ -463,7 +463,7 @@ export class SandboxService {
       const status = toContainerStatus(record, null);
       if (status) out.push(status);
     }
-    return out;
+    return newestFirst(out);
   }
 
   /** Sandboxes matching the filter (id or id prefix, state, label selector), from the index. */

@@ -196,6 +196,22 @@ describe('containers against dockerd', () => {
     ]);
   });
 
+  it('answers ContainerStatus and removes a stopped container whose bind-mounted file is gone', async () => {
+    // What a kubelet does to a killed pod: it deletes the pod's directory (etc-hosts bound
+    // into every container) and then garbage-collects, asking ContainerStatus first. Docker can
+    // no longer mount the container to read its /etc/passwd; the status must come without user.
+    const hosts = join(tmp, 'etc-hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost\n');
+    const id = await fx.run(pod, fx.containerConfig('gone-bind', { command: ['true'], mounts: [{ host_path: hosts, container_path: '/etc/hosts' }] }));
+    docker('wait', id);
+    rmSync(hosts);
+    const st = await fx.status(id);
+    expect(st.state).toBe('CONTAINER_EXITED');
+    expect(st.user ?? null).toBeNull();
+    await shim.client.rt('RemoveContainer', { container_id: id });
+    expect(() => docker('inspect', id)).toThrow();
+  });
+
   it('refuses a missing host path with InvalidArgument naming it, leaving nothing behind', async () => {
     const missing = join(tmp, 'does-not-exist');
     const config = fx.containerConfig('nohost', { command: ['true'], mounts: [{ host_path: missing, container_path: '/x' }] });
