@@ -20,7 +20,8 @@ export interface MetricsServerOptions {
 }
 
 export function parseBindAddr(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text);
+  // The host part is optional as a whole ("9100", ":9100"): an optional colon would let "9100" read as host "910", port 0.
+  const m = /^(?:(?:\[([^\]]+)\]|([^:]*)):)?(\d+)$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 0 && port < 65536)) {
     throw new Error(`--metrics-bind-addr "${text}" is not host:port (e.g. 127.0.0.1:9100 or :9100)`);
