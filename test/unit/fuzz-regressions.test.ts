@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../../src/logs/cri-format.js';
 import { parseBindAddr } from '../../src/metrics/http.js';
+import { convertResult, podIpsFromResult } from '../../src/network/cni/result.js';
 
 describe('fuzz regressions: --metrics-bind-addr (fuzz/flags.fuzz.js)', () => {
   it('reads a bare number as the port, not as host "910" with port 0', () => {
@@ -36,5 +37,25 @@ describe('fuzz regressions: CRI records (fuzz/cri-log.fuzz.js)', () => {
     // Found with "\xff\xff\r" ending one read at the cap and "\n" starting the next.
     expect(records(new LineSplitter(4), ['abc\r', '\nxy\n'])).toEqual(['P:abc', 'F:', 'F:xy']);
     expect(records(new LineSplitter(4), ['abc\r', 'de\n'])).toEqual(['P:abc', 'F:\rde']);
+  });
+});
+
+describe('fuzz regressions: CNI results (fuzz/cni-result.fuzz.js)', () => {
+  it('skips routes without a destination and ips without an address instead of throwing', () => {
+    const raw = { cniVersion: '1.0.0', ips: [null, { gateway: '10.0.0.1' }, 7, { address: '10.0.0.5/24' }], routes: [{}, null, { dst: '0.0.0.0/0' }], interfaces: [null] };
+    expect(convertResult(raw, '1.0.0', '0.2.0')).toEqual({ cniVersion: '0.2.0', dns: {}, ip4: { ip: '10.0.0.5/24', routes: [{ dst: '0.0.0.0/0' }] } });
+    expect(convertResult(raw, '1.0.0', '0.4.0').ips).toEqual([{ version: '4', address: '10.0.0.5/24' }]);
+    expect(podIpsFromResult(raw, '1.0.0', 'eth0')).toEqual(['10.0.0.5']);
+  });
+
+  it('never reports what is not an address as a pod IP', () => {
+    // Found as "05.252.0.2/16": not IPv4 (leading zero), so it was passed on as if IPv6.
+    const raw = { cniVersion: '1.0.0', ips: [{ address: '05.252.0.2/16' }, { address: 'fd00::5/64' }, { address: 42 }, { address: '10.1.0.2/16' }] };
+    expect(podIpsFromResult(raw, '1.0.0', 'eth0')).toEqual(['10.1.0.2', 'fd00::5']);
+  });
+
+  it('reads the "ips" shape a plugin returns for a 0.2.0 list (Debian loopback does)', () => {
+    const lo = { cniVersion: '0.2.0', interfaces: [{ name: 'lo', sandbox: '/var/run/netns/x' }], ips: [{ interface: 0, address: '127.0.0.1/8' }, { interface: 0, address: '::1/128' }], dns: {} };
+    expect(podIpsFromResult(lo, '0.2.0', 'lo')).toEqual(['127.0.0.1', '::1']);
   });
 });
