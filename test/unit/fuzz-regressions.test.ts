@@ -1,9 +1,13 @@
 // Inputs the fuzz targets (fuzz/*.fuzz.js) found breaking a parser outside src/streaming, each
 // kept as the regression test of its fix.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../../src/logs/cri-format.js';
 import { parseBindAddr } from '../../src/metrics/http.js';
 import { convertResult, podIpsFromResult } from '../../src/network/cni/result.js';
+import { lastRecordTime, sinceAfter } from '../../src/service/log-resume.js';
 
 describe('fuzz regressions: --metrics-bind-addr (fuzz/flags.fuzz.js)', () => {
   it('reads a bare number as the port, not as host "910" with port 0', () => {
@@ -57,5 +61,27 @@ describe('fuzz regressions: CNI results (fuzz/cni-result.fuzz.js)', () => {
   it('reads the "ips" shape a plugin returns for a 0.2.0 list (Debian loopback does)', () => {
     const lo = { cniVersion: '0.2.0', interfaces: [{ name: 'lo', sandbox: '/var/run/netns/x' }], ips: [{ interface: 0, address: '127.0.0.1/8' }, { interface: 0, address: '::1/128' }], dns: {} };
     expect(podIpsFromResult(lo, '0.2.0', 'lo')).toEqual(['127.0.0.1', '::1']);
+  });
+});
+
+describe('fuzz regressions: log resume (fuzz/cri-log.fuzz.js, fuzz/log-resume.fuzz.js)', () => {
+  it('refuses a pre-1970 record time instead of making a malformed `since`', () => {
+    // Was "-62135596799.-999999999".
+    expect(sinceAfter('0001-01-01T00:00:00Z')).toBeUndefined();
+    expect(sinceAfter('1969-12-31T23:59:59.5Z')).toBeUndefined();
+    expect(sinceAfter('1970-01-01T00:00:00Z')).toBe('0.000000001');
+  });
+
+  it('reads a last line without a space whole, not with its last character cut off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuzz-regress-'));
+    const path = join(dir, '0.log');
+    try {
+      writeFileSync(path, '2026-12-01T21:28:05.123456789Z\n');
+      expect(await lastRecordTime(path)).toBe('2026-12-01T21:28:05.123456789Z');
+      writeFileSync(path, '2026-12-01T21:28:05.1Z stdout F a\n');
+      expect(await lastRecordTime(path)).toBe('2026-12-01T21:28:05.1Z');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
