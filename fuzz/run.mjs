@@ -5,6 +5,7 @@
 //
 //   FUZZ_SECONDS=30 node fuzz/run.mjs [target...] [--min-seconds N] [--merge]
 //
+// FUZZ_VERBOSE=1 passes Jazzer's own output through as it comes.
 // --merge adds the inputs that found new coverage to the committed corpus (libFuzzer -merge).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -42,6 +43,7 @@ function jazzer(target, corpusDirs, libFuzzerArgs) {
     const child = spawn(process.execPath, argv, { cwd: TOP, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const keep = (c) => {
+      if (process.env.FUZZ_VERBOSE) process.stderr.write(c);
       out += c;
       if (out.length > 1_000_000) out = out.slice(-500_000);
     };

@@ -45,6 +45,15 @@ function messages(bytes) {
   return out;
 }
 
+/** As pumpStdin: for-await over stdin, a reset stdin being its end. */
+async function pump(stdin) {
+  try {
+    for await (const _ of stdin);
+  } catch {
+    // the client reset its stdin
+  }
+}
+
 async function remoteCommand(head, bytes) {
   const protocols = [...REMOTE_COMMAND_SUBPROTOCOLS, ''];
   const ws = new FakeWebSocket(protocols[(head >> 1) % protocols.length]);
@@ -53,19 +62,16 @@ async function remoteCommand(head, bytes) {
   io.resizes.on('resize', (size) => {
     assert(Number.isInteger(size.width) && size.width > 0 && Number.isInteger(size.height) && size.height > 0, `resize ${JSON.stringify(size)}`);
   });
-  const pumped = io.stdin
-    ? (async () => {
-        try {
-          for await (const _ of io.stdin);
-        } catch {
-          // pumpStdin treats a reset stdin as its end
-        }
-      })()
-    : Promise.resolve();
-  for (const m of messages(bytes)) {
+  const all = messages(bytes);
+  // The server starts pumping stdin only once Docker's exec exists (and, with a TTY, the first
+  // size is applied): messages before that find nobody reading. The pump starts half-way.
+  let pumped = Promise.resolve();
+  for (const [i, m] of all.entries()) {
+    if (i === Math.floor(all.length / 2) && io.stdin) pumped = pump(io.stdin);
     ws.emit('message', m.data, m.binary);
     await settle(1);
   }
+  if (all.length === 0 && io.stdin) pumped = pump(io.stdin);
   io.stdout?.write(Buffer.from('out'));
   await io.finish({ kind: 'exit', code: 1 });
   await settle();
