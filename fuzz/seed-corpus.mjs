@@ -152,3 +152,32 @@ write('flags', [
   ['config-yaml-anchors', b([1, 0], 'a: &x [1, 2]\nb: *x\n')],
   ...argv.map((a, i) => [`argv${i}`, b([2], a.join('\0'))]),
 ]);
+
+
+// --- Files out of a container for ContainerStatus: User/GroupAdd, /etc/passwd, /etc/group, and a
+// tar as Docker's archive API returns one file.
+const passwd = 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\napp:x:1000:1000::/home/app:/bin/sh\n';
+const group = 'root:x:0:\ndaemon:x:1:\nwheel:x:10:app,root\nnogroup:x:65534:\napp:x:1000:\n';
+function tarOf(name, content) {
+  const h = Buffer.alloc(512);
+  h.write(name, 0);
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(`${Buffer.byteLength(content).toString(8).padStart(11, '0')}\0`, 124);
+  h.write('00000000000\0', 136);
+  h.write('0', 156);
+  h.fill(' ', 148, 156);
+  h.write(`${h.reduce((a, c) => a + c, 0).toString(8).padStart(6, '0')}\0 `, 148);
+  const body = Buffer.from(content);
+  return b(h, body, Buffer.alloc((512 - (body.length % 512)) % 512), Buffer.alloc(1024));
+}
+const userSeed = (user, groupAdd, pw, gr) => Buffer.from([user, groupAdd, pw, gr].join('\0'));
+write('container-user', [
+  ['name', userSeed('app', '', passwd, group)],
+  ['uid-gid-groupadd', userSeed('1000:10', 'wheel,5', passwd, group)],
+  ['root-default', userSeed('', '', passwd, group)],
+  ['name-group', userSeed('app:wheel', '', passwd, group)],
+  ['busybox', userSeed('nobody', '', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n# comment\n', 'root:x:0:\nnogroup:x:65534:\n')],
+  ['tar-passwd', tarOf('passwd', passwd)],
+]);
