@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { userFromConfig } from '../../src/docker/container-status.js';
 import { LineSplitter } from '../../src/logs/cri-format.js';
 import { parseBindAddr } from '../../src/metrics/http.js';
 import { convertResult, podIpsFromResult } from '../../src/network/cni/result.js';
@@ -83,5 +84,22 @@ describe('fuzz regressions: log resume (fuzz/cri-log.fuzz.js, fuzz/log-resume.fu
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fuzz regressions: a container\'s /etc/passwd and /etc/group (fuzz/container-user.fuzz.js)', () => {
+  it('gives no user rather than an empty or non-numeric id, which fails the CRI int64 encoding', () => {
+    // "root::" has an empty uid; protobufjs throws "empty string" encoding it, so every
+    // ContainerStatus of that container failed.
+    expect(userFromConfig('', [], 'root::\n', '')).toBeNull();
+    expect(userFromConfig('', [], 'root:x:0:\n', '')).toBeNull();
+    expect(userFromConfig('app', [], 'app:x:abc:1\n', '')).toBeNull();
+    expect(userFromConfig('0:wheel', [], '', 'wheel:x:\n')).toBeNull();
+  });
+
+  it('drops groups whose id is not a number and keeps the rest', () => {
+    const passwd = 'app:x:1000:1000::/home/app:/bin/sh\n';
+    const group = 'good:x:20:app\nbad:x:x1:app\nempty:x::app\n';
+    expect(userFromConfig('app', ['bad', '7', 'good'], passwd, group)).toEqual({ linux: { uid: '1000', gid: '1000', supplemental_groups: ['7', '20', '1000'] } });
   });
 });
