@@ -7,6 +7,8 @@
 //
 // FUZZ_VERBOSE=1 passes Jazzer's own output through as it comes.
 // --merge adds the inputs that found new coverage to the committed corpus (libFuzzer -merge).
+// --coverage runs each target once over its corpus (no fuzzing) and prints line and branch
+// coverage of the code it reaches (Jazzer's istanbul report, under fuzz/coverage/<target>/).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,6 +22,7 @@ const JAZZER = join(dirname(createRequire(import.meta.url).resolve('@jazzer.js/c
 
 const args = process.argv.slice(2);
 const merge = args.includes('--merge');
+const coverage = args.includes('--coverage');
 const minIdx = args.indexOf('--min-seconds');
 const minSeconds = minIdx >= 0 ? Number(args[minIdx + 1]) : 0;
 const named = args.filter((a, i) => !a.startsWith('--') && (minIdx < 0 || i !== minIdx + 1));
@@ -32,13 +35,13 @@ const all = readdirSync(FUZZ).filter((f) => f.endsWith('.fuzz.js')).map((f) => f
 const targets = named.length ? named : all;
 for (const t of targets) if (!all.includes(t)) throw new Error(`no fuzz target ${t} (have: ${all.join(', ')})`);
 
-function jazzer(target, corpusDirs, libFuzzerArgs) {
+function jazzer(target, corpusDirs, libFuzzerArgs, extra = []) {
   const source = readFileSync(join(FUZZ, `${target}.fuzz.js`), 'utf8');
   // Synchronous targets run far faster in Jazzer's sync mode; async ones need the event loop.
   const sync = !/export async function fuzz/.test(source);
   const argv = [JAZZER, join(FUZZ, `${target}.fuzz.js`), ...corpusDirs, '-i', join(TOP, 'dist/'), '--timeout', '5000'];
   if (sync) argv.push('--sync');
-  argv.push('--', ...libFuzzerArgs);
+  argv.push(...extra, '--', ...libFuzzerArgs);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { cwd: TOP, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -66,6 +69,22 @@ function stats(out) {
 }
 
 const started = Date.now();
+if (coverage) {
+  for (const target of targets) {
+    const dir = join(FUZZ, 'coverage', target);
+    rmSync(dir, { recursive: true, force: true });
+    const res = await jazzer(target, [join(FUZZ, 'corpus', target)], [], ['--mode', 'regression', '--coverage', '--coverageDirectory', dir, '--coverageReporters', 'json-summary']);
+    if (res.code !== 0) process.stdout.write(`${target}: the corpus itself fails (exit ${res.code}); coverage is of the inputs before that\n`);
+    const summary = existsSync(join(dir, 'coverage-summary.json')) ? JSON.parse(readFileSync(join(dir, 'coverage-summary.json'), 'utf8')) : {};
+    for (const [file, c] of Object.entries(summary)) {
+      // Files merely imported along the way (no branch taken) are not what the target is about.
+      if (file === 'total' || c.branches.covered === 0) continue;
+      const name = file.replace(`${TOP}/`, '');
+      process.stdout.write(`${target.padEnd(18)} ${name.padEnd(40)} lines ${String(c.lines.pct).padStart(6)}%  branches ${String(c.branches.pct).padStart(6)}%\n`);
+    }
+  }
+  process.exit(0);
+}
 const results = [];
 for (const target of targets) {
   const seeds = join(FUZZ, 'corpus', target);
