@@ -73,7 +73,8 @@ if (coverage) {
   for (const target of targets) {
     const dir = join(FUZZ, 'coverage', target);
     rmSync(dir, { recursive: true, force: true });
-    const res = await jazzer(target, [join(FUZZ, 'corpus', target)], [], ['--mode', 'regression', '--coverage', '--coverageDirectory', dir, '--coverageReporters', 'json-summary']);
+    mkdirSync(join(FUZZ, 'crashes'), { recursive: true });
+    const res = await jazzer(target, [join(FUZZ, 'corpus', target)], [`-artifact_prefix=${join(FUZZ, 'crashes')}/${target}-`], ['--mode', 'regression', '--coverage', '--coverageDirectory', dir, '--coverageReporters', 'json-summary']);
     if (res.code !== 0) process.stdout.write(`${target}: the corpus itself fails (exit ${res.code}); coverage is of the inputs before that\n`);
     const summary = existsSync(join(dir, 'coverage-summary.json')) ? JSON.parse(readFileSync(join(dir, 'coverage-summary.json'), 'utf8')) : {};
     for (const [file, c] of Object.entries(summary)) {
