@@ -1,14 +1,17 @@
 // Shared checks of the fuzz targets. Targets import the built code (../dist): run `npm run build` first.
 
+const FOREIGN = [TypeError, RangeError, ReferenceError, SyntaxError, EvalError, URIError];
+
 /**
- * A parser handed bad bytes may refuse them with an error of its own: one of `own` (the
- * project's typed errors) or a plain Error it raised itself. A TypeError, RangeError, a Node
- * ERR_* code and the like mean the input reached code that never expected it: that is a finding.
+ * A parser handed bad bytes may refuse them with an error of its own: a plain Error it raised,
+ * one of the project's Error subclasses (CriError, UsageError, SpdyCapError...), or one of `own`.
+ * A TypeError, RangeError and the like, a Node ERR_* code (a Buffer read past its end...), or a
+ * thrown non-Error mean the input reached code that never expected it: that is a finding.
  */
 export function expectOwnError(err, ...own) {
   if (own.some((cls) => err instanceof cls)) return;
-  if (err instanceof Error && err.constructor === Error && !('code' in err)) return;
-  throw err;
+  const foreign = !(err instanceof Error) || FOREIGN.some((cls) => err instanceof cls) || /^ERR_/.test(String(err.code ?? ''));
+  if (foreign) throw err;
 }
 
 /** Runs `fn`; a foreign error (see expectOwnError) propagates; returns undefined when `fn` refused. */
