@@ -72,7 +72,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['docker-endpoint'], key: 'dockerEndpoint', kind: 'string', usage: 'Docker Engine API endpoint (unix:///path or tcp://host:port)' },
   { names: ['pod-infra-container-image'], key: 'podInfraContainerImage', kind: 'string', usage: 'image of the pause container of every pod' },
   { names: ['root-directory', 'cri-dockerd-root-directory'], key: 'rootDirectory', kind: 'string', usage: 'state directory (sandbox checkpoints)' },
-  { names: ['runtime-request-timeout'], key: 'runtimeRequestTimeoutMs', kind: 'duration', usage: 'timeout of one Docker request, e.g. 2m0s' },
+  { names: ['runtime-request-timeout'], key: 'runtimeRequestTimeoutMs', kind: 'duration', usage: 'deadline of one Docker request, queue wait included, e.g. 2m0s (0 = 1m59s, as cri-dockerd)' },
   { names: ['log-level'], key: 'logLevel', kind: 'string', usage: 'trace, debug, info, warn, error or fatal' },
   { names: ['metrics-bind-addr'], key: 'metricsBindAddr', kind: 'string', usage: 'serve Prometheus /metrics and /healthz on host:port (":9100" = 127.0.0.1:9100); off when empty' },
   { names: ['image-pull-progress-deadline'], key: 'imagePullProgressDeadlineMs', kind: 'duration', usage: 'cancel a pull that makes no progress for this long (0 = never)' },
@@ -99,6 +99,17 @@ export type ParsedArgs =
   | { action: 'run'; config: Config }
   | { action: 'version' }
   | { action: 'help' };
+
+/**
+ * --runtime-request-timeout 0: cri-dockerd's libdocker then applies its default timeout of
+ * short-running Docker operations (2m - 1s); 0 never means "no time at all".
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2 * 60_000 - 1_000;
+
+/** The deadline of one Docker request or network operation that --runtime-request-timeout means. */
+export function requestTimeoutMs(config: Pick<Config, 'runtimeRequestTimeoutMs'>): number {
+  return config.runtimeRequestTimeoutMs > 0 ? config.runtimeRequestTimeoutMs : DEFAULT_REQUEST_TIMEOUT_MS;
+}
 
 /** Parses Go-style durations as cri-dockerd accepts them: "2m0s", "90s", "1h30m", "500ms". */
 export function parseDuration(text: string): number {

@@ -8,8 +8,9 @@ export class CriError extends Error {
   constructor(
     readonly code: Code,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'CriError';
   }
 }
@@ -47,17 +48,12 @@ export function isDockerConflict(err: unknown): boolean {
   return isDockerHttpError(err) && err.statusCode === 409;
 }
 
-/** Docker's own explanation of an HTTP error, without docker-modem's prefix. */
-/** Docker's "nothing to do" answers to start/stop: already in that state (304) or gone (404). */
-export function isDockerAlreadyDone(err: unknown): boolean {
-  return isDockerNotFound(err) || isDockerNotModified(err);
-}
-
 /** 304: the container is already started (or stopped). */
 export function isDockerNotModified(err: unknown): boolean {
   return isDockerHttpError(err) && err.statusCode === 304;
 }
 
+/** Docker's own explanation of an HTTP error, without docker-modem's prefix. */
 export function dockerMessage(err: unknown): string {
   if (isDockerHttpError(err)) {
     const m = err.json?.message ?? (typeof err.json === 'string' ? err.json : undefined);
@@ -69,7 +65,13 @@ export function dockerMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * True for a failure to reach dockerd (or to hear back from it in time), raw or already made a
+ * CriError by the Docker gateway (which keeps the transport error as its cause): loops that
+ * wait for dockerd to come back retry on these.
+ */
 export function isConnectionError(err: unknown): boolean {
+  if (err instanceof CriError) return err.cause !== undefined && isConnectionError(err.cause);
   const code = (err as { code?: string } | null)?.code;
   return typeof code === 'string' && CONNECTION_CODES.has(code);
 }
@@ -79,7 +81,7 @@ export function toCriError(err: unknown, what?: string): CriError {
   if (err instanceof CriError) return err;
   const prefix = what ? `${what}: ` : '';
   if (isConnectionError(err)) {
-    return unavailable(`${prefix}cannot reach dockerd (${(err as Error).message})`);
+    return new CriError(Code.UNAVAILABLE, `${prefix}cannot reach dockerd (${(err as Error).message})`, { cause: err });
   }
   if (isDockerHttpError(err)) {
     const msg = `${prefix}${dockerMessage(err)}`;

@@ -2,7 +2,7 @@
 // docker-cri-shim: a CRI (runtime.v1) server on Docker Engine.
 import { parseArgs, usage, UsageError, type Config } from './config.js';
 import { Diagnostics } from './diagnostics/index.js';
-import { DockerClient } from './docker/client.js';
+import { DockerodeEngine } from './docker/dockerode-engine.js';
 import { createLogger } from './logger.js';
 import { attach as attachMetrics } from './metrics/index.js';
 import { MetricsServer } from './metrics/http.js';
@@ -19,7 +19,7 @@ export async function run(config: Config): Promise<void> {
   if (config.runtimeCgroups) {
     logger.info({ cgroups: await joinRuntimeCgroup(config.runtimeCgroups) }, 'moved into --runtime-cgroups');
   }
-  const docker = new DockerClient({ endpoint: config.dockerEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
+  const docker = new DockerodeEngine({ endpoint: config.dockerEndpoint, requestTimeoutMs: config.runtimeRequestTimeoutMs, logger });
   const index = new ContainerIndex(docker, logger);
   const services = buildServices(config, logger, docker, index);
   const server = new CriServer({ endpoint: config.containerRuntimeEndpoint, handlers: allHandlers(services), logger });
@@ -28,10 +28,10 @@ export async function run(config: Config): Promise<void> {
   diagnostics.installSignalHandler();
   let metrics: MetricsServer | undefined;
   if (config.metricsBindAddr) {
-    attachMetrics({ server, docker, index, version: VERSION, commit: gitCommit() });
+    attachMetrics({ server, docker, index, images: services.images, streaming: services.streaming, version: VERSION, commit: gitCommit() });
     metrics = new MetricsServer({
       bindAddr: config.metricsBindAddr,
-      ping: () => docker.raw('system.ping', (d) => d.ping()),
+      ping: () => docker.ping(),
       diagnostics,
       logger,
     });

@@ -1,6 +1,6 @@
 // Wiring: every long-lived part of the shim, built once in main and handed to the handlers.
 import type { Config } from './config.js';
-import type { DockerClient } from './docker/client.js';
+import type { Engine } from './docker/engine.js';
 import type { Logger } from './logger.js';
 import type { ContainerIndex } from './store/container-index.js';
 import { RuntimeService } from './service/runtime.js';
@@ -20,7 +20,7 @@ import { StreamingService } from './service/streaming.js';
 export interface Services {
   config: Config;
   logger: Logger;
-  docker: DockerClient;
+  docker: Engine;
   index: ContainerIndex;
   runtime: RuntimeService;
   logs: LogManager;
@@ -35,7 +35,10 @@ export interface Services {
   streaming: StreamingService;
 }
 
-export function buildServices(config: Config, logger: Logger, docker: DockerClient, index: ContainerIndex): Services {
+export function buildServices(config: Config, logger: Logger, docker: Engine, index: ContainerIndex): Services {
+  // One `docker info` cache: dockerd may have been restarted with other settings while the
+  // event stream was down.
+  index.on('resynced', () => docker.forgetInfo());
   // The kubelet's UpdateRuntimeConfig wins over --pod-cidr, as in cri-dockerd.
   const network = createNetworkManager(config, () => runtime.currentPodCidr || config.podCidr, logger);
   const runtime = new RuntimeService(docker, network);
@@ -43,7 +46,7 @@ export function buildServices(config: Config, logger: Logger, docker: DockerClie
   const checkpoints = new CheckpointStore(config.rootDirectory);
   const sandboxes = new SandboxService({ config, docker, index, images, checkpoints, network, logger });
   const stats = new StatsService(docker, index);
-  const logs = new LogManager(docker.docker, logger);
+  const logs = new LogManager(docker, logger);
   const containers = new ContainerService(docker, index, images, logs, logger);
   const events = new EventsService(index, logger);
   const resources = new ResourcesService(docker, index, stats.cgroups, logger);

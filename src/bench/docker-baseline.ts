@@ -1,8 +1,10 @@
 // The bare Docker calls one pod needs (pause container create+start+inspect, workload
 // container create+start+inspect joined to it, stop, remove), straight against dockerd and
 // timed like the CRI calls, so the shim's own share of a pod lifecycle is a measured ratio.
-import type Dockerode from 'dockerode';
-import { DockerClient } from '../docker/client.js';
+// Through the shim's Docker gateway (its queue adds microseconds), without the shim's logic.
+import type { ContainerCreateOptions } from '../docker/engine.js';
+import { DockerodeEngine } from '../docker/dockerode-engine.js';
+import { Code, CriError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { Recorder } from './recorder.js';
 import { RUN_LABEL } from './workloads.js';
@@ -22,9 +24,7 @@ export interface BaselineOptions {
 }
 
 export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal): Promise<EndpointRun> {
-  const client = new DockerClient({ endpoint: opts.dockerEndpoint, requestTimeoutMs: 120_000, logger: createLogger('silent') });
-  await client.apiVersion();
-  const docker = client.docker;
+  const docker = new DockerodeEngine({ endpoint: opts.dockerEndpoint, requestTimeoutMs: 120_000, logger: createLogger('silent') });
   const version = await docker.version();
   const recorder = new Recorder();
   const made = new Set<string>();
@@ -37,14 +37,23 @@ export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal)
       recorder.latency(`docker/${what}`, performance.now() - t0);
       return res;
     } catch (err) {
-      recorder.error(`docker/${what}`, `HTTP_${(err as { statusCode?: number }).statusCode ?? 'ERROR'}`, (err as Error).message);
+      recorder.error(`docker/${what}`, err instanceof CriError ? Code[err.code] : 'ERROR', (err as Error).message);
       throw err;
     }
   };
-  const create = async (what: string, options: Dockerode.ContainerCreateOptions) => {
-    const c = await timed(`${what} create`, () => docker.createContainer(options));
-    made.add(c.id);
+  const create = async (what: string, options: ContainerCreateOptions) => {
+    const c = await timed(`${what} create`, async () => {
+      const created = await docker.createContainer(options);
+      if (created.kind !== 'created') throw new CriError(Code.FAILED_PRECONDITION, `create ${options.name}: ${created.message}`);
+      return created.id;
+    });
+    made.add(c);
     return c;
+  };
+  /** A step whose outcome must be the one a fresh container gives. */
+  const expect = async (step: Promise<{ kind: string }>, kind: string) => {
+    const outcome = await step;
+    if (outcome.kind !== kind) throw new CriError(Code.FAILED_PRECONDITION, `Docker answered ${outcome.kind}`);
   };
 
   const started = performance.now();
@@ -56,10 +65,10 @@ export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal)
       const t0 = performance.now();
       try {
         const pause = await create('pause', { name: `${name}-pause`, Image: opts.pauseImage, Labels: labels, HostConfig: { NetworkMode: 'bridge', IpcMode: 'shareable' } });
-        await timed('pause start', () => pause.start());
-        await timed('pause inspect', () => pause.inspect());
+        await timed('pause start', () => expect(docker.start(pause), 'started'));
+        await timed('pause inspect', () => docker.inspect(pause));
         recorder.latency('docker/sandbox (create+start+inspect)', performance.now() - t0);
-        const joined = `container:${pause.id}`;
+        const joined = `container:${pause}`;
         const main = await create('container', {
           name: `${name}-main`,
           Image: opts.image,
@@ -67,18 +76,18 @@ export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal)
           Labels: labels,
           HostConfig: { NetworkMode: joined, IpcMode: joined },
         });
-        await timed('container start', () => main.start());
-        await timed('container inspect', () => main.inspect());
+        await timed('container start', () => expect(docker.start(main), 'started'));
+        await timed('container inspect', () => docker.inspect(main));
         await timed('stop both', async () => {
-          await main.stop({ t: WORKLOAD_STOP_SECONDS });
-          await pause.stop({ t: PAUSE_STOP_SECONDS });
+          await expect(docker.stop(main, WORKLOAD_STOP_SECONDS), 'stopped');
+          await expect(docker.stop(pause, PAUSE_STOP_SECONDS), 'stopped');
         });
         await timed('remove both', async () => {
-          await main.remove();
-          await pause.remove();
+          await expect(docker.remove(main), 'removed');
+          await expect(docker.remove(pause), 'removed');
         });
-        made.delete(main.id);
-        made.delete(pause.id);
+        made.delete(main);
+        made.delete(pause);
         recorder.latency('docker/whole pod', performance.now() - t0);
         done++;
       } catch {
@@ -88,10 +97,7 @@ export async function dockerBaseline(opts: BaselineOptions, signal: AbortSignal)
     recorder.pods('docker', done, (performance.now() - started) / 1000);
   } finally {
     for (const id of made) {
-      await docker
-        .getContainer(id)
-        .remove({ force: true })
-        .catch((err: unknown) => cleanupFailures.push(`${id}: ${(err as Error).message}`));
+      await docker.remove(id).catch((err: unknown) => cleanupFailures.push(`${id}: ${(err as Error).message}`));
     }
   }
   return {

@@ -176,7 +176,8 @@ async function lifecycle(ctx: WorkloadContext, workload: string, parallel: numbe
 /**
  * N pods with one container each, polled the way the kubelet does: PLEG relists pods and
  * containers every second, pod workers ask statuses on a slower period, and the stats
- * provider lists container stats every 10 s. Then the Lists are timed back to back.
+ * provider lists container stats every 10 s; each status sweep also lists images and asks the
+ * bench image's status, as image GC and container starts do. Then the Lists are timed back to back.
  */
 async function steady(ctx: WorkloadContext): Promise<void> {
   const { cri, opts, signal } = ctx;
@@ -202,6 +203,9 @@ async function steady(ctx: WorkloadContext): Promise<void> {
           await cri.timed('steady', 'PodSandboxStatus', { pod_sandbox_id: p.pod, verbose: false }).catch(ignore);
           await cri.timed('steady', 'ContainerStatus', { container_id: p.container, verbose: false }).catch(ignore);
         }
+        // Image GC lists images and each (re)start asks the image's status.
+        await cri.timed('steady', 'ListImages', {}).catch(ignore);
+        await cri.timed('steady', 'ImageStatus', { image: { image: opts.image }, verbose: false }).catch(ignore);
       })().finally(() => (statusBusy = false));
     }
     if (t % opts.statsPeriodSeconds === 0 && !statsBusy) {

@@ -3,7 +3,7 @@
 // has (as containerd does), because Docker 20.10 would ask runc for every capability it knows
 // and fail on hosts whose root lacks some (these VMs lack CAP_SYS_RESOURCE).
 import { invalidArgument } from '../errors.js';
-import { capabilitiesFromMask } from './host-limits.js';
+import { capabilitiesFromMask, hostLimits, type HostLimits } from './host-limits.js';
 
 const ALL = 'ALL';
 const NAME = /^[A-Z_0-9]+$/;
@@ -53,4 +53,14 @@ export function capabilitiesFromAll(
   const adds = (caps?.add_capabilities ?? []).map((c, i) => normalizeCapability(c, `capabilities.add_capabilities[${i}]`));
   if (!adds.includes(ALL)) return new Set();
   return new Set(boundingSet.filter((c) => !adds.includes(c)));
+}
+
+/**
+ * Capabilities Docker's privileged mode would ask runc for that root's bounding set here lacks
+ * (Docker 20.10 grants every capability the kernel has); empty when privileged can work, or
+ * when the kernel's last capability is unknown.
+ */
+export function privilegedMissing(limits: HostLimits = hostLimits()): string[] {
+  if (limits.capLastCap < 0) return [];
+  return missingForPrivileged(limits.boundingSet, limits.capLastCap);
 }

@@ -2,7 +2,7 @@
 // container. Pure translation: the service resolves the image, checks host paths, clamps the
 // OOM score and knows the host's capability bounding set; this module only maps fields, and
 // rejects what Docker cannot express with an InvalidArgument naming the field.
-import type Dockerode from 'dockerode';
+import type { ContainerCreateOptions, ContainerRecord, HostConfig } from './engine.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { LinuxContainerSecurityContext__Output } from '../generated/runtime/v1/LinuxContainerSecurityContext.js';
@@ -10,7 +10,6 @@ import type { LinuxContainerResources__Output } from '../generated/runtime/v1/Li
 import type { Mount__Output } from '../generated/runtime/v1/Mount.js';
 import type { MountPropagation__Output } from '../generated/runtime/v1/MountPropagation.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
-import type { ContainerRecord } from '../store/container-index.js';
 import { invalidArgument } from '../errors.js';
 import { dockerCapabilities } from './capabilities.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_CONTAINER, toDockerLabels } from './labels.js';
@@ -127,7 +126,7 @@ export function userOf(sc: LinuxContainerSecurityContext__Output | null | undefi
 export function namespaceModes(
   config: ContainerConfig__Output,
   sandbox: ContainerRecord,
-): Pick<Dockerode.HostConfig, 'NetworkMode' | 'IpcMode' | 'PidMode' | 'UTSMode'> {
+): Pick<HostConfig, 'NetworkMode' | 'IpcMode' | 'PidMode' | 'UTSMode'> {
   const joined = `container:${sandbox.Id}`;
   const pod = sandboxNamespaces(sandbox);
   const own = config.linux?.security_context?.namespace_options;
@@ -158,13 +157,13 @@ const num = (v: string | undefined): number => (v ? Number(v) : 0);
 export function resourceSettings(
   r: LinuxContainerResources__Output | null | undefined,
   clampOomScoreAdj: (wanted: number) => number,
-): Partial<Dockerode.HostConfig> {
+): Partial<HostConfig> {
   if (!r) return {};
   refuseHugepageLimits(r, 'config.linux.resources');
   refuseUnifiedAtCreate(r, 'config.linux.resources');
   const memory = num(r.memory_limit_in_bytes);
   const swap = num(r.memory_swap_limit_in_bytes);
-  const out: Partial<Dockerode.HostConfig> = {
+  const out: Partial<HostConfig> = {
     CpuShares: num(r.cpu_shares),
     CpuQuota: num(r.cpu_quota),
     CpuPeriod: num(r.cpu_period),
@@ -185,7 +184,7 @@ export function resourceSettings(
 export function securitySettings(
   sc: LinuxContainerSecurityContext__Output | null | undefined,
   boundingSet: readonly string[],
-): { user: string | undefined; host: Partial<Dockerode.HostConfig> } {
+): { user: string | undefined; host: Partial<HostConfig> } {
   const user = userOf(sc);
   // With no security context too: the CRI's defaults are seccomp unconfined and no masked paths.
   const where = 'config.linux.security_context';
@@ -224,7 +223,7 @@ export function containerCreateOptions(
   config: ContainerConfig__Output,
   sandboxConfig: PodSandboxConfig__Output | null,
   opts: ContainerSpecOptions,
-): Dockerode.ContainerCreateOptions {
+): ContainerCreateOptions {
   validateContainerConfig(config);
   const meta = config.metadata!;
   const linux = config.linux;
@@ -237,7 +236,7 @@ export function containerCreateOptions(
     [LABEL_IMAGE_NAME]: imageNameFor(config.image!.image, opts.image),
   };
   if (config.image!.user_specified_image) internal[LABEL_USER_IMAGE] = config.image!.user_specified_image;
-  const hostConfig: Dockerode.HostConfig = {
+  const hostConfig: HostConfig = {
     ...namespaceModes(config, opts.sandbox),
     CgroupParent: opts.sandbox.HostConfig?.CgroupParent ?? '',
     Binds: config.mounts.map(bindOf),
@@ -252,7 +251,7 @@ export function containerCreateOptions(
     ...(opts.sandbox.HostConfig?.Runtime ? { Runtime: opts.sandbox.HostConfig.Runtime } : {}),
     ...(opts.logConfig ? { LogConfig: opts.logConfig } : {}),
   };
-  const create: Dockerode.ContainerCreateOptions = {
+  const create: ContainerCreateOptions = {
     name: containerName({ name: meta.name, attempt: meta.attempt }, podOf(sandboxConfig, opts.sandbox)),
     Image: config.image!.image,
     Env: config.envs.map((kv) => `${kv.key}=${Buffer.isBuffer(kv.value) ? kv.value.toString('utf8') : String(kv.value)}`),

@@ -10,7 +10,7 @@ import type { Mount } from '../generated/runtime/v1/Mount.js';
 import type { MountPropagation__Output } from '../generated/runtime/v1/MountPropagation.js';
 import type { LinuxContainerResources } from '../generated/runtime/v1/LinuxContainerResources.js';
 import { Signal, type Signal__Output } from '../generated/runtime/v1/Signal.js';
-import type { ContainerRecord } from '../store/container-index.js';
+import type { ContainerRecord } from './engine.js';
 import { LABEL_IMAGE_NAME, LABEL_IMAGE_REF, LABEL_USER_IMAGE } from './container-spec.js';
 import { fromDockerLabels, LABEL_LOG_PATH, LABEL_SANDBOX_ID } from './labels.js';
 import { parseName } from './naming.js';

@@ -4,7 +4,6 @@
 // 0.2.6 and 0.4.0. Destroying the response stream makes dockerd abandon the pull.
 import type { Readable } from 'node:stream';
 import { deadlineExceeded } from '../errors.js';
-import { imagePullStalls } from '../metrics/index.js';
 
 /** The fields of one Docker pull progress line that tell whether it moved. */
 export interface PullProgressLine {
@@ -17,11 +16,12 @@ export class PullProgressWatchdog {
   private readonly last = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
-  /** `deadlineMs` 0 disables the watchdog. */
+  /** `deadlineMs` 0 disables the watchdog; `onStall` hears of every pull it cancels (metrics). */
   constructor(
     private readonly stream: Readable,
     private readonly deadlineMs: number,
     private readonly image: string,
+    private readonly onStall: () => void = () => undefined,
   ) {
     this.arm();
   }
@@ -45,7 +45,7 @@ export class PullProgressWatchdog {
     if (this.deadlineMs <= 0) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      imagePullStalls.inc();
+      this.onStall();
       this.stream.destroy(
         deadlineExceeded(
           `pull image "${this.image}" cancelled: no progress for ${this.deadlineMs / 1000}s (--image-pull-progress-deadline)`,

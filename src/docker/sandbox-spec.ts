@@ -1,7 +1,7 @@
 // PodSandboxConfig -> Docker create options of the pod's pause container. Pure translation:
 // the service decides the image, the Docker runtime, the network mode and the clamped OOM
 // score; this module only maps fields (security-profiles.ts reads a Localhost seccomp profile).
-import type Dockerode from 'dockerode';
+import type { ContainerCreateOptions, HostConfig } from './engine.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
 import { invalidArgument } from '../errors.js';
@@ -101,7 +101,7 @@ export function portBindings(config: PodSandboxConfig__Output): {
 }
 
 /** Docker create options of the pause container of a pod. */
-export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: SandboxSpecOptions): Dockerode.ContainerCreateOptions {
+export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: SandboxSpecOptions): ContainerCreateOptions {
   const meta = config.metadata!;
   const modes = namespaceModes(config);
   const hostNetwork = modes.network === 'NODE';
@@ -110,7 +110,7 @@ export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: San
   const internal: Record<string, string> = { [LABEL_TYPE]: TYPE_SANDBOX, [LABEL_PID_MODE]: modes.pid };
   if (opts.runtimeHandler) internal[LABEL_RUNTIME_HANDLER] = opts.runtimeHandler;
 
-  const hostConfig: Dockerode.HostConfig = {
+  const hostConfig: HostConfig = {
     NetworkMode: hostNetwork ? 'host' : opts.podNetworkMode,
     // Docker refuses port bindings in host mode; the ports are the node's there anyway.
     PortBindings: hostNetwork ? {} : bindings,
@@ -129,7 +129,7 @@ export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: San
   };
   if (opts.runtimeHandler) hostConfig.Runtime = opts.runtimeHandler;
 
-  const create: Dockerode.ContainerCreateOptions = {
+  const create: ContainerCreateOptions = {
     name: sandboxName({ name: meta.name, namespace: meta.namespace, uid: meta.uid, attempt: meta.attempt }),
     Image: opts.image,
     Labels: toDockerLabels(config.labels, config.annotations, internal),

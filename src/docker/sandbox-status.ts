@@ -7,7 +7,7 @@ import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandbox
 import type { PodSandboxState__Output } from '../generated/runtime/v1/PodSandboxState.js';
 import type { NamespaceOption } from '../generated/runtime/v1/NamespaceOption.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
-import type { ContainerRecord } from '../store/container-index.js';
+import type { ContainerRecord } from './engine.js';
 import { fromDockerLabels } from './labels.js';
 import { parseName } from './naming.js';
 import { LABEL_PID_MODE, LABEL_RUNTIME_HANDLER } from './sandbox-spec.js';

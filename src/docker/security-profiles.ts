@@ -11,7 +11,7 @@
 //    empty lists (privileged containers, procMount Unmasked) mean none.
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import type Dockerode from 'dockerode';
+import type { HostConfig } from './engine.js';
 import { invalidArgument } from '../errors.js';
 import type { SecurityProfile__Output } from '../generated/runtime/v1/SecurityProfile.js';
 import type { SELinuxOption__Output } from '../generated/runtime/v1/SELinuxOption.js';
@@ -103,7 +103,7 @@ export function profileSecurityOpts(fields: ProfileFields, where: string, seccom
  * Masked and read-only paths exactly as given (an empty list is an empty list to Docker: none).
  * Docker ignores both for privileged containers, as the CRI wants.
  */
-export function pathSettings(masked: string[], readonly: string[], where: string): Pick<Dockerode.HostConfig, 'MaskedPaths' | 'ReadonlyPaths'> {
+export function pathSettings(masked: string[], readonly: string[], where: string): Pick<HostConfig, 'MaskedPaths' | 'ReadonlyPaths'> {
   for (const [field, list] of [
     ['masked_paths', masked],
     ['readonly_paths', readonly],

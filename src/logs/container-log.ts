@@ -5,8 +5,8 @@
 // it is slowed by Docker's buffers, never by unbounded memory in the shim.
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type Dockerode from 'dockerode';
-import { isConnectionError, isDockerNotFound } from '../errors.js';
+import type { ContainerLogsOptions, Engine } from '../docker/engine.js';
+import { isConnectionError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { formatRecord, LineSplitter, MAX_RECORD_BYTES, nowRfc3339Nano, type LogEntry, type LogStream } from './cri-format.js';
 import { FrameParser, splitTimestamp } from './docker-frames.js';
@@ -21,7 +21,7 @@ const RECONNECT_DELAY_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ContainerLogOptions {
-  docker: Dockerode;
+  docker: Engine;
   containerId: string;
   path: string;
   tty: boolean;
@@ -127,27 +127,20 @@ export class ContainerLog {
   }
 
   private async containerState(): Promise<'running' | 'stopped' | 'gone'> {
-    try {
-      const info = await this.opts.docker.getContainer(this.opts.containerId).inspect();
-      return info.State.Running ? 'running' : 'stopped';
-    } catch (err) {
-      if (isDockerNotFound(err)) return 'gone';
-      throw err;
-    }
+    const info = await this.opts.docker.inspect(this.opts.containerId);
+    if (!info) return 'gone';
+    return info.State.Running ? 'running' : 'stopped';
   }
 
   private async logStream(follow: boolean): Promise<Readable> {
-    const container = this.opts.docker.getContainer(this.opts.containerId);
     // A tty has no frames to carry Docker's timestamps per message: stamp on arrival.
-    const options: Dockerode.ContainerLogsOptions = { stdout: true, stderr: true, timestamps: !this.opts.tty };
+    const options: ContainerLogsOptions = { stdout: true, stderr: true, timestamps: !this.opts.tty };
     if (this.opts.since) options.since = this.opts.since;
     // A second read only needs the tail: from a second before the newest message seen (never
     // before where a resumed file starts).
     const tail = this.newestTime ? Math.floor(Date.parse(this.newestTime) / 1000) - 1 : undefined;
     if (tail !== undefined && tail > Number(this.opts.since ?? 0)) options.since = tail;
-    if (follow) return (await container.logs({ ...options, follow: true })) as unknown as Readable;
-    // Without follow dockerode hands back the whole body as one Buffer.
-    return Readable.from([await container.logs({ ...options, follow: false })]);
+    return this.opts.docker.logs(this.opts.containerId, { ...options, follow });
   }
 
   /**

@@ -2,7 +2,7 @@
 // container's output has ended (or the container was removed).
 import { mkdir, open, rmdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type Dockerode from 'dockerode';
+import type { Engine } from '../docker/engine.js';
 import type { Logger } from '../logger.js';
 import { ContainerLog, LOG_FILE_MODE } from './container-log.js';
 
@@ -13,7 +13,7 @@ export class LogManager {
   private readonly logs = new Map<string, ContainerLog>();
 
   constructor(
-    private readonly docker: Dockerode,
+    private readonly docker: Engine,
     private readonly logger: Logger,
   ) {}
 

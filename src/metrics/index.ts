@@ -1,10 +1,12 @@
-// Prometheus metrics of the shim, all named docker_cri_shim_*. Other modules import the
-// gauges/counters they feed (streamingSessions, imagePullStalls) from here; the CRI server,
-// the Docker client and the container index are observed through their hooks in attach().
+// Prometheus metrics of the shim, all named docker_cri_shim_*. Nothing below imports this
+// module: the CRI server, the Docker gateway, the container index, the image service (pull
+// stalls) and the streaming server (sessions) are observed through their hooks in attach().
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DockerClient } from '../docker/client.js';
+import type { Engine } from '../docker/engine.js';
 import { Code } from '../errors.js';
 import type { CriServer } from '../server/grpc-server.js';
+import type { ImageService } from '../service/image.js';
+import type { StreamingService } from '../service/streaming.js';
 import type { ContainerIndex } from '../store/container-index.js';
 
 const PREFIX = 'docker_cri_shim_';
@@ -64,7 +66,7 @@ let criStreams: (() => Map<string, number>) | undefined;
  * Streaming sessions open, by kind. The CRI's server-streaming RPCs (GetContainerEvents, ...)
  * are counted at scrape time; the exec/attach/port-forward server inc()s and dec()s its kinds.
  */
-export const streamingSessions = new Gauge({
+const streamingSessions = new Gauge({
   name: `${PREFIX}streaming_sessions`,
   help: 'Streaming sessions open, by kind (CRI streaming RPC name, or exec, attach, portforward).',
   labelNames: ['kind'] as const,
@@ -75,7 +77,7 @@ export const streamingSessions = new Gauge({
 });
 
 /** Pulls cancelled by --image-pull-progress-deadline. */
-export const imagePullStalls = new Counter({
+const imagePullStalls = new Counter({
   name: `${PREFIX}image_pull_stalled_total`,
   help: 'Image pulls cancelled because they made no progress within --image-pull-progress-deadline.',
   registers: [registry],
@@ -90,14 +92,16 @@ const buildInfo = new Gauge({
 
 export interface MetricSources {
   server: CriServer;
-  docker: DockerClient;
+  docker: Engine;
   index: ContainerIndex;
+  images: Pick<ImageService, 'onPullStall'>;
+  streaming: Pick<StreamingService, 'onSession'>;
   version: string;
   commit: string;
 }
 
 /** Hooks the metrics into the running parts; called once at start when metrics are on. */
-export function attach({ server, docker, index, version, commit }: MetricSources): void {
+export function attach({ server, docker, index, images, streaming, version, commit }: MetricSources): void {
   // Node process metrics start here, not at import: a shim without --metrics-bind-addr pays nothing.
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   buildInfo.set({ version, commit }, 1);
@@ -108,6 +112,8 @@ export function attach({ server, docker, index, version, commit }: MetricSources
     if (code !== Code.OK) rpcErrors.inc({ method, code: codeName });
     rpcDuration.observe({ method }, ms / 1000);
   });
+  images.onPullStall(() => imagePullStalls.inc());
+  streaming.onSession((kind, delta) => (delta > 0 ? streamingSessions.inc({ kind }) : streamingSessions.dec({ kind })));
   docker.onCall((operation, ms, ok) => {
     dockerRequests.inc({ operation, result: ok ? 'ok' : 'error' });
     dockerDuration.observe({ operation }, ms / 1000);

@@ -1,6 +1,6 @@
 // Picks the pod network from the flags: CNI plugins (cri-dockerd's default) or, with an empty
 // or no-op --network-plugin, Docker's own bridge.
-import type { Config } from '../config.js';
+import { requestTimeoutMs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CniNetworkManager } from './cni/manager.js';
 import { DockerBridgeNetwork } from './docker-bridge.js';
@@ -19,7 +19,7 @@ export function createNetworkManager(config: Config, podCidr: () => string, logg
     dualStack: config.ipv6DualStack,
     // The kubelet gives up on a RunPodSandbox after its own runtime request timeout (2m by
     // default): the plugins get the same budget, so their failure is the one reported.
-    timeoutMs: config.runtimeRequestTimeoutMs,
+    timeoutMs: requestTimeoutMs(config),
     logger: logger.child({ network: 'cni' }),
   });
 }

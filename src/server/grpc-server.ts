@@ -4,7 +4,7 @@ import { mkdir, unlink, chmod, stat } from 'node:fs/promises';
 import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CriError, Code, toCriError } from '../errors.js';
+import { CriError, Code, deadlineExceeded, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadCri } from '../proto.js';
 import { listenFds } from '../systemd.js';
@@ -93,10 +93,18 @@ export class CriServer {
   private context(method: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
     const id = ++nextCallId;
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new Error('call cancelled by client')));
+    call.on('cancelled', () => controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call')));
+    // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes; the signal
+    // makes the work under way (Docker requests among it) stop then too.
+    const deadline = call.getDeadline();
+    const left = (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
+    const timer = Number.isFinite(left)
+      ? setTimeout(() => controller.abort(deadlineExceeded(`the call's deadline passed`)), Math.max(0, left))
+      : undefined;
+    timer?.unref();
     const ctx: CallContext = { method, logger: this.opts.logger.child({ method, id }), signal: controller.signal };
     this.running++;
-    return { ctx, controller };
+    return { ctx, controller, done: () => clearTimeout(timer) };
   }
 
   private finish(ctx: CallContext, started: number, err: unknown): grpc.ServiceError | null {
@@ -123,13 +131,14 @@ export class CriServer {
 
   private wrapUnary(method: string): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
-      const { ctx } = this.context(method, call);
+      const { ctx, done } = this.context(method, call);
       const started = performance.now();
       const handler = this.handlerFor(method);
       const run = handler
         ? // A handler that throws before returning its promise still ends up in .then below.
           new Promise<unknown>((resolve) => resolve((handler as (req: unknown, ctx: CallContext) => Promise<unknown>)(call.request, ctx)))
         : Promise.reject(this.unimplemented(method));
+      void run.finally(done).catch(() => undefined);
       run.then(
         (res) => callback(this.finish(ctx, started, undefined), res),
         (err: unknown) => callback(this.finish(ctx, started, err ?? new Error('unknown failure'))),
@@ -139,7 +148,7 @@ export class CriServer {
 
   private wrapStreaming(method: string): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
-      const { ctx, controller } = this.context(method, call);
+      const { ctx, controller, done } = this.context(method, call);
       const open = { method, controller, call };
       this.streams.add(open);
       const started = performance.now();
@@ -154,6 +163,7 @@ export class CriServer {
             resolve((handler as (req: unknown, s: typeof stream, ctx: CallContext) => Promise<void>)(call.request, stream, ctx)),
           )
         : Promise.reject(this.unimplemented(method));
+      void run.finally(done).catch(() => undefined);
       run.then(
         () => {
           this.streams.delete(open);

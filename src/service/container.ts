@@ -3,8 +3,7 @@
 // index; every change the shim makes refreshes the index before the RPC returns.
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import type Dockerode from 'dockerode';
-import type { DockerClient } from '../docker/client.js';
+import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
 import {
@@ -16,19 +15,14 @@ import {
   userFromConfig,
   userFromProcStatus,
 } from '../docker/container-status.js';
-import { capabilitiesFromAll, missingForPrivileged } from '../docker/capabilities.js';
+import { capabilitiesFromAll, privilegedMissing } from '../docker/capabilities.js';
 import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
 import {
   alreadyExists,
   Code,
   CriError,
-  dockerMessage,
   failedPrecondition,
   invalidArgument,
-  isDockerAlreadyDone,
-  isDockerConflict,
-  isDockerNotFound,
-  isDockerNotModified,
   notFound,
   toCriError,
 } from '../errors.js';
@@ -51,11 +45,8 @@ export class ContainerService {
   private readonly users = new Map<string, ContainerUser | null>();
   /** Capabilities of the bounding set that this dockerd refuses by name. */
   private readonly unknownCaps = new Set<string>();
-  /** Docker's log settings for new containers (from docker info, once). */
-  private logConfig: Promise<DockerLogConfig | undefined> | undefined;
-
   constructor(
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly images: ImageService,
     private readonly logs: LogManager,
@@ -64,28 +55,21 @@ export class ContainerService {
     index.on('removed', (id) => this.users.delete(id));
   }
 
-  /** Docker's log settings for new containers, from the daemon's default logging driver (asked once). */
-  private dockerLogConfig(): Promise<DockerLogConfig | undefined> {
-    this.logConfig ??= this.docker
-      .call('system.info', (d) => d.info() as Promise<{ LoggingDriver?: string }>, 'docker info')
-      .then((i) => dockerLogConfig(i.LoggingDriver))
-      .catch((err: unknown) => {
-        this.logConfig = undefined;
-        throw err;
-      });
-    return this.logConfig;
+  /** Docker's log settings for new containers, from the daemon's default logging driver (cached `docker info`). */
+  private async dockerLogConfig(call: CallOptions): Promise<DockerLogConfig | undefined> {
+    return dockerLogConfig((await this.docker.info(call)).LoggingDriver);
   }
 
-  async create(req: CreateContainerRequest__Output): Promise<string> {
+  async create(req: CreateContainerRequest__Output, call: CallOptions = {}): Promise<string> {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is empty');
     validateContainerConfig(req.config);
     const config = req.config;
-    const sandbox = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox');
+    const sandbox = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox', call);
     if (!sandbox.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandbox.Id} is not ready (its pause container is ${sandbox.State?.Status ?? 'unknown'})`);
     }
     const spec = config.image!.image;
-    const image = await this.images.inspect(spec);
+    const image = await this.images.inspect(spec, call);
     if (!image) throw notFound(`image "${spec}" not found: pull it before CreateContainer`);
     await Promise.all([
       ...config.mounts.map((m, i) => this.checkHostPath(m.host_path, `config.mounts[${i}].host_path`)),
@@ -93,7 +77,7 @@ export class ContainerService {
     ]);
 
     const limits = hostLimits();
-    if (config.linux?.security_context?.privileged) await this.checkPrivileged(limits.boundingSet);
+    if (config.linux?.security_context?.privileged) this.checkPrivileged();
     const logPath = criLogPath(req.sandbox_config?.log_directory ?? '', config.log_path);
     const options = containerCreateOptions(config, req.sandbox_config, {
       sandbox,
@@ -101,7 +85,7 @@ export class ContainerService {
       logPath,
       boundingSet: limits.boundingSet,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
-      logConfig: await this.dockerLogConfig(),
+      logConfig: await this.dockerLogConfig(call),
     });
 
     let undoLogFile: (() => Promise<void>) | undefined;
@@ -112,7 +96,7 @@ export class ContainerService {
     }
     let id: string;
     try {
-      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet));
+      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet), call);
     } catch (err) {
       // Nothing half-made stays behind: the container was not created, so neither is its log.
       await undoLogFile?.();
@@ -136,40 +120,29 @@ export class ContainerService {
    * know (20.10 predates CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE) are left out and
    * remembered, so only the first such create pays a refused request.
    */
-  private async createNamed(options: Dockerode.ContainerCreateOptions, fromAll: ReadonlySet<string>): Promise<string> {
+  private async createNamed(options: ContainerCreateOptions, fromAll: ReadonlySet<string>, call: CallOptions): Promise<string> {
     const name = options.name!;
     const hc = options.HostConfig!;
     let conflicts = 0;
     for (;;) {
       if (Array.isArray(hc.CapAdd)) hc.CapAdd = (hc.CapAdd as string[]).filter((c) => !(fromAll.has(c) && this.unknownCaps.has(c)));
-      try {
-        const c = await this.docker.raw('container.create', (d) => d.createContainer(options));
-        return c.id;
-      } catch (err) {
-        const unknownCap = /unknown capability: "?(CAP_[A-Z_0-9]+)/.exec(dockerMessage(err))?.[1];
-        if (unknownCap && fromAll.has(unknownCap) && !this.unknownCaps.has(unknownCap)) {
-          this.logger.info({ capability: unknownCap }, 'Docker does not know this capability; leaving it out of "ALL"');
-          this.unknownCaps.add(unknownCap);
-          continue;
-        }
-        if (!isDockerConflict(err) || conflicts++ > 0) throw toCriError(err, `create container ${name}`);
+      const created = await this.docker.createContainer(options, call);
+      if (created.kind === 'created') return created.id;
+      if (created.kind === 'unknown-capability' && fromAll.has(created.capability) && !this.unknownCaps.has(created.capability)) {
+        this.logger.info({ capability: created.capability }, 'Docker does not know this capability; leaving it out of "ALL"');
+        this.unknownCaps.add(created.capability);
+        continue;
       }
-      const existing = await this.docker
-        .raw('container.inspect', (d) => d.getContainer(name).inspect())
-        .catch((err: unknown) => {
-          if (isDockerNotFound(err)) return undefined;
-          throw toCriError(err, `inspect container ${name}`);
-        });
-      if (existing?.State?.Running) throw alreadyExists(`container ${name} already exists and is running (${existing.Id})`);
-      if (existing) {
-        this.logger.info({ name, id: existing.Id }, 'removing a leftover container of the same name before creating');
-        await this.docker
-          .raw('container.remove', (d) => d.getContainer(existing.Id).remove({ force: true, v: true }))
-          .catch((err: unknown) => {
-            if (!isDockerNotFound(err)) throw toCriError(err, `remove leftover container ${name}`);
-          });
-        this.index.forget(existing.Id);
+      if (created.kind !== 'conflict' || conflicts++ > 0) {
+        const fail = { conflict: alreadyExists, 'no-image': notFound, 'unknown-capability': invalidArgument }[created.kind];
+        throw fail(`create container ${name}: ${created.message}`);
       }
+      const leftover = await clearLeftover(this.docker, name, call, async (record) => {
+        this.logger.info({ name, id: record.Id }, 'removing a leftover container of the same name before creating');
+        await this.docker.remove(record.Id, call);
+        this.index.forget(record.Id);
+      });
+      if (leftover.kind === 'running') throw alreadyExists(`container ${name} already exists and is running (${leftover.record.Id})`);
     }
   }
 
@@ -184,10 +157,8 @@ export class ContainerService {
   }
 
   /** Docker's privileged mode asks for every capability the kernel has; say why it cannot work here. */
-  private async checkPrivileged(boundingSet: readonly string[]): Promise<void> {
-    const last = Number((await readFile('/proc/sys/kernel/cap_last_cap', 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(last)) return;
-    const missing = missingForPrivileged(boundingSet, last);
+  private checkPrivileged(): void {
+    const missing = privilegedMissing();
     if (missing.length > 0) {
       throw failedPrecondition(
         `privileged containers cannot run on this host: Docker grants them every capability, and the capability bounding set of root here lacks ${missing.join(', ')} (an environment limit; add the capabilities a container needs with add_capabilities instead)`,
@@ -195,8 +166,8 @@ export class ContainerService {
     }
   }
 
-  async start(idOrPrefix: string): Promise<void> {
-    const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
+  async start(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
+    const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container', call);
     const id = record.Id;
     if (containerState(record) === 'CONTAINER_EXITED') {
       throw failedPrecondition(`container ${id} has exited; create a new one instead of starting it again`);
@@ -207,14 +178,13 @@ export class ContainerService {
     if (!sandbox?.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandboxId} of container ${id} is ${sandbox ? 'not ready' : 'gone'}`);
     }
+    // Already running is what the caller wants.
     try {
-      await this.docker.raw('container.start', (d) => d.getContainer(id).start());
+      const started = await this.docker.start(id, call);
+      if (started.kind === 'absent') throw notFound(`start container ${id}: no such container`);
     } catch (err) {
-      // 304: already running, which is what the caller wants.
-      if (!isDockerNotModified(err)) {
-        await this.reread(id);
-        throw toCriError(err, `start container ${id}`);
-      }
+      await this.reread(id);
+      throw err;
     }
     const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
     if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
@@ -222,32 +192,22 @@ export class ContainerService {
   }
 
   /** Stops with the grace period (StopSignal, then SIGKILL); a gone or stopped container is success. */
-  async stop(idOrPrefix: string, timeoutSeconds: number): Promise<void> {
-    const record = await this.findForCleanup(idOrPrefix);
+  async stop(idOrPrefix: string, timeoutSeconds: number, call: CallOptions = {}): Promise<void> {
+    const record = await this.findForCleanup(idOrPrefix, call);
     if (!record) return;
-    if (record.State?.Running) {
-      await this.docker.apiVersion();
-      // Not through the request queue: a grace period may outlast the per-request timeout.
-      try {
-        await this.docker.docker.getContainer(record.Id).stop({ t: Math.max(0, Math.floor(timeoutSeconds)) });
-      } catch (err) {
-        if (!isDockerAlreadyDone(err)) throw toCriError(err, `stop container ${record.Id}`);
-      }
-    }
+    // Stopped, already stopped or gone: all are success. The Engine gives a stop the grace
+    // period plus the request timeout, outside its queue.
+    if (record.State?.Running) await this.docker.stop(record.Id, timeoutSeconds, call);
     await this.reread(record.Id);
   }
 
   /** Removes the container, running or not; a gone one is success. Its CRI log file stays for the kubelet. */
-  async remove(idOrPrefix: string): Promise<void> {
-    const record = await this.findForCleanup(idOrPrefix);
+  async remove(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
+    const record = await this.findForCleanup(idOrPrefix, call);
     if (!record) return;
-    try {
-      await this.docker.raw('container.remove', (d) => d.getContainer(record.Id).remove({ force: true, v: true }));
-    } catch (err) {
-      // 409 "removal already in progress": someone else is removing it, which is what we want.
-      if (!isDockerNotFound(err) && !isDockerConflict(err)) throw toCriError(err, `remove container ${record.Id}`);
-      if (isDockerConflict(err)) this.logger.debug({ id: record.Id, reason: dockerMessage(err) }, 'container removal already in progress');
-    }
+    // Removed, gone, or being removed by another call: all are what we want.
+    const removed = await this.docker.remove(record.Id, call);
+    if (removed.kind === 'removal-in-progress') this.logger.debug({ id: record.Id }, 'container removal already in progress');
     // The output stream ends with the container; let the follower write what it still holds.
     await this.logs.settled(record.Id, LOG_SETTLE_MS);
     await this.logs.stop(record.Id);
@@ -255,9 +215,9 @@ export class ContainerService {
   }
 
   /** The container for Stop/Remove, or undefined when it is already gone (both are idempotent). */
-  private async findForCleanup(idOrPrefix: string): Promise<ContainerRecord | undefined> {
+  private async findForCleanup(idOrPrefix: string, call?: CallOptions): Promise<ContainerRecord | undefined> {
     try {
-      return await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
+      return await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container', call);
     } catch (err) {
       if (err instanceof CriError && err.code === Code.NOT_FOUND && !/ambiguous/.test(err.message)) return undefined;
       throw err;
@@ -288,6 +248,8 @@ export class ContainerService {
     }
     const status = toContainerStatus(record, await this.userOf(record));
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
+    const oom = await liveOomScoreAdj(record);
+    if (oom !== undefined && status.resources?.linux) status.resources.linux.oom_score_adj = oom;
     return { status, info: verbose ? containerVerboseInfo(record) : {} };
   }
 
@@ -312,15 +274,26 @@ export class ContainerService {
   /** A file of the container's filesystem (works stopped or created); "" when it has none. */
   private async containerFile(id: string, path: string): Promise<string> {
     try {
-      const stream = await this.docker.raw('container.archive', (d) => d.getContainer(id).getArchive({ path }));
+      const stream = await this.docker.getArchive(id, path);
+      if (!stream) return '';
       const chunks: Buffer[] = [];
       for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
       return firstFileOfTar(Buffer.concat(chunks)) ?? '';
     } catch (err) {
-      if (isDockerNotFound(err)) return '';
       throw toCriError(err, `read ${path} of container ${id}`);
     }
   }
+}
+
+/**
+ * The running process's oom_score_adj: UpdateContainerResources writes it to the processes, and
+ * Docker's record keeps the creation value, so the record alone would report a stale one.
+ */
+async function liveOomScoreAdj(record: ContainerRecord): Promise<number | undefined> {
+  if (!record.State?.Running || !(record.State.Pid > 0)) return undefined;
+  const text = await readFile(`/proc/${record.State.Pid}/oom_score_adj`, 'utf8').catch(() => undefined);
+  const value = Number(text?.trim());
+  return text !== undefined && Number.isInteger(value) ? value : undefined;
 }
 
 /** log_directory + log_path, or "" when either is missing; the file must stay inside the directory. */

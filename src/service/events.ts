@@ -3,7 +3,13 @@ import { ContainerEventHub, type EventSource } from '../events/container-events.
 import { resourceExhausted } from '../errors.js';
 import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEventResponse.js';
 import type { Logger } from '../logger.js';
-import type { ResponseStream } from '../server/cri-types.js';
+
+/** Where events go: the gRPC layer's response stream, seen from below. */
+export interface EventSink {
+  /** False when the transport's buffer is full: wait for onceDrained. */
+  write(message: ContainerEventResponse): boolean;
+  onceDrained(listener: () => void): void;
+}
 
 /**
  * Events kept per subscriber while its transport buffer is full. A subscriber further behind
@@ -28,7 +34,7 @@ export class EventsService {
    * Honours the stream's backpressure: while it is full, events wait in a queue of at most
    * queueLimit; one more ends the call with RESOURCE_EXHAUSTED naming the limit.
    */
-  stream(out: ResponseStream<ContainerEventResponse>, signal: AbortSignal): Promise<void> {
+  stream(out: EventSink, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return resolve();
       const queue: ContainerEventResponse[] = [];

@@ -1,10 +1,9 @@
 // Images: lookup, pull (with registry credentials), list, status, removal, and the image
 // filesystem's usage, all on Docker's image API. Other services resolve images through
 // inspect()/ensure() here so that every image reference is read the same way.
-import type Dockerode from 'dockerode';
 import type { Readable } from 'node:stream';
 import { PullProgressWatchdog, type PullProgressLine } from '../docker/pull-progress.js';
-import type { DockerClient } from '../docker/client.js';
+import { pullFailure, type CallOptions, type Engine, type ImageRecord, type ImageSummary } from '../docker/engine.js';
 import type { Logger } from '../logger.js';
 import type { AuthConfig__Output } from '../generated/runtime/v1/AuthConfig.js';
 import type { Image } from '../generated/runtime/v1/Image.js';
@@ -13,18 +12,7 @@ import type { ImageFsInfoResponse } from '../generated/runtime/v1/ImageFsInfoRes
 import { parseImageRef, repositoryOf, fullImageId } from '../docker/image-ref.js';
 import { encodeRegistryAuth, toDockerAuth } from '../docker/registry-auth.js';
 import { diskUsage, type DiskUsage } from '../docker/layer-usage.js';
-import {
-  CriError,
-  Code,
-  failedPrecondition,
-  invalidArgument,
-  isDockerConflict,
-  isDockerNotFound,
-  notFound,
-  toCriError,
-  dockerMessage,
-  isDockerHttpError,
-} from '../errors.js';
+import { CriError, Code, failedPrecondition, invalidArgument, notFound, toCriError } from '../errors.js';
 
 /** One line of Docker's pull progress stream; the last one carries the error of a failed pull. */
 interface PullProgress extends PullProgressLine {
@@ -47,11 +35,6 @@ interface DockerImageNames {
   Size: number;
 }
 
-/** Docker's wording when the registry has no such repository, tag or digest. */
-const MISSING_IMAGE = /manifest unknown|manifest for .* not found|not found: manifest|repository does not exist|name unknown|no such image/i;
-/** Docker's wording when the registry refused the credentials (or their absence). */
-const AUTH_FAILED = /no basic auth credentials|unauthorized|authentication required|access denied|denied:/i;
-
 /** Docker 20.10 lists untagged images with these placeholder names. */
 const NO_TAG = '<none>:<none>';
 const NO_DIGEST = '<none>@<none>';
@@ -61,36 +44,37 @@ export class ImageService {
   private readonly facts = new Map<string, ImageFacts>();
   /** Keyed by layer directory: image layers are read-only, so a layer is walked once. */
   private readonly layerUsages = new Map<string, Promise<DiskUsage | undefined>>();
+  private readonly pullStallListeners: Array<() => void> = [];
 
   constructor(
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly logger: Logger,
     /** --image-pull-progress-deadline; 0 = never cancel. */
     private readonly pullProgressDeadlineMs = 0,
   ) {}
 
+  /** Pulls cancelled by --image-pull-progress-deadline are reported here (metrics hook in). */
+  onPullStall(listener: () => void): void {
+    this.pullStallListeners.push(listener);
+  }
+
   /**
    * The image `ref` names (name, name:tag, name@digest, full or unique short id), or
    * undefined when Docker has none.
    */
-  async inspect(ref: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+  async inspect(ref: string, call?: CallOptions): Promise<ImageRecord | undefined> {
     if (ref === '') throw invalidArgument('image reference is empty');
-    try {
-      const info = await this.docker.raw('image.inspect', (d) => d.getImage(ref).inspect());
-      this.remember(info);
-      return info;
-    } catch (err) {
-      if (isDockerNotFound(err)) return undefined;
-      throw toCriError(err, `inspect image "${ref}"`);
-    }
+    const info = await this.docker.inspectImage(ref, call);
+    if (info) this.remember(info);
+    return info;
   }
 
   /** The image `ref` names, pulled first when Docker does not have it. */
-  async ensure(ref: string, auth?: AuthConfig__Output | null): Promise<Dockerode.ImageInspectInfo> {
-    const present = await this.inspect(ref);
+  async ensure(ref: string, auth?: AuthConfig__Output | null, call: CallOptions = {}): Promise<ImageRecord> {
+    const present = await this.inspect(ref, call);
     if (present) return present;
-    const id = await this.pull(ref, auth ?? undefined);
-    const pulled = await this.inspect(id);
+    const id = await this.pull(ref, auth ?? undefined, call.signal);
+    const pulled = await this.inspect(id, call);
     if (!pulled) throw notFound(`image "${ref}" was pulled as ${id} but is gone again`);
     return pulled;
   }
@@ -111,13 +95,16 @@ export class ImageService {
     }
     const what = `pull image "${ref}"`;
     // A digest goes in `tag`: Docker pulls repo@digest when the tag parses as a digest.
-    const opts: Record<string, unknown> = { fromImage: repositoryOf(parsed), tag: parsed.digest ?? parsed.tag ?? 'latest' };
-    if (dockerAuth) opts.authconfig = { base64: encodeRegistryAuth(dockerAuth) };
-    if (signal) opts.abortSignal = signal;
+    const opts = {
+      fromImage: repositoryOf(parsed),
+      tag: parsed.digest ?? parsed.tag ?? 'latest',
+      registryAuth: dockerAuth ? encodeRegistryAuth(dockerAuth) : undefined,
+      what,
+    };
     let failure: string | undefined;
     try {
-      const stream = await this.docker.raw('image.pull', (d) => d.createImage(opts) as Promise<Readable>);
-      const watchdog = new PullProgressWatchdog(stream, this.pullProgressDeadlineMs, ref);
+      const stream = await this.docker.pull(opts, { signal });
+      const watchdog = new PullProgressWatchdog(stream, this.pullProgressDeadlineMs, ref, () => this.pullStallListeners.forEach((l) => l()));
       try {
         failure = await readPullStream(stream, (msg) => watchdog.observe(msg));
       } finally {
@@ -125,29 +112,29 @@ export class ImageService {
       }
     } catch (err) {
       if (signal?.aborted) throw new CriError(Code.CANCELLED, `${what}: the client went away; Docker stops the pull`);
-      throw pullError(what, err);
+      throw toCriError(err, what);
     }
-    if (failure !== undefined) throw pullError(what, failure);
+    if (failure !== undefined) throw pullFailure(what, failure);
     const pulled = repositoryOf(parsed) + (parsed.digest ? `@${parsed.digest}` : `:${parsed.tag ?? 'latest'}`);
-    const image = await this.inspect(pulled);
+    const image = await this.inspect(pulled, { signal });
     if (!image) throw notFound(`${what}: Docker reported success but has no image "${pulled}"`);
     return image.Id;
   }
 
   /** ImageStatus: an absent image is an empty answer, not an error. */
-  async status(ref: string, verbose: boolean): Promise<ImageStatusResponse> {
-    const info = await this.inspect(ref);
+  async status(ref: string, verbose: boolean, call?: CallOptions): Promise<ImageStatusResponse> {
+    const info = await this.inspect(ref, call);
     if (!info) return { image: null, info: {} };
     return { image: toCriImage(info, info.Config?.User ?? ''), info: verbose ? { info: JSON.stringify(info) } : {} };
   }
 
   /** Every image, or only the one `ref` names (name, tag, digest or id) when given. */
-  async list(ref?: string): Promise<Image[]> {
+  async list(ref?: string, call?: CallOptions): Promise<Image[]> {
     if (ref) {
-      const info = await this.inspect(ref);
+      const info = await this.inspect(ref, call);
       return info ? [toCriImage(info, info.Config?.User ?? '')] : [];
     }
-    const summaries = await this.summaries();
+    const summaries = await this.summaries(call);
     const facts = await this.factsFor(summaries);
     return summaries.map((s, i) => toCriImage(s, facts[i]?.user ?? ''));
   }
@@ -157,14 +144,10 @@ export class ImageService {
    * one tag of a multi-tag image removes the image). Absent is success; an image a container
    * uses is refused before anything is untagged.
    */
-  async remove(ref: string): Promise<void> {
-    const image = await this.inspect(ref);
+  async remove(ref: string, call?: CallOptions): Promise<void> {
+    const image = await this.inspect(ref, call);
     if (!image) return;
-    const users = await this.docker.call(
-      'container.list',
-      (d) => d.listContainers({ all: true, filters: { ancestor: [image.Id] } }),
-      `list containers using image ${image.Id}`,
-    );
+    const users = await this.docker.list({ ancestor: [image.Id] }, call);
     if (users.length > 0) {
       const names = users.map((c) => `${c.Names[0]?.replace(/^\//, '') ?? ''} (${c.Id.slice(0, 12)}, ${c.State})`).join(', ');
       throw failedPrecondition(`cannot remove image "${ref}" (${image.Id}): in use by container${users.length > 1 ? 's' : ''} ${names}`);
@@ -172,7 +155,7 @@ export class ImageService {
     // Untagging the last name deletes the image; deleting by id with several names would need
     // force, which Docker also applies to stopped containers' images.
     for (const name of [...(image.RepoTags ?? []), ...(image.RepoDigests ?? []), image.Id]) {
-      if (await this.deleteName(ref, image.Id, name)) break;
+      if (await this.deleteName(ref, image.Id, name, call)) break;
     }
     this.facts.delete(image.Id);
   }
@@ -184,7 +167,7 @@ export class ImageService {
    * filesystem is reported (the kubelet then treats both as one).
    */
   async fsInfo(): Promise<ImageFsInfoResponse> {
-    const info = await this.docker.call('system.info', (d) => d.info() as Promise<{ DockerRootDir: string; Driver: string }>);
+    const info = await this.docker.info();
     const summaries = await this.summaries();
     const facts = await this.factsFor(summaries);
     const dirs = new Set(facts.flatMap((f) => f?.layerDirs ?? []));
@@ -225,19 +208,19 @@ export class ImageService {
     };
   }
 
-  private summaries(): Promise<Dockerode.ImageInfo[]> {
-    return this.docker.call('image.list', (d) => d.listImages(), 'list images');
+  private summaries(call?: CallOptions): Promise<ImageSummary[]> {
+    return this.docker.listImages(call);
   }
 
   /** Facts of each listed image, inspecting only ids not seen before; forgets vanished ids. */
-  private async factsFor(summaries: Dockerode.ImageInfo[]): Promise<(ImageFacts | undefined)[]> {
+  private async factsFor(summaries: ImageSummary[]): Promise<(ImageFacts | undefined)[]> {
     const listed = new Set(summaries.map((s) => s.Id));
     for (const id of this.facts.keys()) if (!listed.has(id)) this.facts.delete(id);
     await Promise.all(summaries.filter((s) => !this.facts.has(s.Id)).map((s) => this.inspect(s.Id)));
     return summaries.map((s) => this.facts.get(s.Id));
   }
 
-  private remember(info: Dockerode.ImageInspectInfo): void {
+  private remember(info: ImageRecord): void {
     if (this.facts.has(info.Id)) return;
     const data = (info.GraphDriver?.Data ?? {}) as Record<string, string | undefined>;
     const layerDirs = [data.UpperDir, ...(data.LowerDir ?? '').split(':'), data.Dir].filter((d): d is string => !!d);
@@ -245,15 +228,11 @@ export class ImageService {
   }
 
   /** Deletes one name (or the id) of an image; true once Docker reports the image itself deleted. */
-  private async deleteName(ref: string, id: string, name: string): Promise<boolean> {
-    try {
-      const records = await this.docker.raw('image.remove', (d) => d.getImage(name).remove() as Promise<{ Deleted?: string }[]>);
-      return records.some((r) => r.Deleted === id);
-    } catch (err) {
-      if (isDockerNotFound(err)) return name === id;
-      if (isDockerConflict(err)) throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${dockerMessage(err)}`);
-      throw toCriError(err, `remove image "${ref}" (${name})`);
-    }
+  private async deleteName(ref: string, id: string, name: string, call?: CallOptions): Promise<boolean> {
+    const removed = await this.docker.removeImage(name, call);
+    if (removed.kind === 'absent') return name === id;
+    if (removed.kind === 'conflict') throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${removed.message}`);
+    return removed.deleted.includes(id);
   }
 }
 
@@ -304,13 +283,4 @@ async function readPullStream(stream: Readable, onProgress: (msg: PullProgress) 
   }
   consider(buffered);
   return failure;
-}
-
-/** A failed pull as a CRI error naming the image: NotFound when Docker says it does not exist. */
-function pullError(what: string, err: unknown): CriError {
-  if (typeof err !== 'string' && !isDockerHttpError(err)) return toCriError(err, what);
-  const reason = typeof err === 'string' ? err : dockerMessage(err);
-  if (MISSING_IMAGE.test(reason)) return notFound(`${what}: ${reason}`);
-  if (AUTH_FAILED.test(reason)) return new CriError(Code.PERMISSION_DENIED, `${what}: ${reason}`);
-  return typeof err === 'string' ? new CriError(Code.UNKNOWN, `${what}: ${reason}`) : toCriError(err, what);
 }

@@ -8,8 +8,8 @@
 //  - hugepage limits cannot be set at all: a non-zero one is InvalidArgument. Zero is what the
 //    kubelet sends for every page size a pod does not ask for, and matches what Docker applies.
 import { writeFileSync } from 'node:fs';
-import type Dockerode from 'dockerode';
-import type { DockerClient } from '../docker/client.js';
+import type { HostConfig } from '../docker/engine.js';
+import type { CallOptions, Engine } from '../docker/engine.js';
 import { clampOomScoreAdj } from '../docker/host-limits.js';
 import { refuseHugepageLimits } from '../docker/resource-limits.js';
 import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
@@ -23,7 +23,7 @@ import { hasV2File, procsOf, writeV2File, type CgroupReader } from '../stats/cgr
 
 /** The fields of Docker's POST /containers/{id}/update this shim sets. */
 export type DockerUpdate = Pick<
-  Dockerode.HostConfig,
+  HostConfig,
   'CpuShares' | 'CpuPeriod' | 'CpuQuota' | 'CpusetCpus' | 'CpusetMems' | 'Memory' | 'MemorySwap'
 >;
 
@@ -62,24 +62,24 @@ export function dockerUpdateOf(r: LinuxContainerResources__Output, where: string
 
 export class ResourcesService {
   constructor(
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly cgroups: CgroupReader,
     private readonly logger: Logger,
   ) {}
 
-  async updateContainer(req: UpdateContainerResourcesRequest__Output): Promise<void> {
-    const record = await this.index.resolve(req.container_id, TYPE_CONTAINER, 'container');
+  async updateContainer(req: UpdateContainerResourcesRequest__Output, call: CallOptions = {}): Promise<void> {
+    const record = await this.index.resolve(req.container_id, TYPE_CONTAINER, 'container', call);
     if (req.windows) throw invalidArgument('windows: Windows resources on a Linux container');
     if (!req.linux) return;
     const r = req.linux;
     const update = dockerUpdateOf(r, 'linux');
     const unified = Object.entries(r.unified ?? {});
     if (unified.length) this.checkUnified(record, unified, 'linux');
-    await this.apply(record, update);
+    await this.apply(record, update, call);
     if (num(r.oom_score_adj)) this.applyOomScoreAdj(record, num(r.oom_score_adj));
     for (const [key, value] of unified) this.writeUnified(record, key, value);
-    await this.index.refresh(record.Id);
+    await this.index.refresh(record.Id, call);
   }
 
   /**
@@ -87,21 +87,17 @@ export class ResourcesService {
    * CPU and memory settings so Docker's view of the pod matches. The overhead is already in the
    * pod cgroup the kubelet sized; it is validated, not applied twice.
    */
-  async updateSandbox(req: UpdatePodSandboxResourcesRequest__Output): Promise<void> {
-    const sandbox = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox');
+  async updateSandbox(req: UpdatePodSandboxResourcesRequest__Output, call: CallOptions = {}): Promise<void> {
+    const sandbox = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox', call);
     if (req.overhead) dockerUpdateOf(req.overhead, 'overhead');
     if (!req.resources) return;
-    await this.apply(sandbox, dockerUpdateOf(req.resources, 'resources'));
-    await this.index.refresh(sandbox.Id);
+    await this.apply(sandbox, dockerUpdateOf(req.resources, 'resources'), call);
+    await this.index.refresh(sandbox.Id, call);
   }
 
-  private async apply(record: ContainerRecord, update: DockerUpdate): Promise<void> {
+  private async apply(record: ContainerRecord, update: DockerUpdate, call?: CallOptions): Promise<void> {
     if (Object.keys(update).length === 0) return;
-    const res = await this.docker.call(
-      'container.update',
-      (d) => d.getContainer(record.Id).update(update) as Promise<{ Warnings?: string[] | null }>,
-      `update resources of ${record.Id}`,
-    );
+    const res = await this.docker.update(record.Id, update as Record<string, unknown>, call);
     for (const w of res?.Warnings ?? []) this.logger.warn({ id: record.Id, warning: w }, 'Docker warned about a resource update');
   }
 

@@ -1,5 +1,5 @@
 // Runtime-wide facts: version, readiness, cgroup driver, the pod CIDR the kubelet hands down.
-import type { DockerClient } from '../docker/client.js';
+import type { CallOptions, Engine } from '../docker/engine.js';
 import type { VersionResponse } from '../generated/runtime/v1/VersionResponse.js';
 import type { StatusResponse } from '../generated/runtime/v1/StatusResponse.js';
 import type { RuntimeCondition } from '../generated/runtime/v1/RuntimeCondition.js';
@@ -12,7 +12,10 @@ export const RUNTIME_NAME = 'docker';
 export const CRI_API_VERSION = 'v1';
 /** The kubelet checks this field, historically "0.1.0", before it trusts the runtime. */
 const KUBE_API_VERSION = '0.1.0';
-/** The kubelet asks for Status every few seconds; Docker's runtimes change only on a daemon reload. */
+/**
+ * The kubelet asks for Status every few seconds; Docker's runtimes change only on a daemon
+ * reload: Status takes the shared `docker info` while it is younger than this.
+ */
 const HANDLERS_TTL_MS = 30_000;
 
 /**
@@ -27,15 +30,14 @@ export function handlersOf(dockerRuntimes: string[]): RuntimeHandler[] {
 
 export class RuntimeService {
   private podCidr = '';
-  private handlers: { at: number; value: Promise<RuntimeHandler[]> } | undefined;
 
   constructor(
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly network: NetworkManager,
   ) {}
 
-  async version(): Promise<VersionResponse> {
-    const v = await this.docker.call('system.version', (d) => d.version());
+  async version(call?: CallOptions): Promise<VersionResponse> {
+    const v = await this.docker.version(call);
     return {
       version: KUBE_API_VERSION,
       runtime_name: RUNTIME_NAME,
@@ -44,11 +46,11 @@ export class RuntimeService {
     };
   }
 
-  async status(verbose: boolean): Promise<StatusResponse> {
+  async status(verbose: boolean, call?: CallOptions): Promise<StatusResponse> {
     const conditions: RuntimeCondition[] = [];
     let runtimeReady: RuntimeCondition = { type: 'RuntimeReady', status: true, reason: '', message: '' };
     try {
-      await this.docker.call('system.ping', (d) => d.ping());
+      await this.docker.ping(call);
     } catch (err) {
       runtimeReady = { type: 'RuntimeReady', status: false, reason: 'DockerDaemonNotReady', message: toCriError(err, 'docker ping').message };
     }
@@ -73,21 +75,14 @@ export class RuntimeService {
   }
 
   private dockerHandlers(): Promise<RuntimeHandler[]> {
-    if (!this.handlers || Date.now() - this.handlers.at > HANDLERS_TTL_MS) {
-      const value = this.docker
-        .call('system.info', (d) => d.info() as Promise<{ Runtimes?: Record<string, unknown> }>)
-        .then((i) => handlersOf(Object.keys(i.Runtimes ?? {})));
-      const entry = { at: Date.now(), value };
-      this.handlers = entry;
-      value.catch(() => {
-        if (this.handlers === entry) this.handlers = undefined;
-      });
-    }
-    return this.handlers.value.catch(() => []);
+    return this.docker
+      .info({ maxAgeMs: HANDLERS_TTL_MS })
+      .then((i) => handlersOf(Object.keys(i.Runtimes ?? {})))
+      .catch(() => []);
   }
 
-  async runtimeConfig(): Promise<RuntimeConfigResponse> {
-    const info = await this.docker.call('system.info', (d) => d.info() as Promise<{ CgroupDriver?: string }>);
+  async runtimeConfig(call?: CallOptions): Promise<RuntimeConfigResponse> {
+    const info = await this.docker.info(call);
     const driver = info.CgroupDriver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS';
     return { linux: { cgroup_driver: driver } };
   }

@@ -2,11 +2,10 @@
 // absent), writes the checkpoint, starts it, sets the network up and writes the pod's
 // resolv.conf; Stop stops the pod's containers, tears the network down and stops the pause
 // container; Remove removes them all and the checkpoint. List/Status read the ContainerIndex.
-import type Dockerode from 'dockerode';
 import type { Config } from '../config.js';
-import type { DockerClient } from '../docker/client.js';
-import { missingForPrivileged } from '../docker/capabilities.js';
-import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
+import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
+import { privilegedMissing } from '../docker/capabilities.js';
+import { clampOomScoreAdj } from '../docker/host-limits.js';
 import { toContainerStatus } from '../docker/container-status.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
 import { hasDnsConfig, writeResolvConf } from '../docker/resolv-conf.js';
@@ -26,16 +25,7 @@ import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandbo
 import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandboxNetworkStatus.js';
 import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandboxStatusResponse.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
-import {
-  alreadyExists,
-  failedPrecondition,
-  invalidArgument,
-  isDockerAlreadyDone,
-  isDockerConflict,
-  isDockerNotFound,
-  notFound,
-  toCriError,
-} from '../errors.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { NetworkManager, PodNetworkContext } from '../network/types.js';
 import type { CheckpointStore, SandboxCheckpoint } from '../store/checkpoint.js';
@@ -55,18 +45,12 @@ const DOCKER_POD_NETWORK = 'bridge';
 
 export interface SandboxServiceDeps {
   config: Config;
-  docker: DockerClient;
+  docker: Engine;
   index: ContainerIndex;
   images: ImageService;
   checkpoints: CheckpointStore;
   network: NetworkManager;
   logger: Logger;
-}
-
-/** What `docker info` says that pods depend on. */
-interface DockerFacts {
-  runtimes: string[];
-  cgroupDriver: 'systemd' | 'cgroupfs';
 }
 
 /** Kubernetes names never contain "_" (it separates the fields of our Docker names). */
@@ -103,15 +87,10 @@ function podIdentity(id: string, checkpoint: SandboxCheckpoint | undefined): Pic
 export class SandboxService {
   /** The RunPodSandbox in progress per pause container name. */
   private readonly runsByName = new Map<string, Promise<string>>();
-  private facts: Promise<DockerFacts> | undefined;
 
-  constructor(private readonly deps: SandboxServiceDeps) {
-    deps.index.on('resynced', () => {
-      this.facts = undefined;
-    });
-  }
+  constructor(private readonly deps: SandboxServiceDeps) {}
 
-  private get docker(): DockerClient {
+  private get docker(): Engine {
     return this.deps.docker;
   }
 
@@ -122,14 +101,14 @@ export class SandboxService {
   // ---- RunPodSandbox ----
 
   /** Runs the pod's pause container and returns its id (the sandbox id). */
-  async run(req: RunPodSandboxRequest__Output): Promise<string> {
+  async run(req: RunPodSandboxRequest__Output, call: CallOptions = {}): Promise<string> {
     const config = req.config;
     validateConfig(config);
     // Two calls for the same pod would each take the other's fresh container for a leftover
     // and remove it: run them one after the other, so the second meets AlreadyExists instead.
     const key = sandboxName(config.metadata!);
     const previous = this.runsByName.get(key) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.runOnce(req.runtime_handler, config));
+    const current = previous.catch(() => undefined).then(() => this.runOnce(req.runtime_handler, config, call));
     this.runsByName.set(key, current);
     try {
       return await current;
@@ -138,7 +117,7 @@ export class SandboxService {
     }
   }
 
-  private async runOnce(runtimeHandler: string, config: PodSandboxConfig__Output): Promise<string> {
+  private async runOnce(runtimeHandler: string, config: PodSandboxConfig__Output, call: CallOptions): Promise<string> {
     const meta = config.metadata!;
     const what = `pod sandbox ${meta.namespace}/${meta.name}`;
     const hostNetwork = namespaceModes(config).network === 'NODE';
@@ -146,7 +125,7 @@ export class SandboxService {
     if (!hostNetwork) await this.requireNetworkReady(what);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
-    const cgroupParent = await this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? '');
+    const cgroupParent = await this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? '', call);
     const options = sandboxCreateOptions(config, {
       image: pauseImage,
       podNetworkMode: this.podNetworkMode(),
@@ -157,7 +136,7 @@ export class SandboxService {
     // Under CNI the portmap plugin owns host ports; Docker would only half-publish them.
     if (!this.deps.network.dockerPublishesPorts) options.HostConfig!.PortBindings = {};
 
-    const id = await this.createPause(options, what);
+    const id = await this.createPause(options, what, call);
     const checkpoint: SandboxCheckpoint = {
       version: 'v1',
       name: meta.name,
@@ -175,12 +154,13 @@ export class SandboxService {
     };
     try {
       await this.deps.checkpoints.write(id, checkpoint);
-      await this.docker.call('container.start', (d) => d.getContainer(id).start(), `start pause container of ${what}`);
-      const record = await this.index.refresh(id);
+      const started = await this.docker.start(id, call);
+      const record = started.kind === 'absent' ? undefined : await this.index.refresh(id, call);
       if (!record) throw notFound(`pause container ${id} of ${what} vanished while starting`);
       await this.setUpNetwork(record, config, checkpoint);
       if (hasDnsConfig(config.dns_config)) await writeResolvConf(record.ResolvConfPath, config.dns_config);
     } catch (err) {
+      // Not with the call's signal: a cancelled RunPodSandbox still leaves nothing behind.
       await this.undoRun(id, checkpoint);
       throw toCriError(err, `run ${what}`);
     }
@@ -192,9 +172,7 @@ export class SandboxService {
    * runc cannot grant where root's bounding set lacks some: say so before anything is created.
    */
   private requirePrivilegedPossible(what: string): void {
-    const limits = hostLimits();
-    if (limits.capLastCap < 0) return;
-    const missing = missingForPrivileged(limits.boundingSet, limits.capLastCap);
+    const missing = privilegedMissing();
     if (missing.length > 0) {
       throw failedPrecondition(
         `${what}: privileged pods cannot run on this host: Docker grants them every capability, and root's capability bounding set here lacks ${missing.join(', ')} (an environment limit)`,
@@ -203,40 +181,22 @@ export class SandboxService {
   }
 
   /**
-   * The `docker info` facts a RunPodSandbox needs. The kubelet sets a cgroup parent on every
-   * pod, so they are read once (info is one of dockerd's slower calls), again after dockerd
-   * came back (the index resynced) or when a runtime handler is not among them (daemon reload).
-   */
-  private dockerFacts(fresh: boolean): Promise<DockerFacts> {
-    if (fresh || !this.facts) {
-      const facts = this.docker
-        .call('system.info', (d) => d.info() as Promise<{ Runtimes?: Record<string, unknown>; CgroupDriver?: string }>, 'docker info')
-        .then((info) => ({
-          runtimes: Object.keys(info.Runtimes ?? {}).sort(),
-          cgroupDriver: info.CgroupDriver === 'systemd' ? ('systemd' as const) : ('cgroupfs' as const),
-        }));
-      this.facts = facts;
-      facts.catch(() => {
-        if (this.facts === facts) this.facts = undefined;
-      });
-    }
-    return this.facts!;
-  }
-
-  /**
    * Checks the runtime handler against Docker's runtimes and converts the cgroup parent for
-   * Docker's cgroup driver; asks Docker only when either is set.
+   * Docker's cgroup driver, from the Engine's cached `docker info` (asked again when the
+   * handler is not among its runtimes: dockerd may have been reloaded); asks only when either
+   * is set.
    */
-  private async prepareDockerFacts(runtimeHandler: string, cgroupParent: string): Promise<string> {
+  private async prepareDockerFacts(runtimeHandler: string, cgroupParent: string, call: CallOptions): Promise<string> {
     if (!runtimeHandler && !cgroupParent) return '';
-    let facts = await this.dockerFacts(false);
-    if (runtimeHandler && !facts.runtimes.includes(runtimeHandler)) {
-      facts = await this.dockerFacts(true);
-      if (!facts.runtimes.includes(runtimeHandler)) {
-        throw invalidArgument(`runtime_handler "${runtimeHandler}" is not a Docker runtime (available: ${facts.runtimes.join(', ')})`);
+    const runtimesOf = (info: { Runtimes?: Record<string, unknown> }) => Object.keys(info.Runtimes ?? {}).sort();
+    let info = await this.docker.info(call);
+    if (runtimeHandler && !runtimesOf(info).includes(runtimeHandler)) {
+      info = await this.docker.info({ ...call, fresh: true });
+      if (!runtimesOf(info).includes(runtimeHandler)) {
+        throw invalidArgument(`runtime_handler "${runtimeHandler}" is not a Docker runtime (available: ${runtimesOf(info).join(', ')})`);
       }
     }
-    return cgroupParentFor(cgroupParent, facts.cgroupDriver);
+    return cgroupParentFor(cgroupParent, info.CgroupDriver === 'systemd' ? 'systemd' : 'cgroupfs');
   }
 
   /**
@@ -245,39 +205,29 @@ export class SandboxService {
    * attempt that died, or one the kubelet lost track of) is removed and the create retried once
    * if it is not running; a running one is a real conflict.
    */
-  private async createPause(options: Dockerode.ContainerCreateOptions, what: string): Promise<string> {
+  private async createPause(options: ContainerCreateOptions, what: string, call: CallOptions): Promise<string> {
     let pulled = false;
     let clearedName = false;
     for (;;) {
-      try {
-        return (await this.docker.raw('container.create', (d) => d.createContainer(options))).id;
-      } catch (err) {
-        if (isDockerNotFound(err) && !pulled) {
-          pulled = true;
-          await this.deps.images.ensure(options.Image!);
-        } else if (isDockerConflict(err) && !clearedName) {
-          clearedName = true;
-          await this.removeLeftover(options.name!, what);
-        } else {
-          throw toCriError(err, `create pause container of ${what}`);
+      const created = await this.docker.createContainer(options, call);
+      if (created.kind === 'created') return created.id;
+      if (created.kind === 'no-image' && !pulled) {
+        pulled = true;
+        await this.deps.images.ensure(options.Image!, undefined, call);
+      } else if (created.kind === 'conflict' && !clearedName) {
+        clearedName = true;
+        const leftover = await clearLeftover(this.docker, options.name!, call, (record) => {
+          this.deps.logger.info({ id: record.Id, name: options.name }, 'removing a leftover exited pause container of the same name');
+          return this.removeSandbox(record.Id, record);
+        });
+        if (leftover.kind === 'running') {
+          throw alreadyExists(`${what}: container ${options.name} already exists and is running (id ${leftover.record.Id})`);
         }
+      } else {
+        const fail = { conflict: alreadyExists, 'no-image': notFound, 'unknown-capability': invalidArgument }[created.kind];
+        throw fail(`create pause container of ${what}: ${created.message}`);
       }
     }
-  }
-
-  private async removeLeftover(name: string, what: string): Promise<void> {
-    let leftover: ContainerRecord;
-    try {
-      leftover = await this.docker.raw('container.inspect', (d) => d.getContainer(name).inspect());
-    } catch (err) {
-      if (isDockerNotFound(err)) return;
-      throw toCriError(err, `inspect leftover container ${name}`);
-    }
-    if (leftover.State?.Running) {
-      throw alreadyExists(`${what}: container ${name} already exists and is running (id ${leftover.Id})`);
-    }
-    this.deps.logger.info({ id: leftover.Id, name }, 'removing a leftover exited pause container of the same name');
-    await this.removeSandbox(leftover.Id, leftover);
   }
 
   /** Undoes a RunPodSandbox that failed half-way: no container, network or checkpoint stays. */
@@ -375,13 +325,13 @@ export class SandboxService {
    * The sandbox of a full id or unique prefix; undefined when Docker has none (Stop and Remove
    * are idempotent). An ambiguous prefix is still an error: we cannot tell which pod is meant.
    */
-  private async lookup(idOrPrefix: string): Promise<ContainerRecord | undefined> {
+  private async lookup(idOrPrefix: string, call?: CallOptions): Promise<ContainerRecord | undefined> {
     if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
     const matches = (await this.index.all()).filter(
       (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === TYPE_SANDBOX,
     );
     if (matches.length > 1) throw notFound(`pod sandbox id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
-    return matches.length === 1 ? this.index.refresh(matches[0].Id) : undefined;
+    return matches.length === 1 ? this.index.refresh(matches[0].Id, call) : undefined;
   }
 
   /**
@@ -389,69 +339,58 @@ export class SandboxService {
    * carry. Asked of Docker, not the index: a container created a moment ago may not have
    * reached the index through the event stream yet, and Stop/Remove must not miss it.
    */
-  private async podContainers(sandboxId: string): Promise<Array<{ id: string; running: boolean }>> {
-    const listed = await this.docker.call(
-      'container.list',
-      (d) => d.listContainers({ all: true, filters: { label: [`${LABEL_SANDBOX_ID}=${sandboxId}`] } }),
-      `list the containers of pod sandbox ${sandboxId}`,
-    );
+  private async podContainers(sandboxId: string, call?: CallOptions): Promise<Array<{ id: string; running: boolean }>> {
+    const listed = await this.docker.list({ label: [`${LABEL_SANDBOX_ID}=${sandboxId}`] }, call);
     return listed.map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'paused' || c.State === 'restarting' }));
   }
 
-  private async stopContainer(id: string, graceSeconds: number): Promise<void> {
-    try {
-      await this.docker.raw('container.stop', (d) => d.getContainer(id).stop({ t: graceSeconds }));
-    } catch (err) {
-      if (!isDockerAlreadyDone(err)) throw toCriError(err, `stop container ${id}`);
-    }
-    await this.index.refresh(id);
+  /** Stopped, already stopped or gone: all are what the caller wants. */
+  private async stopContainer(id: string, graceSeconds: number, call?: CallOptions): Promise<void> {
+    await this.docker.stop(id, graceSeconds, call);
+    await this.index.refresh(id, call);
   }
 
-  private async removeContainer(id: string): Promise<void> {
-    try {
-      await this.docker.raw('container.remove', (d) => d.getContainer(id).remove({ force: true, v: true }));
-    } catch (err) {
-      // 409 "removal already in progress" means another call is removing it: gone all the same.
-      if (!isDockerNotFound(err) && !isDockerConflict(err)) throw toCriError(err, `remove container ${id}`);
-    }
+  /** Removed, already gone or being removed by another call: gone all the same. */
+  private async removeContainer(id: string, call?: CallOptions): Promise<void> {
+    await this.docker.remove(id, call);
     this.index.forget(id);
   }
 
   /** Stops every container of the pod, tears its network down, stops the pause container. */
-  async stop(idOrPrefix: string): Promise<void> {
-    const record = await this.lookup(idOrPrefix);
+  async stop(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
+    const record = await this.lookup(idOrPrefix, call);
     if (!record) {
       // The pause container is gone; a checkpoint still says what network to release.
       const checkpoint = await this.deps.checkpoints.read(idOrPrefix);
       if (checkpoint) await this.tearDownNetwork(idOrPrefix, checkpoint);
       return;
     }
-    await this.stopSandbox(record.Id);
+    await this.stopSandbox(record.Id, call);
   }
 
-  private async stopSandbox(id: string): Promise<void> {
-    const workloads = (await this.podContainers(id)).filter((c) => c.running);
-    await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS)));
+  private async stopSandbox(id: string, call?: CallOptions): Promise<void> {
+    const workloads = (await this.podContainers(id, call)).filter((c) => c.running);
+    await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS, call)));
     await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
-    await this.stopContainer(id, PAUSE_STOP_GRACE_SECONDS);
+    await this.stopContainer(id, PAUSE_STOP_GRACE_SECONDS, call);
   }
 
   /** Removes every container of the pod, the pause container and the checkpoint. */
-  async remove(idOrPrefix: string): Promise<void> {
-    const record = await this.lookup(idOrPrefix);
-    await this.removeSandbox(record?.Id ?? idOrPrefix, record);
+  async remove(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
+    const record = await this.lookup(idOrPrefix, call);
+    await this.removeSandbox(record?.Id ?? idOrPrefix, record, call);
   }
 
-  private async removeSandbox(id: string, record?: ContainerRecord): Promise<void> {
+  private async removeSandbox(id: string, record?: ContainerRecord, call?: CallOptions): Promise<void> {
     // Stop first so the network is torn down while the pause container still holds it.
-    if (record?.State?.Running) await this.stopSandbox(id);
-    const workloads = await this.podContainers(id);
-    await Promise.all(workloads.map((c) => this.removeContainer(c.id)));
+    if (record?.State?.Running) await this.stopSandbox(id, call);
+    const workloads = await this.podContainers(id, call);
+    await Promise.all(workloads.map((c) => this.removeContainer(c.id, call)));
     // Also when the pause container is gone, or was never stopped through us (crictl rmp, the
     // leftover of a crashed RunPodSandbox): a network still held is released here; a no-op when
     // StopPodSandbox already did it.
     await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
-    if (record) await this.removeContainer(id);
+    if (record) await this.removeContainer(id, call);
     await this.deps.checkpoints.remove(id);
   }
 

@@ -1,6 +1,6 @@
 // Container and pod stats and metrics, read from the cgroup filesystem and /proc for the
 // containers in the index: a List call costs no Docker request and a few file reads per container.
-import type { DockerClient } from '../docker/client.js';
+import type { Engine } from '../docker/engine.js';
 import { fromDockerLabels, LABEL_SANDBOX_ID, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX, LABEL_TYPE } from '../docker/labels.js';
 import { parseName } from '../docker/naming.js';
 import { dockerTimeToNs } from '../docker/sandbox-status.js';
@@ -48,10 +48,9 @@ export class StatsService {
   private readonly layers = new WritableLayerUsage();
   /** Per container id, the cgroup found from its init pid (re-resolved when the pid changes). */
   private readonly dirs = new Map<string, { pid: number; dirs: CgroupDirs | undefined }>();
-  private dockerRoot: Promise<string> | undefined;
 
   constructor(
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly index: ContainerIndex,
     cgroups?: CgroupReader,
   ) {
@@ -263,15 +262,8 @@ export class StatsService {
   }
 
   /** The filesystem writable layers live on: Docker's root directory, as ImageFsInfo reports it. */
-  private dockerRootDir(): Promise<string> {
-    this.dockerRoot ??= this.docker
-      .call('system.info', (d) => d.info() as Promise<{ DockerRootDir?: string }>)
-      .then((i) => i.DockerRootDir ?? '/var/lib/docker')
-      .catch((err: unknown) => {
-        this.dockerRoot = undefined;
-        throw err;
-      });
-    return this.dockerRoot;
+  private async dockerRootDir(): Promise<string> {
+    return (await this.docker.info()).DockerRootDir ?? '/var/lib/docker';
   }
 
   private forget(id: string): void {

@@ -2,7 +2,7 @@
 // hand out a single-use URL on the shim's streaming server; the session itself runs there.
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config.js';
-import type { DockerClient } from '../docker/client.js';
+import type { Engine } from '../docker/engine.js';
 import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { failedPrecondition, invalidArgument, unavailable } from '../errors.js';
 import type { ExecRequest__Output } from '../generated/runtime/v1/ExecRequest.js';
@@ -16,7 +16,7 @@ import { runAttach, runExec } from '../streaming/exec.js';
 import { execSync } from '../streaming/exec-sync.js';
 import { forwardPort, missingHelpers } from '../streaming/portforward.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from '../streaming/remotecommand.js';
-import { StreamingServer, type AttachStreamRequest, type ExecStreamRequest, type PortForwardStreamRequest } from '../streaming/server.js';
+import { StreamingServer, type SessionObserver, type AttachStreamRequest, type ExecStreamRequest, type PortForwardStreamRequest } from '../streaming/server.js';
 
 function requireRunning(record: ContainerRecord, what: string, id: string): void {
   if (!record.State.Running || record.State.Paused) {
@@ -37,7 +37,7 @@ export class StreamingService {
 
   constructor(
     config: Config,
-    private readonly docker: DockerClient,
+    private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly logger: Logger,
   ) {
@@ -143,6 +143,11 @@ export class StreamingService {
     }
     const error = await forwardPort(pid, port, data);
     return error ? `error forwarding port ${port} to pod ${req.sandboxId}: ${error}` : undefined;
+  }
+
+  /** Exec, attach and port-forward sessions opening and ending; metrics hook in here. */
+  onSession(observer: SessionObserver): void {
+    this.server.onSession(observer);
   }
 
   close(): Promise<void> {

@@ -2,13 +2,12 @@
 // Docker's event stream. List calls are answered from here, so a kubelet relist costs no
 // Docker request; writes made by the shim itself refresh their entry before returning.
 import { EventEmitter } from 'node:events';
-import type Dockerode from 'dockerode';
-import type { DockerClient } from '../docker/client.js';
+import type { CallOptions, ContainerRecord, Engine } from '../docker/engine.js';
 import { LABEL_TYPE } from '../docker/labels.js';
-import { invalidArgument, isDockerNotFound, notFound } from '../errors.js';
+import { invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-export type ContainerRecord = Dockerode.ContainerInspectInfo;
+export type { ContainerRecord } from '../docker/engine.js';
 
 export interface ContainerIndexEvents {
   /** An entry was added or changed; `previous` is undefined for a new one. */
@@ -38,7 +37,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private resyncing: Promise<void> | undefined;
 
   constructor(
-    private readonly client: DockerClient,
+    private readonly engine: Engine,
     private readonly logger: Logger,
   ) {
     super();
@@ -80,27 +79,25 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    * Finds a container of the given kind by full id or unique id prefix, as Docker accepts.
    * NotFound names the id for an unknown or ambiguous one; the entry is read fresh from Docker.
    */
-  async resolve(idOrPrefix: string, kind: string, what: string): Promise<ContainerRecord> {
+  async resolve(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
     if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
     if (!this.live) await this.resync();
     const matches = [...this.records.values()].filter(
       (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind,
     );
     if (matches.length > 1) throw notFound(`${what} id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
-    const fresh = matches.length === 1 ? await this.refresh(matches[0].Id) : undefined;
+    const fresh = matches.length === 1 ? await this.refresh(matches[0].Id, call) : undefined;
     if (!fresh || fresh.Config?.Labels?.[LABEL_TYPE] !== kind) throw notFound(`${what} "${idOrPrefix}" not found`);
     return fresh;
   }
 
   /** Re-reads one container from Docker (after the shim changed it) and returns the fresh record. */
-  async refresh(id: string): Promise<ContainerRecord | undefined> {
+  async refresh(id: string, call?: CallOptions): Promise<ContainerRecord | undefined> {
     const mySeq = ++this.seq;
     let info: ContainerRecord | undefined;
     this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
     try {
-      info = await this.client.raw('container.inspect', (d) => d.getContainer(id).inspect());
-    } catch (err) {
-      if (!isDockerNotFound(err)) throw err;
+      info = await this.engine.inspect(id, call);
     } finally {
       const left = (this.inflight.get(id) ?? 1) - 1;
       if (left > 0) this.inflight.set(id, left);
@@ -150,9 +147,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     // Entries inspected after the list was asked for (a container the shim created meanwhile)
     // are newer than the list: they must not be dropped for being absent from it.
     const listedAtSeq = this.seq;
-    const listed = await this.client.call('container.list', (d) =>
-      d.listContainers({ all: true, filters: { label: [LABEL_TYPE] } }),
-    );
+    const listed = await this.engine.list({ label: [LABEL_TYPE] });
     const seen = new Set<string>();
     const stale: string[] = [];
     for (const c of listed) {
@@ -169,10 +164,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
-      await this.client.apiVersion();
-      const stream = await this.client.docker.getEvents({
-        filters: { type: ['container'], label: [LABEL_TYPE] },
-      });
+      const stream = await this.engine.events({ type: ['container'], label: [LABEL_TYPE] });
       if (this.stopped) {
         (stream as { destroy?: () => void }).destroy?.();
         return;

@@ -3,11 +3,11 @@
 // process for real (Docker cannot kill an exec: we kill its host process tree).
 import { Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
-import type { DockerClient } from '../docker/client.js';
+import type { Engine } from '../docker/engine.js';
 import { deadlineExceeded, CriError, Code } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pumpDockerOutput } from './docker-io.js';
-import { ExecProcess, exitCodeOf, killExec } from './exec.js';
+import { ExecProcess, exitCodeOf, killExec, type ExecHandle } from './exec.js';
 
 /**
  * Most bytes kept of each of stdout and stderr; the rest is read and dropped. Both together
@@ -48,7 +48,7 @@ export interface ExecSyncResult {
 }
 
 export async function execSync(
-  docker: DockerClient,
+  docker: Engine,
   containerId: string,
   cmd: string[],
   timeoutMs: number,
@@ -56,12 +56,11 @@ export async function execSync(
   logger: Logger,
   cap = EXEC_SYNC_OUTPUT_CAP,
 ): Promise<ExecSyncResult> {
-  const exec = await docker.call(
-    'exec.create',
-    (d) => d.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: false }),
-    `exec in container ${containerId}`,
-  );
-  const sock = (await exec.start({ hijack: true, stdin: false, Detach: false, Tty: false })) as Duplex;
+  const exec: ExecHandle = {
+    engine: docker,
+    id: await docker.execCreate(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: false }, { signal }),
+  };
+  const sock: Duplex = await docker.execStart(exec.id, { stdin: false, tty: false }, { signal });
   const stdout = new CappedSink(cap);
   const stderr = new CappedSink(cap);
   let timedOut = false;

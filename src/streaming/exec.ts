@@ -1,8 +1,7 @@
 // Exec and Attach on Docker, driven by a client session (RemoteCommandIO): a hijacked
 // connection per session, resizes applied, and on a vanished client nothing left behind.
 import type { Duplex } from 'node:stream';
-import type Dockerode from 'dockerode';
-import type { DockerClient } from '../docker/client.js';
+import type { ContainerRecord, Engine, ExecRecord } from '../docker/engine.js';
 import { dockerMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { killProcessTree, processStartTime } from './process-tree.js';
@@ -29,10 +28,16 @@ function followResizes(io: RemoteCommandIO, apply: (size: TerminalSize) => Promi
   return { stop: () => io.resizes.off('resize', onResize), initial };
 }
 
+/** An exec of the Engine's, by id. */
+export interface ExecHandle {
+  readonly engine: Engine;
+  readonly id: string;
+}
+
 /** Docker may report the exec as running for a moment after its output ended. */
-export async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
+export async function exitCodeOf(exec: ExecHandle): Promise<number | null> {
   for (let i = 0; i < 50; i++) {
-    const info = await exec.inspect();
+    const info = await exec.engine.execInspect(exec.id);
     if (!info.Running) return info.ExitCode;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -49,7 +54,7 @@ export class ExecProcess {
   startTime: string | undefined;
   private learning: Promise<void> | undefined;
 
-  constructor(readonly exec: Dockerode.Exec) {}
+  constructor(readonly exec: ExecHandle) {}
 
   learnPid(): Promise<void> {
     this.learning ??= this.poll();
@@ -58,9 +63,9 @@ export class ExecProcess {
 
   private async poll(): Promise<void> {
     for (let i = 0; i < 100; i++) {
-      let info: Dockerode.ExecInspectInfo;
+      let info: ExecRecord;
       try {
-        info = await this.exec.inspect();
+        info = await this.exec.engine.execInspect(this.exec.id);
       } catch {
         return;
       }
@@ -80,7 +85,7 @@ export async function killExec(proc: ExecProcess, logger: Logger): Promise<void>
   await proc.learnPid();
   if (!proc.pid) return;
   try {
-    if (!(await proc.exec.inspect()).Running) return;
+    if (!(await proc.exec.engine.execInspect(proc.exec.id)).Running) return;
   } catch (err) {
     logger.debug({ exec: proc.exec.id, err: dockerMessage(err) }, 'exec record gone; killing the process noted at start');
   }
@@ -93,31 +98,28 @@ export async function killExec(proc: ExecProcess, logger: Logger): Promise<void>
  * that shares the pod's PID namespace would outlive it, so the session ends it then.
  */
 export async function runExec(
-  docker: DockerClient,
+  docker: Engine,
   target: ExecTarget,
   spec: StreamSpec,
   io: RemoteCommandIO,
   containerGone: AbortSignal,
   logger: Logger,
 ): Promise<CommandResult> {
-  const exec = await docker.call(
-    'exec.create',
-    (d) =>
-      d.getContainer(target.containerId).exec({
-        Cmd: target.cmd,
-        AttachStdin: spec.stdin,
-        AttachStdout: spec.stdout,
-        AttachStderr: spec.stderr,
-        Tty: spec.tty,
-      }),
-    `exec in container ${target.containerId}`,
-  );
-  // The hijacked stream lives as long as the session: it must not sit in the request queue.
-  const sock = (await exec.start({ hijack: true, stdin: spec.stdin, Detach: false, Tty: spec.tty })) as Duplex;
+  const call = { signal: io.signal };
+  const exec: ExecHandle = {
+    engine: docker,
+    id: await docker.execCreate(
+      target.containerId,
+      { Cmd: target.cmd, AttachStdin: spec.stdin, AttachStdout: spec.stdout, AttachStderr: spec.stderr, Tty: spec.tty },
+      call,
+    ),
+  };
+  // The hijacked stream lives as long as the session: the Engine keeps it out of the request queue.
+  const sock: Duplex = await docker.execStart(exec.id, { stdin: spec.stdin, tty: spec.tty }, call);
   const proc = new ExecProcess(exec);
   void proc.learnPid();
   let finished = false;
-  const resizes = spec.tty ? followResizes(io, (s) => exec.resize({ h: s.height, w: s.width }), logger) : undefined;
+  const resizes = spec.tty ? followResizes(io, (s) => docker.execResize(exec.id, s), logger) : undefined;
   const onAbort = () => {
     if (finished) return;
     void killExec(proc, logger).finally(() => sock.destroy());
@@ -146,14 +148,12 @@ export async function runExec(
   }
 }
 
-export async function runAttach(docker: DockerClient, container: Dockerode.ContainerInspectInfo, spec: StreamSpec, io: RemoteCommandIO, logger: Logger): Promise<CommandResult> {
+export async function runAttach(docker: Engine, container: ContainerRecord, spec: StreamSpec, io: RemoteCommandIO, logger: Logger): Promise<CommandResult> {
   // A container created without stdin takes none: the session is output only.
   const withStdin = spec.stdin && Boolean(container.Config.OpenStdin);
   const tty = Boolean(container.Config.Tty);
-  await docker.apiVersion();
-  const handle = docker.docker.getContainer(container.Id);
-  const sock = (await handle.attach({ stream: true, stdin: withStdin, stdout: spec.stdout, stderr: spec.stderr, hijack: true })) as Duplex;
-  const resizes = tty ? followResizes(io, (s) => handle.resize({ h: s.height, w: s.width }), logger) : undefined;
+  const sock = await docker.attach(container.Id, { stdin: withStdin, stdout: spec.stdout, stderr: spec.stderr }, { signal: io.signal });
+  const resizes = tty ? followResizes(io, (s) => docker.resize(container.Id, s), logger) : undefined;
   const onAbort = () => sock.destroy();
   io.signal.addEventListener('abort', onAbort, { once: true });
   if (io.signal.aborted) onAbort();

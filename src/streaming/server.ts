@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
-import { streamingSessions } from '../metrics/index.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from './remotecommand.js';
 import { SpdySession } from './spdy/session.js';
 import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS, finishPortForward, portForwardOverSpdy, remoteCommandOverSpdy } from './spdy/kube.js';
@@ -59,8 +58,16 @@ function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   );
 }
 
+/** A session of `kind` opened (+1) or ended (-1); metrics hook in here. */
+export type SessionObserver = (kind: string, delta: 1 | -1) => void;
+
 export class StreamingServer {
   readonly tokens = new TokenStore<StreamRequest>();
+  private readonly sessionObservers: SessionObserver[] = [];
+  private readonly sessions = {
+    inc: ({ kind }: { kind: string }) => this.sessionObservers.forEach((o) => o(kind, 1)),
+    dec: ({ kind }: { kind: string }) => this.sessionObservers.forEach((o) => o(kind, -1)),
+  };
   private readonly http = http.createServer();
   private readonly wsRemoteCommand = new WebSocketServer({ noServer: true, handleProtocols: (p) => pickSubprotocol(p, REMOTE_COMMAND_SUBPROTOCOLS) });
   private readonly wsPortForward = new WebSocketServer({ noServer: true, handleProtocols: (p) => pickSubprotocol(p, PORT_FORWARD_SUBPROTOCOLS) });
@@ -77,6 +84,10 @@ export class StreamingServer {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
+  }
+
+  onSession(observer: SessionObserver): void {
+    this.sessionObservers.push(observer);
   }
 
   async listen(bindAddr: string): Promise<void> {
@@ -150,8 +161,8 @@ export class StreamingServer {
     const log = this.logger.child({ stream: request.kind, protocol: `spdy ${protocol}` });
     const session = new SpdySession(socket, head, (err) => log.warn({ err: err.message }, 'SPDY protocol error; connection dropped'));
     if (request.kind === 'portforward') {
-      streamingSessions.inc({ kind: 'portforward' });
-      session.once('close', () => streamingSessions.dec({ kind: 'portforward' }));
+      this.sessions.inc({ kind: 'portforward' });
+      session.once('close', () => this.sessions.dec({ kind: 'portforward' }));
       portForwardOverSpdy(
         session,
         (pf) => {
@@ -185,8 +196,8 @@ export class StreamingServer {
       const log = this.logger.child({ stream: request.kind, protocol: `websocket ${ws.protocol || 'channel.k8s.io'}` });
       if (request.kind === 'portforward') {
         // One connection per port; the session ends when all of them have (as the kubelet's does).
-        streamingSessions.inc({ kind: 'portforward' });
-        ws.once('close', () => streamingSessions.dec({ kind: 'portforward' }));
+        this.sessions.inc({ kind: 'portforward' });
+        ws.once('close', () => this.sessions.dec({ kind: 'portforward' }));
         const done: Array<Promise<void>> = [];
         portForwardOverWebSocket(ws, ports, (p) => {
           done.push(
@@ -204,7 +215,7 @@ export class StreamingServer {
 
   private async runRemoteCommand(request: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO, log: Logger): Promise<void> {
     let result: CommandResult;
-    streamingSessions.inc({ kind: request.kind });
+    this.sessions.inc({ kind: request.kind });
     try {
       result = await this.handlers.remoteCommand(request, io);
     } catch (err) {
@@ -212,6 +223,6 @@ export class StreamingServer {
     }
     log.debug({ result }, 'streaming session ended');
     await io.finish(result).catch(() => undefined);
-    streamingSessions.dec({ kind: request.kind });
+    this.sessions.dec({ kind: request.kind });
   }
 }

@@ -59,7 +59,7 @@ function checkEndpoint(e: EndpointReport, rounds: number): void {
   const keys = [
     ...['lifecycle', 'parallel'].flatMap((w) => [...LIFECYCLE_RPCS.map((r) => `${w}/${r}`), `${w}/whole pod`]),
     ...['RunPodSandbox', 'CreateContainer', 'StartContainer', 'StopPodSandbox', 'RemovePodSandbox'].map((r) => `steady/${r}`),
-    ...['ListPodSandbox', 'ListContainers', 'PodSandboxStatus', 'ContainerStatus', 'ListContainerStats'].map((r) => `steady/${r}`),
+    ...['ListPodSandbox', 'ListContainers', 'PodSandboxStatus', 'ContainerStatus', 'ListContainerStats', 'ListImages', 'ImageStatus'].map((r) => `steady/${r}`),
     'list/ListPodSandbox',
     'list/ListContainers',
     'exec/ExecSync',

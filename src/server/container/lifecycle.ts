@@ -4,17 +4,17 @@ import type { HandlerSet } from '../cri-types.js';
 
 export function lifecycleHandlers(svc: Services): HandlerSet {
   return {
-    CreateContainer: async (req) => ({ container_id: await svc.containers.create(req) }),
-    StartContainer: async (req) => {
-      await svc.containers.start(req.container_id);
+    CreateContainer: async (req, ctx) => ({ container_id: await svc.containers.create(req, ctx) }),
+    StartContainer: async (req, ctx) => {
+      await svc.containers.start(req.container_id, ctx);
       return {};
     },
-    StopContainer: async (req) => {
-      await svc.containers.stop(req.container_id, Number(req.timeout));
+    StopContainer: async (req, ctx) => {
+      await svc.containers.stop(req.container_id, Number(req.timeout), ctx);
       return {};
     },
-    RemoveContainer: async (req) => {
-      await svc.containers.remove(req.container_id);
+    RemoveContainer: async (req, ctx) => {
+      await svc.containers.remove(req.container_id, ctx);
       return {};
     },
   };

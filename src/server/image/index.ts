@@ -14,15 +14,15 @@ function requiredImage(spec: ImageSpec__Output | null | undefined, field: string
 
 export function imageHandlers(svc: Services): HandlerSet {
   return {
-    ListImages: async (req) => ({ images: await svc.images.list(req.filter?.image?.image) }),
-    StreamImages: async (req, stream) => {
-      const images = await svc.images.list(req.filter?.image?.image);
+    ListImages: async (req, ctx) => ({ images: await svc.images.list(req.filter?.image?.image, ctx) }),
+    StreamImages: async (req, stream, ctx) => {
+      const images = await svc.images.list(req.filter?.image?.image, ctx);
       for (let i = 0; i < images.length; i += STREAM_BATCH) stream.write({ images: images.slice(i, i + STREAM_BATCH) });
     },
-    ImageStatus: async (req) => svc.images.status(requiredImage(req.image, 'image'), req.verbose),
+    ImageStatus: async (req, ctx) => svc.images.status(requiredImage(req.image, 'image'), req.verbose, ctx),
     PullImage: async (req, ctx) => ({ image_ref: await svc.images.pull(requiredImage(req.image, 'image'), req.auth, ctx.signal) }),
-    RemoveImage: async (req) => {
-      await svc.images.remove(requiredImage(req.image, 'image'));
+    RemoveImage: async (req, ctx) => {
+      await svc.images.remove(requiredImage(req.image, 'image'), ctx);
       return {};
     },
     ImageFsInfo: async () => svc.images.fsInfo(),

@@ -4,12 +4,12 @@ import type { HandlerSet } from '../cri-types.js';
 
 export function resourcesHandlers(svc: Services): HandlerSet {
   return {
-    UpdateContainerResources: async (req) => {
-      await svc.resources.updateContainer(req);
+    UpdateContainerResources: async (req, ctx) => {
+      await svc.resources.updateContainer(req, ctx);
       return {};
     },
-    UpdatePodSandboxResources: async (req) => {
-      await svc.resources.updateSandbox(req);
+    UpdatePodSandboxResources: async (req, ctx) => {
+      await svc.resources.updateSandbox(req, ctx);
       return {};
     },
   };

@@ -4,9 +4,9 @@ import type { HandlerSet } from '../cri-types.js';
 
 export function runtimeHandlers(svc: Services): HandlerSet {
   return {
-    Version: () => svc.runtime.version(),
-    Status: (req) => svc.runtime.status(req.verbose),
-    RuntimeConfig: () => svc.runtime.runtimeConfig(),
+    Version: (_req, ctx) => svc.runtime.version(ctx),
+    Status: (req, ctx) => svc.runtime.status(req.verbose, ctx),
+    RuntimeConfig: (_req, ctx) => svc.runtime.runtimeConfig(ctx),
     UpdateRuntimeConfig: async (req) => {
       svc.runtime.updatePodCidr(req.runtime_config?.network_config?.pod_cidr ?? '');
       return {};

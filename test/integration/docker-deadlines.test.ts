@@ -1,0 +1,103 @@
+// Docker deadlines and cancellation against the real shim: a dockerd that accepts and never
+// answers (a proxy that holds every connection) must not wedge the shim: calls end with
+// DEADLINE_EXCEEDED after --runtime-request-timeout, queue wait included; a CRI call the client
+// gives up on drops its Docker request; --runtime-request-timeout 0 means cri-dockerd's default.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { expectCode } from '../helpers/cri-client.js';
+import { StallingDockerProxy } from '../helpers/docker-proxy.js';
+import { until } from '../helpers/log-wait.js';
+import { startShim, type RunningShim } from '../helpers/shim.js';
+
+describe('Docker deadlines', () => {
+  const proxies: StallingDockerProxy[] = [];
+  let shim: RunningShim | undefined;
+
+  afterEach(async () => {
+    await shim?.stop();
+    shim = undefined;
+  });
+  afterAll(async () => {
+    for (const p of proxies) await p.dispose();
+  });
+
+  async function stallingProxy(): Promise<StallingDockerProxy> {
+    const p = new StallingDockerProxy();
+    proxies.push(p);
+    await p.start();
+    return p;
+  }
+
+  it('a dockerd that never answers: every call ends with DEADLINE_EXCEEDED, queued ones too, and no request is left open', async () => {
+    const proxy = await stallingProxy();
+    proxy.stall();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`, '--runtime-request-timeout=2s'] });
+    // The API version negotiation itself never gets an answer: it has the deadline too.
+    const version = await expectCode(shim.client.rt('Version', {}, 60_000), status.DEADLINE_EXCEEDED);
+    expect(version.details).toMatch(/dockerd did not answer within 2s/);
+    // More calls than the queue has places (32): the last ones wait behind held requests and
+    // still end with their own deadline, counted from when they were asked for.
+    const calls = Array.from({ length: 40 }, () =>
+      shim!.client.rt('Version', {}, 60_000).then(
+        () => 'OK',
+        (err: { code: number }) => status[err.code],
+      ),
+    );
+    const codes = await Promise.all(calls);
+    expect(new Set(codes)).toEqual(new Set(['DEADLINE_EXCEEDED']));
+    // The shim dropped every request it gave up on (the event stream keeps retrying, each try
+    // with the 2 s deadline), and it is still alive to answer.
+    expect(proxy.held.length).toBeGreaterThan(0);
+    await until(
+      () => proxy.held.every((h) => h.closedAt !== undefined || Date.now() - h.acceptedAt < 3_500),
+      'every held Docker connection older than the deadline to be closed by the shim',
+    );
+    const st = await shim.client.rt('Status', {}, 60_000);
+    expect(st.status?.conditions?.find((c) => c.type === 'RuntimeReady')?.status).toBe(false);
+  });
+
+  it('dockerd goes silent after start-up: queued calls, the event stream and its reconnects all give up at the deadline', async () => {
+    const proxy = await stallingProxy();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`, '--runtime-request-timeout=2s'] });
+    await shim.client.rt('Version', {});
+    await shim.client.rt('ListPodSandbox', {});
+    proxy.stall();
+    // Negotiated already: each call sends its own request; 32 hold the queue, 8 wait behind them.
+    const codes = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        shim!.client.rt('Version', {}, 60_000).then(
+          () => 'OK',
+          (err: { code: number }) => status[err.code],
+        ),
+      ),
+    );
+    expect(new Set(codes)).toEqual(new Set(['DEADLINE_EXCEEDED']));
+    expect(proxy.held.filter((h) => / \/v[\d.]+\/version /.test(h.request)).length).toBeGreaterThanOrEqual(32);
+    // The event stream's reconnects (GET /events) wait for an answer as long as the deadline, no longer.
+    await until(() => proxy.held.some((h) => h.request.includes('/events')), 'the event stream to try again against the silent dockerd');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const open = proxy.held.filter((h) => h.closedAt === undefined && Date.now() - h.acceptedAt > 3_000);
+    expect(open.map((h) => h.request)).toEqual([]);
+  });
+
+  it('a CRI call whose client gives up drops its Docker request long before the request timeout', async () => {
+    const proxy = await stallingProxy();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`, '--runtime-request-timeout=5m'] });
+    // Negotiated and synced through the proxy while it still answers.
+    await shim.client.rt('Version', {});
+    await shim.client.rt('ListPodSandbox', {});
+    proxy.stall();
+    await expectCode(shim.client.rt('Version', {}, 1_000), status.DEADLINE_EXCEEDED);
+    const version = () => proxy.held.find((h) => / \/v[\d.]+\/version /.test(h.request));
+    await until(() => version() !== undefined, 'the Version request to reach the stalled dockerd');
+    // Closed because the CRI call's deadline passed, not the 5 minutes of --runtime-request-timeout.
+    await until(() => version()?.closedAt !== undefined, 'the shim to drop the Docker request of the abandoned call', 15_000);
+  });
+
+  it('--runtime-request-timeout 0 means cri-dockerd\'s default, not "fail every call"', async () => {
+    shim = await startShim({ args: ['--runtime-request-timeout=0s'] });
+    const v = await shim.client.rt('Version', {});
+    expect(v.runtime_name).toBe('docker');
+    await shim.client.rt('ListPodSandbox', {});
+  });
+});

@@ -1,0 +1,301 @@
+// The sandbox, container and image services on a FakeEngine: their logic (ordering, cleanup after
+// a failure half-way, idempotent removal, name conflicts) and the Engine's deadlines without
+// dockerd. Requests are built through the wire format, as the gRPC server hands them over.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULTS, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutMs } from '../../src/config.js';
+import { Code, CriError } from '../../src/errors.js';
+import type { CreateContainerRequest__Output } from '../../src/generated/runtime/v1/CreateContainerRequest.js';
+import type { RunPodSandboxRequest__Output } from '../../src/generated/runtime/v1/RunPodSandboxRequest.js';
+import { createLogger } from '../../src/logger.js';
+import { LogManager } from '../../src/logs/log-manager.js';
+import type { NetworkCondition, NetworkManager, PodNetworkContext, PodNetworkResult } from '../../src/network/types.js';
+import { loadCri } from '../../src/proto.js';
+import { ContainerService } from '../../src/service/container.js';
+import { ImageService } from '../../src/service/image.js';
+import { SandboxService } from '../../src/service/sandbox.js';
+import { CriServer } from '../../src/server/grpc-server.js';
+import { sandboxLifecycleHandlers } from '../../src/server/sandbox/lifecycle.js';
+import type { Services } from '../../src/services.js';
+import { CheckpointStore } from '../../src/store/checkpoint.js';
+import { ContainerIndex } from '../../src/store/container-index.js';
+import { CriClient, expectCode } from '../helpers/cri-client.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
+
+const PAUSE = 'fake/pause:latest';
+const BUSYBOX = 'fake/busybox:latest';
+
+/** Plugins that give every pod 10.0.0.N and remember what they set up. */
+class FakeNetwork implements NetworkManager {
+  readonly name = 'fake';
+  readonly podNetworkMode = 'none';
+  readonly dockerPublishesPorts = false;
+  readonly up = new Map<string, string>();
+  readonly tornDown: string[] = [];
+  failSetUp = false;
+
+  async status(): Promise<NetworkCondition> {
+    return { ready: true, reason: '', message: '' };
+  }
+  async setUpPod(pod: PodNetworkContext): Promise<PodNetworkResult> {
+    if (this.failSetUp) throw new Error('plugin "fake" failed: no addresses left');
+    const ip = `10.0.0.${this.up.size + 2}`;
+    this.up.set(pod.sandboxId, ip);
+    return { ips: [ip] };
+  }
+  async tearDownPod(pod: PodNetworkContext): Promise<void> {
+    this.tornDown.push(pod.sandboxId);
+    this.up.delete(pod.sandboxId);
+  }
+  async podIps(sandboxId: string): Promise<string[] | undefined> {
+    const ip = this.up.get(sandboxId);
+    return ip ? [ip] : undefined;
+  }
+  async checkPod(): Promise<void> {}
+}
+
+const methods = loadCri().runtime.v1.RuntimeService.service;
+function runRequest(name = 'web'): RunPodSandboxRequest__Output {
+  const m = methods.RunPodSandbox;
+  return m.requestDeserialize(m.requestSerialize({ config: { metadata: { name, namespace: 'default', uid: `uid-${name}`, attempt: 0 } } })) as RunPodSandboxRequest__Output;
+}
+function createRequest(sandboxId: string, name = 'app'): CreateContainerRequest__Output {
+  const m = methods.CreateContainer;
+  return m.requestDeserialize(
+    m.requestSerialize({
+      pod_sandbox_id: sandboxId,
+      config: { metadata: { name, attempt: 0 }, image: { image: BUSYBOX } },
+      sandbox_config: { metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 } },
+    }),
+  ) as CreateContainerRequest__Output;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<Code | 'OK'> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    if (err instanceof CriError) return err.code;
+    throw err;
+  }
+}
+
+const dirs: string[] = [];
+const indexes: ContainerIndex[] = [];
+afterEach(() => {
+  for (const i of indexes.splice(0)) i.stop();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function world(opts: { timeoutMs?: number; concurrency?: number } = {}) {
+  const engine = new FakeEngine(opts);
+  engine.addImage(PAUSE);
+  engine.addImage(BUSYBOX);
+  const logger = createLogger('silent');
+  const root = mkdtempSync(join(tmpdir(), 'cri-shim-fake-'));
+  dirs.push(root);
+  const index = new ContainerIndex(engine, logger);
+  indexes.push(index);
+  index.start();
+  const network = new FakeNetwork();
+  const checkpoints = new CheckpointStore(root);
+  const images = new ImageService(engine, logger);
+  const config = { ...DEFAULTS, rootDirectory: root, podInfraContainerImage: PAUSE };
+  const sandboxes = new SandboxService({ config, docker: engine, index, images, checkpoints, network, logger });
+  const containers = new ContainerService(engine, index, images, new LogManager(engine, logger), logger);
+  return { engine, index, network, checkpoints, images, sandboxes, containers };
+}
+
+describe('SandboxService on a FakeEngine', () => {
+  it('RunPodSandbox, StopPodSandbox, RemovePodSandbox: pause container, network and checkpoint come and go', async () => {
+    const w = world();
+    const id = await w.sandboxes.run(runRequest());
+    expect(w.engine.find(id)?.State.Running).toBe(true);
+    expect(w.network.up.get(id)).toBe('10.0.0.2');
+    expect((await w.checkpoints.read(id))?.data.network?.ips).toEqual(['10.0.0.2']);
+    const [listed] = await w.sandboxes.list(null);
+    expect(listed).toMatchObject({ id, state: 'SANDBOX_READY' });
+    expect((await w.sandboxes.status(id, false)).status?.network?.ip).toBe('10.0.0.2');
+
+    const app = await w.containers.create(createRequest(id));
+    await w.containers.start(app);
+    await w.sandboxes.stop(id);
+    expect(w.engine.find(id)?.State.Running).toBe(false);
+    expect(w.engine.find(app)?.State.Running).toBe(false);
+    expect(w.network.tornDown).toContain(id);
+    expect((await w.sandboxes.list(null))[0].state).toBe('SANDBOX_NOTREADY');
+
+    await w.sandboxes.remove(id);
+    expect(w.engine.containers.size).toBe(0);
+    expect(await w.checkpoints.read(id)).toBeUndefined();
+    expect(await w.sandboxes.list(null)).toEqual([]);
+    // Both are idempotent: a second Stop and Remove of the gone pod succeed.
+    await w.sandboxes.stop(id);
+    await w.sandboxes.remove(id);
+  });
+
+  it('a RunPodSandbox that fails half-way (the network plugin) leaves no container, checkpoint or network behind', async () => {
+    const w = world();
+    w.network.failSetUp = true;
+    await expect(w.sandboxes.run(runRequest())).rejects.toThrow(/no addresses left/);
+    expect(w.engine.containers.size).toBe(0);
+    expect(await w.checkpoints.list()).toEqual([]);
+    expect(w.network.up.size).toBe(0);
+    expect(w.network.tornDown).toHaveLength(1);
+    expect(w.engine.calls.filter((c) => c.startsWith('remove '))).toHaveLength(1);
+  });
+
+  it('a RunPodSandbox whose pause container fails to start leaves nothing behind', async () => {
+    const w = world();
+    w.engine.failNext('start', new CriError(Code.UNKNOWN, 'start container: OCI runtime create failed'));
+    expect(await codeOf(w.sandboxes.run(runRequest()))).toBe(Code.UNKNOWN);
+    expect(w.engine.containers.size).toBe(0);
+    expect(await w.checkpoints.list()).toEqual([]);
+  });
+
+  it('a leftover exited pause container of the same name is removed with its pod; a running one is ALREADY_EXISTS', async () => {
+    const w = world();
+    const first = await w.sandboxes.run(runRequest());
+    expect(await codeOf(w.sandboxes.run(runRequest()))).toBe(Code.ALREADY_EXISTS);
+    await w.sandboxes.stop(first);
+    const second = await w.sandboxes.run(runRequest());
+    expect(second).not.toBe(first);
+    expect(w.engine.find(first)).toBeUndefined();
+    expect(await w.checkpoints.read(first)).toBeUndefined();
+  });
+
+  it('pulls the pause image when Docker has none (create answers no-image), then creates', async () => {
+    const w = world();
+    for (const [id, image] of w.engine.images) if (image.RepoTags?.includes(PAUSE)) w.engine.images.delete(id);
+    const id = await w.sandboxes.run(runRequest());
+    expect(w.engine.find(id)?.State.Running).toBe(true);
+    expect(w.engine.calls.filter((c) => c.startsWith('createContainer'))).toHaveLength(2);
+  });
+});
+
+describe('ContainerService on a FakeEngine', () => {
+  it('CreateContainer: a running container of the same name is ALREADY_EXISTS; an exited leftover is replaced', async () => {
+    const w = world();
+    const pod = await w.sandboxes.run(runRequest());
+    const first = await w.containers.create(createRequest(pod));
+    // Created, not running: a leftover the second create clears.
+    const second = await w.containers.create(createRequest(pod));
+    expect(second).not.toBe(first);
+    expect(w.engine.find(first)).toBeUndefined();
+    await w.containers.start(second);
+    const err = await w.containers.create(createRequest(pod)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CriError);
+    expect((err as CriError).code).toBe(Code.ALREADY_EXISTS);
+    expect((err as CriError).message).toMatch(/already exists and is running/);
+    expect(w.engine.find(second)?.State.Running).toBe(true);
+  });
+
+  it('RemoveContainer and StopContainer of an absent container are OK, also after it was removed', async () => {
+    const w = world();
+    await w.containers.remove('f'.repeat(64));
+    await w.containers.stop('f'.repeat(64), 10);
+    const pod = await w.sandboxes.run(runRequest());
+    const id = await w.containers.create(createRequest(pod));
+    await w.containers.remove(id);
+    expect(w.engine.find(id)).toBeUndefined();
+    await w.containers.remove(id);
+    // Gone in Docker behind the index's back (removed outside the shim): still OK.
+    const other = await w.containers.create(createRequest(pod, 'other'));
+    w.engine.containers.delete(other);
+    await w.containers.remove(other);
+  });
+});
+
+describe('ImageService on a FakeEngine', () => {
+  it('RemoveImage of an absent image is OK and asks Docker to remove nothing', async () => {
+    const w = world();
+    await w.images.remove('fake/nothing:here');
+    expect(w.engine.calls.some((c) => c.startsWith('removeImage'))).toBe(false);
+    expect(await w.images.status('fake/nothing:here', false)).toEqual({ image: null, info: {} });
+  });
+
+  it('RemoveImage removes an unused image; one a container uses is FAILED_PRECONDITION', async () => {
+    const w = world();
+    const extra = w.engine.addImage('fake/extra:1');
+    await w.images.remove('fake/extra:1');
+    expect(w.engine.images.has(extra.Id)).toBe(false);
+    await w.sandboxes.run(runRequest());
+    expect(await codeOf(w.images.remove(PAUSE))).toBe(Code.FAILED_PRECONDITION);
+  });
+});
+
+describe('Docker deadlines through the gateway', () => {
+  it('a Docker call that never answers ends the CRI call with DEADLINE_EXCEEDED at the deadline', async () => {
+    const w = world({ timeoutMs: 200 });
+    const pod = await w.sandboxes.run(runRequest());
+    w.engine.hanging.add('createContainer');
+    const t0 = performance.now();
+    const err = await w.containers.create(createRequest(pod)).catch((e: unknown) => e);
+    const took = performance.now() - t0;
+    expect((err as CriError).code).toBe(Code.DEADLINE_EXCEEDED);
+    expect((err as CriError).message).toMatch(/dockerd did not answer within 0.2s/);
+    // Bounded by the deadline (generous slack for a loaded machine), far below any default.
+    expect(took).toBeLessThan(200 + 2_000);
+    expect(w.engine.requestsInFlight).toEqual({ running: 0, queued: 0 });
+  });
+
+  it('the deadline includes the wait for a place in a full queue', async () => {
+    const w = world({ timeoutMs: 200, concurrency: 1 });
+    // The only place is taken by a request that holds it for 10 s.
+    const blocker = w.engine.gate.run('block', 'block', () => new Promise(() => undefined), { timeoutMs: 10_000 }).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+    expect(w.engine.requestsInFlight.running).toBe(1);
+    const t0 = performance.now();
+    expect(await codeOf(w.images.status(BUSYBOX, false))).toBe(Code.DEADLINE_EXCEEDED);
+    expect(performance.now() - t0).toBeLessThan(200 + 2_000);
+    // It never ran: it left the queue at its deadline.
+    expect(w.engine.calls).toContain(`inspectImage ${BUSYBOX}`);
+    expect(w.engine.requestsInFlight.queued).toBe(0);
+    void blocker;
+  });
+
+  it('a cancelled CRI call cancels its Docker request and frees its place; cleanup after it still runs', async () => {
+    const w = world();
+    w.engine.hanging.add('start');
+    const controller = new AbortController();
+    const run = w.sandboxes.run(runRequest(), { signal: controller.signal });
+    while (!w.engine.calls.some((c) => c.startsWith('start '))) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call'));
+    expect(await codeOf(run)).toBe(Code.CANCELLED);
+    expect(w.engine.requestsInFlight).toEqual({ running: 0, queued: 0 });
+    // The undo does not use the cancelled signal: the pause container and checkpoint are gone.
+    expect(w.engine.containers.size).toBe(0);
+    expect(await w.checkpoints.list()).toEqual([]);
+  });
+
+  it('over gRPC: the client\'s deadline aborts the call, its Docker request is dropped, and RunPodSandbox cleans up', async () => {
+    // The request timeout is long: only the client's 300 ms deadline can end the call this soon.
+    const w = world({ timeoutMs: 60_000 });
+    w.engine.hanging.add('start');
+    const sock = join(dirs[0], 'cri.sock');
+    const server = new CriServer({ endpoint: `unix://${sock}`, handlers: sandboxLifecycleHandlers({ sandboxes: w.sandboxes } as Services), logger: createLogger('silent') });
+    await server.start();
+    const client = new CriClient(sock);
+    try {
+      await expectCode(client.rt('RunPodSandbox', { config: { metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 } } }, 300), status.DEADLINE_EXCEEDED);
+      // The shim's side of the call ends too: the hanging start is abandoned and undone.
+      const t0 = Date.now();
+      while ((w.engine.requestsInFlight.running > 0 || w.engine.containers.size > 0) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      expect(w.engine.requestsInFlight).toEqual({ running: 0, queued: 0 });
+      expect(w.engine.containers.size).toBe(0);
+      expect(await w.checkpoints.list()).toEqual([]);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+
+  it('--runtime-request-timeout 0 means cri-dockerd\'s default (2m - 1s), not zero', () => {
+    expect(requestTimeoutMs({ runtimeRequestTimeoutMs: 0 })).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
+    expect(DEFAULT_REQUEST_TIMEOUT_MS).toBe(119_000);
+    expect(requestTimeoutMs({ runtimeRequestTimeoutMs: 5_000 })).toBe(5_000);
+  });
+});
