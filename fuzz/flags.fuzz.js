@@ -7,20 +7,20 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError, parseArgs, parseDuration } from '../dist/config.js';
-import { parseBindAddr as parseMetricsAddr } from '../dist/metrics/http.js';
-import { parseBindAddr as parseStreamingAddr } from '../dist/streaming/server.js';
+import { UsageError, formatListenAddress, parseArgs, parseDuration, parseListenAddress } from '../dist/config.js';
 import { assert, assertEqual, parseOrRefuse } from './lib.js';
 
 const dir = mkdtempSync(join(process.env.FUZZ_TMPDIR ?? tmpdir(), 'fuzz-flags-'));
-function checkBindAddr(parse, text) {
-  const addr = parseOrRefuse(() => parse(text));
+/** A listen address flag (--metrics-bind-addr, --streaming-bind-addr) given `text`. */
+function checkListenAddress(flag, anyHost, text) {
+  const parse = (t) => parseListenAddress(flag, t, anyHost);
+  const addr = parseOrRefuse(() => parse(text), UsageError);
   if (!addr) return;
   assert(Number.isInteger(addr.port) && addr.port >= 0 && addr.port <= 65535, `${JSON.stringify(text)}: port ${addr.port}`);
   assert(typeof addr.host === 'string' && addr.host !== '', `${JSON.stringify(text)}: host ${JSON.stringify(addr.host)}`);
-  const written = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
-  assertEqual(parse(written), addr, `${JSON.stringify(text)} written out as ${written} means the same`);
-  if (/^\d+$/.test(text)) assertEqual(addr.port, Number(text), `bare ${text} is a port`);
+  const written = formatListenAddress(addr);
+  assertEqual(parseOrRefuse(() => parse(written), UsageError), addr, `${JSON.stringify(text)} written out as ${written} means the same`);
+  if (/^\d+$/.test(text)) assertEqual(addr, { host: anyHost, port: Number(text) }, `bare ${text} is a port`);
 }
 
 // Input: a mode byte, then by mode: 0 one flag value (duration, bind address); 1 a config
@@ -34,8 +34,8 @@ export function fuzz(data) {
     const text = rest.toString('utf8');
     const ms = parseOrRefuse(() => parseDuration(text), UsageError);
     if (ms !== undefined) assert(Number.isFinite(ms) && ms >= 0, `duration ${JSON.stringify(text)} = ${ms}`);
-    checkBindAddr(parseMetricsAddr, text);
-    checkBindAddr(parseStreamingAddr, text);
+    checkListenAddress('metrics-bind-addr', '127.0.0.1', text);
+    checkListenAddress('streaming-bind-addr', '0.0.0.0', text);
     return;
   }
   if (mode === 1) {

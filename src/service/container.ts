@@ -5,9 +5,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
-import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
+import { cgroupWritesOf, containerCreateOptions, createWarningsOf, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
+  ContainerFileTooLarge,
   containerVerboseInfo,
   firstFileOfTar,
   toContainer,
@@ -16,7 +17,10 @@ import {
   userFromProcStatus,
 } from '../docker/container-status.js';
 import { capabilitiesFromAll, privilegedMissing } from '../docker/capabilities.js';
-import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
+import { clampOomScoreAdj, hostDevices, hostLimits } from '../docker/host-limits.js';
+import { sandboxAllowsPrivileged } from '../docker/sandbox-spec.js';
+import { applyCgroupWrites, type CgroupReader } from '../stats/cgroup.js';
+import type { ContainerWarnings } from '../store/container-warnings.js';
 import {
   alreadyExists,
   Code,
@@ -35,24 +39,55 @@ import type { Logger } from '../logger.js';
 import type { LogManager } from '../logs/log-manager.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
+import { SerialByKey } from '../serial-by-key.js';
 import { dockerLogConfig, type DockerLogConfig } from '../docker/log-config.js';
 
 /** How long ContainerStatus of an exited container waits for its last output to reach the file. */
 const LOG_SETTLE_MS = 2_000;
+/**
+ * Cap on /etc/passwd and /etc/group read out of a container: far above any real one (a
+ * directory-backed node's are a few KiB), small enough that a container cannot balloon the shim.
+ */
+export const CONTAINER_FILE_CAP = 1024 * 1024;
+
+/** The user a stopped container's process gets, or why its files could not tell (cached, once). */
+interface UserFacts {
+  user: ContainerUser | null;
+  error?: string;
+}
 
 export class ContainerService {
-  /** Users of stopped containers, read once from their files (a container's config never changes). */
-  private readonly users = new Map<string, ContainerUser | null>();
+  /**
+   * Users of stopped containers, read once from their files (a container's config never
+   * changes); a file that could not be read is remembered too, so it costs one attempt.
+   */
+  private readonly users = new Map<string, UserFacts>();
   /** Capabilities of the bounding set that this dockerd refuses by name. */
   private readonly unknownCaps = new Set<string>();
+  /** CreateContainer calls, one at a time per container name. */
+  private readonly createsByName = new SerialByKey();
+  /**
+   * Containers this process created and handed to a caller: one of them met again under its
+   * name before it was started is the other caller's container, not a leftover to remove.
+   */
+  private readonly createdHere = new Set<string>();
+  /** Whether the first privileged container built from the host's capabilities was logged. */
+  private privilegedExplained = false;
+
   constructor(
     private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly images: ImageService,
     private readonly logs: LogManager,
     private readonly logger: Logger,
+    private readonly cgroups: CgroupReader,
+    private readonly warnings: ContainerWarnings,
   ) {
-    index.on('removed', (id) => this.users.delete(id));
+    index.on('removed', (id) => {
+      this.users.delete(id);
+      this.createdHere.delete(id);
+      this.warnings.forget(id);
+    });
   }
 
   /** Docker's log settings for new containers, from the daemon's default logging driver (cached `docker info`). */
@@ -77,33 +112,78 @@ export class ContainerService {
     ]);
 
     const limits = hostLimits();
-    if (config.linux?.security_context?.privileged) this.checkPrivileged();
+    const privileged = config.linux?.security_context?.privileged ?? false;
+    // As containerd: only a pod the kubelet made privileged may hold privileged containers.
+    if (privileged && !sandboxAllowsPrivileged(sandbox)) {
+      throw invalidArgument(`config.linux.security_context.privileged: pod sandbox ${sandbox.Id} is not privileged, so none of its containers may be`);
+    }
+    const missing = privilegedMissing(limits);
+    if (privileged && missing.length > 0) this.explainPrivileged(missing);
     const logPath = criLogPath(req.sandbox_config?.log_directory ?? '', config.log_path);
     const options = containerCreateOptions(config, req.sandbox_config, {
       sandbox,
       image,
       logPath,
       boundingSet: limits.boundingSet,
+      privileged: { dockerCanGrant: missing.length === 0, hostDevices },
+      cgroupVersion: this.cgroups.version,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
       logConfig: await this.dockerLogConfig(call),
     });
+    // Capabilities a privileged container gets from the bounding set count as "ALL" (see createNamed).
+    const fromAll =
+      privileged && missing.length > 0
+        ? new Set(limits.boundingSet)
+        : capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet);
 
-    let undoLogFile: (() => Promise<void>) | undefined;
-    try {
-      if (logPath) undoLogFile = await this.logs.prepare(logPath);
-    } catch (err) {
-      throw toCriError(err, `create log file ${logPath}`);
-    }
-    let id: string;
-    try {
-      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet), call);
-    } catch (err) {
-      // Nothing half-made stays behind: the container was not created, so neither is its log.
-      await undoLogFile?.();
-      throw err;
-    }
-    await this.reread(id);
-    return id;
+    // Two calls for one name would each take the other's fresh container for a leftover and
+    // remove it: run them one after the other, so the second meets AlreadyExists instead.
+    return this.createsByName.run(options.name!, async () => {
+      let undoLogFile: (() => Promise<void>) | undefined;
+      try {
+        if (logPath) undoLogFile = await this.logs.prepare(logPath);
+      } catch (err) {
+        throw toCriError(err, `create log file ${logPath}`);
+      }
+      let id: string;
+      try {
+        id = await this.createNamed(options, fromAll, call);
+      } catch (err) {
+        // Nothing half-made stays behind: the container was not created, so neither is its log.
+        await undoLogFile?.();
+        throw err;
+      }
+      this.createdHere.add(id);
+      for (const warning of createWarningsOf(options.Labels)) this.logger.warn({ id, name: options.name, warning }, 'container created without a setting this host cannot honour');
+      await this.reread(id);
+      return id;
+    });
+  }
+
+  private explainPrivileged(missing: readonly string[]): void {
+    if (this.privilegedExplained) return;
+    this.privilegedExplained = true;
+    this.logger.info(
+      { missing },
+      "Docker's privileged mode cannot start here (the bounding set lacks capabilities); privileged containers get every capability, device and path this host has instead",
+    );
+  }
+
+  /**
+   * Writes what Docker could not set (memory.oom.group, hugepage limits, ...) into the cgroup of
+   * a container that just started. The process already runs: for these files (OOM policy, limits
+   * far above a starting process's use) the first milliseconds do not matter.
+   */
+  private applyStartWrites(id: string, labels: Record<string, string> | null | undefined): void {
+    const writes = cgroupWritesOf(labels);
+    if (writes.length === 0) return;
+    const record = this.index.get(id);
+    const dirs = record?.State?.Running ? this.cgroups.dirsOfPid(record.State.Pid ?? 0) : undefined;
+    const warnings = dirs
+      ? applyCgroupWrites(dirs, writes)
+      : writes.filter((w) => !w.optional).map((w) => `${w.file} = "${w.value}" not applied: the container stopped before its cgroup could be written`);
+    for (const warning of warnings) this.logger.warn({ id, warning }, 'a container setting Docker cannot hold was not applied');
+    this.warnings.add(id, warnings);
   }
 
   /**
@@ -138,6 +218,10 @@ export class ContainerService {
         throw fail(`create container ${name}: ${created.message}`);
       }
       const leftover = await clearLeftover(this.docker, name, call, async (record) => {
+        // Created by an earlier call and not started yet: the other caller's, not a leftover.
+        if (record.State?.Status === 'created' && this.createdHere.has(record.Id)) {
+          throw alreadyExists(`container ${name} already exists (${record.Id}, created by an earlier CreateContainer and not started)`);
+        }
         this.logger.info({ name, id: record.Id }, 'removing a leftover container of the same name before creating');
         await this.docker.remove(record.Id, call);
         this.index.forget(record.Id);
@@ -156,16 +240,6 @@ export class ContainerService {
     }
   }
 
-  /** Docker's privileged mode asks for every capability the kernel has; say why it cannot work here. */
-  private checkPrivileged(): void {
-    const missing = privilegedMissing();
-    if (missing.length > 0) {
-      throw failedPrecondition(
-        `privileged containers cannot run on this host: Docker grants them every capability, and the capability bounding set of root here lacks ${missing.join(', ')} (an environment limit; add the capabilities a container needs with add_capabilities instead)`,
-      );
-    }
-  }
-
   async start(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
     const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container', call);
     const id = record.Id;
@@ -178,10 +252,10 @@ export class ContainerService {
     if (!sandbox?.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandboxId} of container ${id} is ${sandbox ? 'not ready' : 'gone'}`);
     }
-    // Already running is what the caller wants.
+    let outcome;
     try {
-      const started = await this.docker.start(id, call);
-      if (started.kind === 'absent') throw notFound(`start container ${id}: no such container`);
+      outcome = await this.docker.start(id, call);
+      if (outcome.kind === 'absent') throw notFound(`start container ${id}: no such container`);
     } catch (err) {
       await this.reread(id);
       throw err;
@@ -189,6 +263,8 @@ export class ContainerService {
     const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
     if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
     await this.reread(id);
+    // Already running is what the caller wants; only a fresh start gets the cgroup writes.
+    if (outcome.kind === 'started') this.applyStartWrites(id, record.Config?.Labels);
   }
 
   /** Stops with the grace period (StopSignal, then SIGKILL); a gone or stopped container is success. */
@@ -246,42 +322,47 @@ export class ContainerService {
       await this.logs.settled(record.Id, LOG_SETTLE_MS);
       record = this.index.get(record.Id) ?? record;
     }
-    const status = toContainerStatus(record, await this.userOf(record));
+    const facts = await this.userOf(record);
+    const status = toContainerStatus(record, facts.user);
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
     const oom = await liveOomScoreAdj(record);
     if (oom !== undefined && status.resources?.linux) status.resources.linux.oom_score_adj = oom;
-    return { status, info: verbose ? containerVerboseInfo(record) : {} };
+    const warnings = verbose ? [...createWarningsOf(record.Config?.Labels), ...this.warnings.get(record.Id)] : [];
+    const info = verbose ? containerVerboseInfo(record, warnings) : {};
+    if (verbose && facts.error) info.userError = facts.error;
+    return { status, info };
   }
 
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
-  private async userOf(record: ContainerRecord): Promise<ContainerUser | null> {
+  private async userOf(record: ContainerRecord): Promise<UserFacts> {
     if (record.State?.Running && record.State.Pid > 0) {
       const proc = await readFile(`/proc/${record.State.Pid}/status`, 'utf8').catch(() => undefined);
       const user = proc ? userFromProcStatus(proc) : null;
-      if (user) return user;
+      if (user) return { user };
     }
-    if (this.users.has(record.Id)) return this.users.get(record.Id)!;
-    const user = userFromConfig(
-      record.Config?.User ?? '',
-      record.HostConfig?.GroupAdd ?? [],
-      await this.containerFile(record.Id, '/etc/passwd'),
-      await this.containerFile(record.Id, '/etc/group'),
-    );
-    this.users.set(record.Id, user);
-    return user;
+    const cached = this.users.get(record.Id);
+    if (cached) return cached;
+    let facts: UserFacts;
+    try {
+      const passwd = await this.containerFile(record.Id, '/etc/passwd');
+      const group = await this.containerFile(record.Id, '/etc/group');
+      facts = { user: userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group) };
+    } catch (err) {
+      if (!(err instanceof ContainerFileTooLarge)) throw toCriError(err, `read the user files of container ${record.Id}`);
+      // The status is still answered, without the user; the reason goes to the log and verbose info.
+      this.logger.warn({ id: record.Id, reason: err.message }, 'cannot work out the user of the container from its files');
+      facts = { user: null, error: err.message };
+    }
+    this.users.set(record.Id, facts);
+    return facts;
   }
 
-  /** A file of the container's filesystem (works stopped or created); "" when it has none. */
+  /** A file of the container's filesystem (works stopped or created), read up to the cap; "" when it has none. */
   private async containerFile(id: string, path: string): Promise<string> {
-    try {
-      const stream = await this.docker.getArchive(id, path);
-      if (!stream) return '';
-      const chunks: Buffer[] = [];
-      for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-      return firstFileOfTar(Buffer.concat(chunks)) ?? '';
-    } catch (err) {
-      throw toCriError(err, `read ${path} of container ${id}`);
-    }
+    const stream = await this.docker.getArchive(id, path);
+    if (!stream) return '';
+    // Stopping early (over the cap) closes the response: Docker stops producing the archive.
+    return (await firstFileOfTar(stream as AsyncIterable<Buffer>, CONTAINER_FILE_CAP, path)) ?? '';
   }
 }
 

@@ -7,6 +7,7 @@ import { capabilitiesFromAll, dockerCapabilities, missingForPrivileged, normaliz
 import {
   containerState,
   exitReason,
+  ContainerFileTooLarge,
   firstFileOfTar,
   mountsOf,
   parseBind,
@@ -40,6 +41,8 @@ const opts = (extra: object = {}) => ({
   image: { Id: 'sha256:img', RepoTags: ['busybox:latest'], RepoDigests: [] },
   logPath: '/var/log/pods/x/app/1.log',
   boundingSet: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
+  privileged: { dockerCanGrant: true, hostDevices: (): string[] => { throw new Error('host devices read for a host that can grant privileged'); } },
+  cgroupVersion: 'v1' as const,
   clampOomScoreAdj: (n: number) => Math.max(n, 0),
   ...extra,
 });
@@ -177,6 +180,89 @@ describe('container create options', () => {
   });
 });
 
+describe('privileged containers', () => {
+  const privileged = (extra: Record<string, unknown> = {}) =>
+    config({
+      mounts: [{ host_path: '/var/lib/x', container_path: '/x' }],
+      devices: [{ host_path: '/dev/null', container_path: '/dev/fuse', permissions: 'rw' }],
+      linux: {
+        security_context: {
+          privileged: true,
+          capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['ALL'] },
+          seccomp: { profile_type: 'RuntimeDefault' },
+          masked_paths: ['/proc/kcore'],
+          readonly_paths: ['/proc/sys'],
+          ...extra,
+        },
+      },
+    });
+
+  it("uses Docker's Privileged where the host can grant every capability", () => {
+    const o = containerCreateOptions(privileged(), null, opts());
+    expect(o.HostConfig).toMatchObject({ Privileged: true, Binds: ['/var/lib/x:/x:rw,rprivate'] });
+    expect(o.HostConfig!.Devices).toEqual([{ PathOnHost: '/dev/null', PathInContainer: '/dev/fuse', CgroupPermissions: 'rw' }]);
+    expect(o.HostConfig!.DeviceCgroupRules).toBeUndefined();
+  });
+
+  it('builds privileged from the host where Docker cannot: every bounding-set capability, every device, no confinement', () => {
+    const host = { dockerCanGrant: false, hostDevices: () => ['/dev/null', '/dev/fuse', '/dev/sda', '/dev/net/tun'] };
+    const o = containerCreateOptions(privileged(), null, opts({ privileged: host }));
+    expect(o.HostConfig).toMatchObject({
+      Privileged: false,
+      // The request's add/drop lists do not apply to a privileged container.
+      CapAdd: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
+      CapDrop: [],
+      // RuntimeDefault seccomp is not applied to privileged containers (as containerd does).
+      SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'label=disable'],
+      MaskedPaths: [],
+      ReadonlyPaths: [],
+      DeviceCgroupRules: ['a *:* rwm'],
+      // ContainerStatus reports Binds: the system paths go in Mounts, so it lists the CRI's mounts only.
+      Binds: ['/var/lib/x:/x:rw,rprivate'],
+      Mounts: [
+        { Type: 'bind', Source: '/sys', Target: '/sys', ReadOnly: false },
+        { Type: 'bind', Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false },
+      ],
+    });
+    // The request's own device keeps its place; the host's /dev/fuse does not replace it.
+    expect(o.HostConfig!.Devices).toEqual([
+      { PathOnHost: '/dev/null', PathInContainer: '/dev/fuse', CgroupPermissions: 'rw' },
+      { PathOnHost: '/dev/null', PathInContainer: '/dev/null', CgroupPermissions: 'rwm' },
+      { PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rwm' },
+      { PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' },
+    ]);
+  });
+
+  it('keeps a Localhost AppArmor profile, SELinux options, no_new_privs and mounts the request already has over /sys', () => {
+    const host = { dockerCanGrant: false, hostDevices: () => [] };
+    const o = containerCreateOptions(
+      config({
+        mounts: [{ host_path: '/sys', container_path: '/sys/' }],
+        linux: {
+          security_context: {
+            privileged: true,
+            no_new_privs: true,
+            apparmor: { profile_type: 'Localhost', localhost_ref: 'my-profile' },
+            selinux_options: { type: 'spc_t' },
+          },
+        },
+      }),
+      null,
+      opts({ privileged: host }),
+    );
+    expect(o.HostConfig!.SecurityOpt).toEqual(['no-new-privileges', 'seccomp=unconfined', 'apparmor=my-profile', 'label=type:spc_t']);
+    expect(o.HostConfig!.Binds).toEqual(['/sys:/sys/:rw,rprivate']);
+    expect(o.HostConfig!.Mounts).toEqual([{ Type: 'bind', Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false }]);
+  });
+
+  it('leaves unprivileged containers alone on such a host', () => {
+    const host = { dockerCanGrant: false, hostDevices: (): string[] => { throw new Error('read for an unprivileged container'); } };
+    const o = containerCreateOptions(config({ linux: { security_context: { capabilities: { add_capabilities: ['NET_ADMIN'] } } } }), null, opts({ privileged: host }));
+    expect(o.HostConfig).toMatchObject({ Privileged: false, CapAdd: ['CAP_NET_ADMIN'], Devices: [] });
+    expect(o.HostConfig!.DeviceCgroupRules).toBeUndefined();
+  });
+});
+
 describe('image name and ref', () => {
   const image = { Id: `sha256:${'1'.repeat(64)}`, RepoTags: ['reg/app:v1', 'app:latest'], RepoDigests: ['other@sha256:x', 'reg/app@sha256:y'] };
   it('reports a tag when the spec is the image id, the spec otherwise', () => {
@@ -286,13 +372,52 @@ describe('container status', () => {
     expect(userFromConfig('ghost', [], passwd, group)).toBeNull();
   });
 
-  it('reads the first file of a tar archive', () => {
+  const tarHeader = (name: string, size: number, type = '0') => {
     const header = Buffer.alloc(512);
-    header.write('passwd', 0);
-    header.write('00000000005\0', 124);
-    header.write('0', 156);
-    const tar = Buffer.concat([header, Buffer.from('hello'), Buffer.alloc(507), Buffer.alloc(1024)]);
-    expect(firstFileOfTar(tar)).toBe('hello');
-    expect(firstFileOfTar(Buffer.alloc(1024))).toBeUndefined();
+    header.write(name, 0);
+    header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+    header.write(type, 156);
+    return header;
+  };
+  /** Chunks of `bytes` as Docker's response would deliver them, counting what was consumed. */
+  function* chunked(bytes: Buffer, size: number, seen: { bytes: number }) {
+    for (let off = 0; off < bytes.length; off += size) {
+      seen.bytes += Math.min(size, bytes.length - off);
+      yield bytes.subarray(off, off + size);
+    }
+  }
+  async function* iter(it: Iterable<Buffer>) {
+    yield* it;
+  }
+
+  it('reads the first file of a tar stream, whatever the chunking, after a pax header', async () => {
+    const pax = Buffer.from('30 path=etc/passwd-but-longer\n');
+    const tar = Buffer.concat([
+      tarHeader('PaxHeader', pax.length, 'x'),
+      pax,
+      Buffer.alloc(512 - pax.length),
+      tarHeader('passwd', 5),
+      Buffer.from('hello'),
+      Buffer.alloc(507),
+      Buffer.alloc(1024),
+    ]);
+    for (const size of [1, 7, 512, 4096]) expect(await firstFileOfTar(iter(chunked(tar, size, { bytes: 0 })), 1024)).toBe('hello');
+    expect(await firstFileOfTar(iter([Buffer.alloc(1024)]), 1024)).toBeUndefined();
+  });
+
+  it('stops reading a file over the cap at its header, naming the cap', async () => {
+    const seen = { bytes: 0 };
+    const tar = Buffer.concat([tarHeader('passwd', 8 << 20), Buffer.alloc(8 << 20)]);
+    await expect(firstFileOfTar(iter(chunked(tar, 64 * 1024, seen)), 1 << 20, '/etc/passwd')).rejects.toThrow(
+      /\/etc\/passwd is 8388608 bytes, over the 1048576-byte cap/,
+    );
+    expect(seen.bytes).toBe(64 * 1024);
+  });
+
+  it('stops reading an archive that grows past the cap without a file (long skipped entries)', async () => {
+    const seen = { bytes: 0 };
+    const tar = Buffer.concat([tarHeader('x', 4 << 20, 'x'), Buffer.alloc(4 << 20)]);
+    await expect(firstFileOfTar(iter(chunked(tar, 64 * 1024, seen)), 1 << 20)).rejects.toThrow(ContainerFileTooLarge);
+    expect(seen.bytes).toBeLessThan(2 << 20);
   });
 });

@@ -22,6 +22,8 @@ import { sandboxLifecycleHandlers } from '../../src/server/sandbox/lifecycle.js'
 import type { Services } from '../../src/services.js';
 import { CheckpointStore } from '../../src/store/checkpoint.js';
 import { ContainerIndex } from '../../src/store/container-index.js';
+import { ContainerWarnings } from '../../src/store/container-warnings.js';
+import { CgroupReader } from '../../src/stats/cgroup.js';
 import { CriClient, expectCode } from '../helpers/cri-client.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 
@@ -105,7 +107,9 @@ function world(opts: { timeoutMs?: number; concurrency?: number } = {}) {
   const images = new ImageService(engine, logger);
   const config = { ...DEFAULTS, rootDirectory: root, podInfraContainerImage: PAUSE };
   const sandboxes = new SandboxService({ config, docker: engine, index, images, checkpoints, network, logger });
-  const containers = new ContainerService(engine, index, images, new LogManager(engine, logger), logger);
+  // A /proc with no processes: the fake containers' pids are nobody's cgroup on this host.
+  const cgroups = new CgroupReader(root);
+  const containers = new ContainerService(engine, index, images, new LogManager(engine, logger), logger, cgroups, new ContainerWarnings());
   return { engine, index, network, checkpoints, images, sandboxes, containers };
 }
 
@@ -177,20 +181,24 @@ describe('SandboxService on a FakeEngine', () => {
 });
 
 describe('ContainerService on a FakeEngine', () => {
-  it('CreateContainer: a running container of the same name is ALREADY_EXISTS; an exited leftover is replaced', async () => {
+  it('CreateContainer: one created here and not started, or a running one, of the same name is ALREADY_EXISTS; an exited leftover is replaced', async () => {
     const w = world();
     const pod = await w.sandboxes.run(runRequest());
     const first = await w.containers.create(createRequest(pod));
-    // Created, not running: a leftover the second create clears.
-    const second = await w.containers.create(createRequest(pod));
-    expect(second).not.toBe(first);
-    expect(w.engine.find(first)).toBeUndefined();
-    await w.containers.start(second);
+    // Created by the first call and not started: that caller's container, not a leftover.
+    const twin = await w.containers.create(createRequest(pod)).catch((e: unknown) => e);
+    expect((twin as CriError).code).toBe(Code.ALREADY_EXISTS);
+    expect((twin as CriError).message).toContain(first);
+    expect(w.engine.find(first)).toBeDefined();
+    await w.containers.start(first);
     const err = await w.containers.create(createRequest(pod)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CriError);
     expect((err as CriError).code).toBe(Code.ALREADY_EXISTS);
     expect((err as CriError).message).toMatch(/already exists and is running/);
-    expect(w.engine.find(second)?.State.Running).toBe(true);
+    await w.containers.stop(first, 0);
+    const second = await w.containers.create(createRequest(pod));
+    expect(second).not.toBe(first);
+    expect(w.engine.find(first)).toBeUndefined();
   });
 
   it('RemoveContainer and StopContainer of an absent container are OK, also after it was removed', async () => {
@@ -224,6 +232,29 @@ describe('ImageService on a FakeEngine', () => {
     expect(w.engine.images.has(extra.Id)).toBe(false);
     await w.sandboxes.run(runRequest());
     expect(await codeOf(w.images.remove(PAUSE))).toBe(Code.FAILED_PRECONDITION);
+  });
+});
+
+describe('RemoveImage racing another removal on a FakeEngine', () => {
+  it('a removal whose Docker call fails because another one won is success; a failure with the image still there is not', async () => {
+    const w = world();
+    const image = w.engine.addImage('fake/race:1');
+    const removeImage = w.engine.removeImage.bind(w.engine);
+    // The winner deletes the image just before the loser's request, which dockerd 20.10 then
+    // answers with a 500 "unrecognized image ID" (UNKNOWN once through the gateway).
+    w.engine.removeImage = async (name, call) => {
+      w.engine.images.delete(image.Id);
+      return removeImage(name, call);
+    };
+    w.engine.failNext('removeImage', new CriError(Code.UNKNOWN, `unrecognized image ID ${image.Id}`));
+    await w.images.remove('fake/race:1');
+    expect(w.engine.images.has(image.Id)).toBe(false);
+
+    w.engine.removeImage = removeImage;
+    const kept = w.engine.addImage('fake/kept:1');
+    w.engine.failNext('removeImage', new CriError(Code.UNKNOWN, 'driver failed'));
+    expect(await codeOf(w.images.remove('fake/kept:1'))).toBe(Code.UNKNOWN);
+    expect(w.engine.images.has(kept.Id)).toBe(true);
   });
 });
 
