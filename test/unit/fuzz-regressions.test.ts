@@ -24,6 +24,12 @@ describe('fuzz regressions: --metrics-bind-addr (fuzz/flags.fuzz.js)', () => {
     expect(parse(':9100')).toEqual({ host: '127.0.0.1', port: 9100 });
     expect(() => parse('1:65536')).toThrow(/65535/);
   });
+
+  it('takes only IPv6 addresses in brackets (found as "[\\xcf\\xc5\\x01]:10010", accepted, then refused written out)', () => {
+    expect(() => parse('[\xcf\xc5\x01]:10010')).toThrow(/not a bracketed IPv6 address/);
+    expect(() => parse('[127.0.0.1]:80')).toThrow(/not a bracketed IPv6 address/);
+    expect(parse('[fe80::1]')).toEqual({ host: 'fe80::1', port: 0 });
+  });
 });
 
 describe('fuzz regressions: CRI records (fuzz/cri-log.fuzz.js)', () => {
