@@ -41,8 +41,8 @@ export function assert(cond, message) {
 }
 
 export function assertEqual(actual, expected, what) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
+  const a = String(JSON.stringify(actual));
+  const e = String(JSON.stringify(expected));
   if (a !== e) throw new Error(`property violated: ${what}\n  got:      ${a.slice(0, 500)}\n  expected: ${e.slice(0, 500)}`);
 }
 
