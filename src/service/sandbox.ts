@@ -397,7 +397,7 @@ export class SandboxService {
   // ---- PodSandboxStatus / ListPodSandbox ----
 
   async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
-    const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
+    const record = await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
     const status = toPodSandboxStatus(record, await this.networkStatus(record));
     if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
     const checkpoint = verbose ? await this.deps.checkpoints.read(record.Id) : undefined;

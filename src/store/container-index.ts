@@ -28,6 +28,8 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private readonly applied = new Map<string, number>();
   /** Per id, inspects under way; a gone id's `applied` entry is kept only while one may still land. */
   private readonly inflight = new Map<string, number>();
+  /** Per id, the newest inspect an event started that has not landed yet (see `current`). */
+  private readonly pending = new Map<string, Promise<unknown>>();
   private seq = 0;
   private live = false;
   private stream: NodeJS.ReadableStream | undefined;
@@ -77,7 +79,8 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
 
   /**
    * Finds a container of the given kind by full id or unique id prefix, as Docker accepts.
-   * NotFound names the id for an unknown or ambiguous one; the entry is read fresh from Docker.
+   * NotFound names the id for an unknown or ambiguous one; the entry is read fresh from Docker
+   * (for the write paths, which act on the state; status calls use `current`).
    */
   async resolve(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
     if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
@@ -89,6 +92,40 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     const fresh = matches.length === 1 ? await this.refresh(matches[0].Id, call) : undefined;
     if (!fresh || fresh.Config?.Labels?.[LABEL_TYPE] !== kind) throw notFound(`${what} "${idOrPrefix}" not found`);
     return fresh;
+  }
+
+  /**
+   * The index record of a container of the given kind, for status calls: no Docker request on
+   * the hot path. The record is as new as the newest event Docker delivered before the call:
+   * every event but exec_* re-inspects its container (`onEvent`), a call that finds such an
+   * inspect under way waits for it, and the shim's own writes (create, start, stop, update)
+   * refresh their entry before they return, removals drop it. While the event stream is down
+   * nothing says the record is current, so the container is inspected as `resolve` does.
+   */
+  async current(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
+    if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
+    if (!this.live) return this.resolve(idOrPrefix, kind, what, call);
+    const id = this.matchOne(idOrPrefix, kind, what);
+    const pending = id ? this.pending.get(id) : undefined;
+    if (pending) await pending;
+    const record = id ? this.records.get(id) : undefined;
+    if (!record || record.Config?.Labels?.[LABEL_TYPE] !== kind) throw notFound(`${what} "${idOrPrefix}" not found`);
+    return record;
+  }
+
+  private matchOne(idOrPrefix: string, kind: string, what: string): string | undefined {
+    const exact = this.records.get(idOrPrefix);
+    if (exact) return exact.Config?.Labels?.[LABEL_TYPE] === kind ? exact.Id : undefined;
+    let found: string | undefined;
+    let count = 0;
+    for (const r of this.records.values()) {
+      if (r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind) {
+        found = r.Id;
+        count++;
+      }
+    }
+    if (count > 1) throw notFound(`${what} id prefix "${idOrPrefix}" is ambiguous (${count} matches)`);
+    return found;
   }
 
   /** Re-reads one container from Docker (after the shim changed it) and returns the fresh record. */
@@ -218,9 +255,14 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       this.forget(id);
       return;
     }
-    this.refresh(id).catch((err: unknown) => {
-      this.logger.warn({ err, id }, 'could not inspect container after Docker event');
-    });
+    const read = this.refresh(id)
+      .catch((err: unknown) => {
+        this.logger.warn({ err, id }, 'could not inspect container after Docker event');
+      })
+      .finally(() => {
+        if (this.pending.get(id) === read) this.pending.delete(id);
+      });
+    this.pending.set(id, read);
   }
 
   private disconnect(err: Error): void {
