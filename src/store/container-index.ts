@@ -6,6 +6,7 @@ import type { CallOptions, ContainerRecord, Engine } from '../docker/engine.js';
 import { LABEL_TYPE } from '../docker/labels.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { EventFeed, type DockerEvent } from './event-feed.js';
 
 export type { ContainerRecord } from '../docker/engine.js';
 
@@ -19,9 +20,6 @@ export interface ContainerIndexEvents {
   disconnected: [error: Error];
 }
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
-
 export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private readonly records = new Map<string, ContainerRecord>();
   /** Per id, the sequence number of the newest inspect applied, so a slow stale inspect never wins. */
@@ -31,11 +29,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   /** Per id, the newest inspect an event started that has not landed yet (see `current`). */
   private readonly pending = new Map<string, Promise<unknown>>();
   private seq = 0;
-  private live = false;
-  private stream: NodeJS.ReadableStream | undefined;
-  private stopped = false;
-  private reconnectMs = RECONNECT_MIN_MS;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly feed: EventFeed;
   private resyncing: Promise<void> | undefined;
 
   constructor(
@@ -43,25 +37,29 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     private readonly logger: Logger,
   ) {
     super();
+    this.feed = new EventFeed(engine, logger, { type: ['container'], label: [LABEL_TYPE] }, 'container', {
+      onEvent: (ev) => this.onEvent(ev),
+      onConnected: () => this.resync(),
+      onLive: () => {
+        this.emit('resynced');
+        this.logger.debug({ containers: this.records.size }, 'container index synced with dockerd');
+      },
+      onBroken: (err) => this.emit('disconnected', err),
+    });
   }
 
   /** True while the event stream is connected and the index is complete. */
   get isLive(): boolean {
-    return this.live;
+    return this.feed.isLive;
   }
 
   /** Connects to Docker's event stream and loads the index; retries in the background when dockerd is down. */
   start(): void {
-    this.stopped = false;
-    void this.connect();
+    this.feed.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.live = false;
-    clearTimeout(this.reconnectTimer);
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
-    this.stream = undefined;
+    this.feed.stop();
   }
 
   /**
@@ -69,7 +67,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    * caller never gets a stale answer (and gets Unavailable when dockerd is gone).
    */
   async all(): Promise<ContainerRecord[]> {
-    if (!this.live) await this.resync();
+    if (!this.isLive) await this.resync();
     return [...this.records.values()];
   }
 
@@ -84,7 +82,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    */
   async resolve(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
     if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
-    if (!this.live) await this.resync();
+    if (!this.isLive) await this.resync();
     const matches = [...this.records.values()].filter(
       (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind,
     );
@@ -104,7 +102,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    */
   async current(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
     if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
-    if (!this.live) return this.resolve(idOrPrefix, kind, what, call);
+    if (!this.isLive) return this.resolve(idOrPrefix, kind, what, call);
     const id = this.matchOne(idOrPrefix, kind, what);
     const pending = id ? this.pending.get(id) : undefined;
     if (pending) await pending;
@@ -198,54 +196,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     }
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const stream = await this.engine.events({ type: ['container'], label: [LABEL_TYPE] });
-      if (this.stopped) {
-        (stream as { destroy?: () => void }).destroy?.();
-        return;
-      }
-      this.stream = stream;
-      this.watch(stream);
-      // Subscribe first, then list: nothing that happens in between is missed.
-      await this.resync();
-      this.live = true;
-      this.reconnectMs = RECONNECT_MIN_MS;
-      this.emit('resynced');
-      this.logger.debug({ containers: this.records.size }, 'container index synced with dockerd');
-    } catch (err) {
-      this.disconnect(err as Error);
-    }
-  }
-
-  private watch(stream: NodeJS.ReadableStream): void {
-    let buffered = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line) this.onEvent(line);
-      }
-    });
-    const broken = (err?: Error) => {
-      if (this.stream !== stream) return;
-      this.disconnect(err ?? new Error('Docker event stream ended'));
-    };
-    stream.on('end', () => broken());
-    stream.on('close', () => broken());
-    stream.on('error', (err: Error) => broken(err));
-  }
-
-  private onEvent(line: string): void {
-    let ev: { id?: string; Action?: string; status?: string };
-    try {
-      ev = JSON.parse(line) as typeof ev;
-    } catch {
-      return;
-    }
+  private onEvent(ev: DockerEvent): void {
     const id = ev.id;
     const action = ev.Action ?? ev.status ?? '';
     if (!id) return;
@@ -263,21 +214,5 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
         if (this.pending.get(id) === read) this.pending.delete(id);
       });
     this.pending.set(id, read);
-  }
-
-  private disconnect(err: Error): void {
-    const wasLive = this.live;
-    this.live = false;
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
-    this.stream = undefined;
-    if (this.stopped) return;
-    if (wasLive) {
-      this.logger.warn({ err: err.message }, 'Docker event stream broke; reconnecting');
-      this.emit('disconnected', err);
-    }
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), this.reconnectMs);
-    this.reconnectTimer.unref();
-    this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MAX_MS);
   }
 }

@@ -20,6 +20,8 @@ export interface EventFeedHooks {
   onEvent(event: DockerEvent): void;
   /** Subscribed: load the full state; the feed is live once this resolves. */
   onConnected(): Promise<void>;
+  /** Live again after (re)connecting and loading. */
+  onLive?(): void;
   /** The stream broke after being live. */
   onBroken?(err: Error): void;
 }
@@ -71,6 +73,7 @@ export class EventFeed {
       if (this.stream !== stream) return;
       this.live = true;
       this.reconnectMs = RECONNECT_MIN_MS;
+      this.hooks.onLive?.();
     } catch (err) {
       this.disconnect(err as Error);
     }
@@ -85,11 +88,13 @@ export class EventFeed {
         const line = buffered.slice(0, nl).trim();
         buffered = buffered.slice(nl + 1);
         if (!line) continue;
+        let event: DockerEvent;
         try {
-          this.hooks.onEvent(JSON.parse(line) as DockerEvent);
+          event = JSON.parse(line) as DockerEvent;
         } catch {
-          // Event lines are JSON; anything else announces nothing.
+          continue; // Event lines are JSON; anything else announces nothing.
         }
+        this.hooks.onEvent(event);
       }
     });
     const broken = (err?: Error) => {
