@@ -93,7 +93,12 @@ export class CriServer {
   private context(method: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
     const id = ++nextCallId;
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call')));
+    let finished = false;
+    // grpc-js also reports 'cancelled' for a call that already ended; the error (and its stack)
+    // is made only for a call still under way.
+    call.on('cancelled', () => {
+      if (!finished) controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call'));
+    });
     // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes; the signal
     // makes the work under way (Docker requests among it) stop then too.
     const deadline = call.getDeadline();
@@ -114,7 +119,14 @@ export class CriServer {
       signal: controller.signal,
     };
     this.running++;
-    return { ctx, controller, done: () => clearTimeout(timer) };
+    return {
+      ctx,
+      controller,
+      done: () => {
+        finished = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   private finish(ctx: CallContext, started: number, err: unknown): grpc.ServiceError | null {
