@@ -9,7 +9,7 @@
 #
 # Environment: RELIST_PODS (50), RELIST_DURATION (60), RELIST_ROUNDS (1), RELIST_CONTAINERD (1),
 # RELIST_CPU_PROF=DIR (run the shim with node's --cpu-prof, profile written to DIR on exit),
-# SHIM_MAIN (dist/main.js of the shim to measure).
+# SHIM_MAIN (dist/main.js of the shim to measure; the bench client is always this clone's).
 # The load average is printed before and after: absolute times mean little on a shared machine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -45,7 +45,7 @@ for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 watch=(--watch "shim=$shim_pid")
 [ "${RELIST_CONTAINERD:-1}" != 0 ] && watch+=(--watch containerd=containerd~cri-bench-containerd)
-"$node" "$main" bench --image "$image" --allow-existing --workloads steady \
+"$node" "$repo/dist/main.js" bench --image "$image" --allow-existing --workloads steady \
   --steady-pods "${RELIST_PODS:-50}" --duration "${RELIST_DURATION:-60}" --status-period 10 --stats-period 10 \
   --rounds "${RELIST_ROUNDS:-1}" "${endpoints[@]}" "${watch[@]}" --output "$out"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

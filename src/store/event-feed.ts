@@ -113,7 +113,7 @@ export class EventFeed {
     this.stream = undefined;
     if (this.stopped) return;
     if (wasLive) {
-      this.logger.warn({ err: err.message }, `Docker ${this.what} event stream broke; reconnecting`);
+      this.logger.warn({ err: err.message, events: this.what }, 'Docker event stream broke; reconnecting');
       this.hooks.onBroken?.(err);
     }
     clearTimeout(this.reconnectTimer);
