@@ -248,6 +248,8 @@ export class ContainerService {
     }
     const status = toContainerStatus(record, await this.userOf(record));
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
+    const oom = await liveOomScoreAdj(record);
+    if (oom !== undefined && status.resources?.linux) status.resources.linux.oom_score_adj = oom;
     return { status, info: verbose ? containerVerboseInfo(record) : {} };
   }
 
@@ -281,6 +283,17 @@ export class ContainerService {
       throw toCriError(err, `read ${path} of container ${id}`);
     }
   }
+}
+
+/**
+ * The running process's oom_score_adj: UpdateContainerResources writes it to the processes, and
+ * Docker's record keeps the creation value, so the record alone would report a stale one.
+ */
+async function liveOomScoreAdj(record: ContainerRecord): Promise<number | undefined> {
+  if (!record.State?.Running || !(record.State.Pid > 0)) return undefined;
+  const text = await readFile(`/proc/${record.State.Pid}/oom_score_adj`, 'utf8').catch(() => undefined);
+  const value = Number(text?.trim());
+  return text !== undefined && Number.isInteger(value) ? value : undefined;
 }
 
 /** log_directory + log_path, or "" when either is missing; the file must stay inside the directory. */

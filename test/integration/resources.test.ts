@@ -87,10 +87,13 @@ describe('resource updates against dockerd', () => {
     if (!isV2()) expect(cgroupFile(id, 'cpu', 'cpu.cfs_quota_us', '')).toBe('-1');
   });
 
-  it('oom_score_adj reaches the running processes (Docker cannot update it)', async () => {
+  it('oom_score_adj reaches the running processes (Docker cannot update it) and ContainerStatus', async () => {
     await shim.client.rt('UpdateContainerResources', { container_id: id, linux: { oom_score_adj: 700 } });
     const pid = dockerInspect(id).State.Pid;
     expect(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim()).toBe('700');
+    // Docker's record still holds the creation value (100): the status must not report that.
+    const st = (await shim.client.rt('ContainerStatus', { container_id: id, verbose: false })).status!;
+    expect(st.resources!.linux!.oom_score_adj).toBe('700');
   });
 
   it('says which fields cannot be applied: hugepages, unified on cgroup v1', async () => {
