@@ -1,6 +1,7 @@
 // Command-line flags. Names follow cri-dockerd so an operator can swap binaries without
 // touching the systemd unit; unknown flags are an error, never silently ignored.
 
+import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigFileError, readConfigFile, type FlagValueKind } from './config-file.js';
 
 export interface Config {
@@ -10,13 +11,13 @@ export interface Config {
   rootDirectory: string;
   runtimeRequestTimeoutMs: number;
   logLevel: string;
-  /** host:port for /metrics, /healthz and the loopback-only /debug endpoints; '' = off. */
+  /** host:port for /metrics, /healthz and the loopback-only /debug endpoints; '' = off. Normalised by parseArgs. */
   metricsBindAddr: string;
   /** A pull that reports no progress for this long is cancelled; 0 = never. */
   imagePullProgressDeadlineMs: number;
   /** cgroup the shim moves itself into at start; '' = stay where started. */
   runtimeCgroups: string;
-  /** host:port of the Exec/Attach/PortForward streaming server; port 0 = ephemeral. */
+  /** host:port of the Exec/Attach/PortForward streaming server; port 0 = ephemeral. Normalised by parseArgs. */
   streamingBindAddr: string;
   /** "cni", or "" / "no-op" for Docker's own bridge (cri-dockerd's no-op plugin). */
   networkPlugin: string;
@@ -74,10 +75,10 @@ const FLAGS: FlagSpec[] = [
   { names: ['root-directory', 'cri-dockerd-root-directory'], key: 'rootDirectory', kind: 'string', usage: 'state directory (sandbox checkpoints)' },
   { names: ['runtime-request-timeout'], key: 'runtimeRequestTimeoutMs', kind: 'duration', usage: 'deadline of one Docker request, queue wait included, e.g. 2m0s (0 = 1m59s, as cri-dockerd)' },
   { names: ['log-level'], key: 'logLevel', kind: 'string', usage: 'trace, debug, info, warn, error or fatal' },
-  { names: ['metrics-bind-addr'], key: 'metricsBindAddr', kind: 'string', usage: 'serve Prometheus /metrics and /healthz on host:port (":9100" = 127.0.0.1:9100); off when empty' },
+  { names: ['metrics-bind-addr'], key: 'metricsBindAddr', kind: 'string', usage: 'serve Prometheus /metrics and /healthz on host:port ("9100" and ":9100" = 127.0.0.1:9100; a host alone = an ephemeral port, logged); off when empty' },
   { names: ['image-pull-progress-deadline'], key: 'imagePullProgressDeadlineMs', kind: 'duration', usage: 'cancel a pull that makes no progress for this long (0 = never)' },
   { names: ['runtime-cgroups'], key: 'runtimeCgroups', kind: 'string', usage: 'absolute cgroup path to move the shim into at start, e.g. /system.slice/docker-cri-shim' },
-  { names: ['streaming-bind-addr'], key: 'streamingBindAddr', kind: 'string', usage: 'host:port of the exec/attach/port-forward streaming server (port 0 = ephemeral)' },
+  { names: ['streaming-bind-addr'], key: 'streamingBindAddr', kind: 'string', usage: 'address of the exec/attach/port-forward streaming server: IP (ephemeral port, as cri-dockerd), IP:port, [v6]:port, :port (all interfaces); port 0 = ephemeral' },
   { names: ['network-plugin'], key: 'networkPlugin', kind: 'string', usage: 'cni, or empty (--network-plugin=) for Docker\'s own bridge network' },
   { names: ['cni-bin-dir'], key: 'cniBinDir', kind: 'string', usage: 'comma-separated directories of CNI plugin binaries' },
   { names: ['cni-conf-dir'], key: 'cniConfDir', kind: 'string', usage: 'directory of CNI network configs; the first valid file by name is used' },
@@ -124,6 +125,48 @@ export function parseDuration(text: string): number {
   if (text === '0') return 0;
   if (matched === 0 || matched !== text.length) throw new UsageError(`invalid duration "${text}" (examples: 2m0s, 30s, 500ms)`);
   return total;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * A listen address flag in every form cri-dockerd takes, in its meaning: "IP:port",
+ * "[v6]:port", an IP without a port (cri-dockerd's --streaming-bind-addr 127.0.0.1: port 0,
+ * an ephemeral port the shim logs and puts in its URLs), an unbracketed IPv6 address (the
+ * same), and beyond it ":port" and a bare port (on `anyHost`), and host names.
+ */
+export function parseListenAddress(flag: string, text: string, anyHost: string): ListenAddress {
+  const bad = (why: string) => new UsageError(`--${flag} "${text}": ${why} (forms: 127.0.0.1, 127.0.0.1:10010, [::1]:10010, ::1, :10010, 10010)`);
+  const portOf = (p: string): number => {
+    if (!/^\d{1,5}$/.test(p) || Number(p) > 65535) throw bad(`port "${p}" is not a number from 0 to 65535`);
+    return Number(p);
+  };
+  const t = text.trim();
+  if (t === '') throw bad('empty address');
+  if (/^\d+$/.test(t)) return { host: anyHost, port: portOf(t) };
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
+  if (bracketed) return { host: bracketed[1], port: bracketed[2] === undefined ? 0 : portOf(bracketed[2]) };
+  // Two colons or more, unbracketed: an IPv6 address alone (as Go's netip.ParseAddr reads it).
+  if ((t.match(/:/g) ?? []).length > 1) {
+    if (!isIPv6(t)) throw bad('not an IPv6 address (put a port after [addr]:)');
+    return { host: t, port: 0 };
+  }
+  const colon = t.indexOf(':');
+  const host = colon < 0 ? t : t.slice(0, colon);
+  const port = colon < 0 ? 0 : portOf(t.slice(colon + 1));
+  if (host === '') return { host: anyHost, port };
+  if (!isIPv4(host) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
+    throw bad(`"${host}" is not an IP address or host name`);
+  }
+  return { host, port };
+}
+
+/** "host:port" with IPv6 bracketed, the form the parsed flag is kept in. */
+export function formatListenAddress(a: ListenAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
 export function usage(): string {
@@ -214,6 +257,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
   }
   if (!HAIRPIN_MODES.includes(config.hairpinMode)) {
     throw new UsageError(`--hairpin-mode must be one of ${HAIRPIN_MODES.join(', ')}, not "${config.hairpinMode}"`);
+  }
+  // Empty is cri-dockerd's "not specified": the default address.
+  config.streamingBindAddr = formatListenAddress(parseListenAddress('streaming-bind-addr', config.streamingBindAddr || DEFAULTS.streamingBindAddr, '0.0.0.0'));
+  if (config.metricsBindAddr !== '') {
+    // No host: loopback, since /metrics tells a lot about the node's pods.
+    config.metricsBindAddr = formatListenAddress(parseListenAddress('metrics-bind-addr', config.metricsBindAddr, '127.0.0.1'));
   }
   if (config.networkPluginMtu < 0) throw new UsageError(`--network-plugin-mtu must not be negative, not ${config.networkPluginMtu}`);
   return { action: 'run', config };

@@ -39,6 +39,8 @@ export async function run(config: Config): Promise<void> {
     await metrics.start();
   }
 
+  // An address the streaming server cannot have is a start-up error, as a taken metrics address is.
+  await services.streaming.start();
   // dockerd may be down at start: the shim serves anyway (Status says so) and catches up.
   index.start();
   services.images.store.start();

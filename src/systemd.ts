@@ -1,6 +1,6 @@
 // systemd integration: socket activation (LISTEN_FDS) for `--container-runtime-endpoint fd://`,
 // as cri-dockerd's units use it, and readiness/stopping reports (sd_notify) for Type=notify.
-import { execFile } from 'node:child_process';
+import { coverInheritedFds, spawnPiped } from './child-process.js';
 import type { Logger } from './logger.js';
 
 /** First passed fd, as sd_listen_fds(3) defines it. */
@@ -27,7 +27,10 @@ export function listenFds(env: NodeJS.ProcessEnv = process.env): number[] {
   }
   const n = Number(count);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--container-runtime-endpoint fd://: LISTEN_FDS="${count}" passes no socket`);
-  return Array.from({ length: n }, (_, i) => SD_LISTEN_FDS_START + i);
+  const fds = Array.from({ length: n }, (_, i) => SD_LISTEN_FDS_START + i);
+  // Passed without close-on-exec: CNI plugins and socat would hold the CRI socket open.
+  coverInheritedFds(fds);
+  return fds;
 }
 
 /**
@@ -42,10 +45,21 @@ export function listenFds(env: NodeJS.ProcessEnv = process.env): number[] {
 export function notify(state: string, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (!env.NOTIFY_SOCKET) return Promise.resolve();
   return new Promise((resolve) => {
-    execFile('systemd-notify', [`--pid=${process.pid}`, state], { env, timeout: 10_000 }, (err, _stdout, stderr) => {
-      if (err) logger.warn({ state, err: (stderr || err.message).trim() }, 'could not notify systemd (is systemd-notify installed?)');
+    const child = spawnPiped('systemd-notify', [`--pid=${process.pid}`, state], { env, timeout: 10_000 });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end();
+    let settled = false;
+    const done = (why: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      if (why) logger.warn({ state, err: (stderr || why).trim() }, 'could not notify systemd (is systemd-notify installed?)');
       else logger.debug({ state }, 'notified systemd');
       resolve();
-    });
+    };
+    child.once('error', (err) => done(err.message));
+    child.once('close', (code, signal) => done(code === 0 ? undefined : signal ? `killed by ${signal}` : `exit status ${code}`));
   });
 }

@@ -240,17 +240,55 @@ export function userFromConfig(user: string, groupAdd: readonly string[], passwd
   return { linux: { uid, gid, supplemental_groups: [...new Set([...add, ...supplemental])] } };
 }
 
-/** The content of the first regular file in a tar archive (what Docker's archive API returns for one path). */
-export function firstFileOfTar(tar: Buffer): string | undefined {
-  let off = 0;
-  while (off + 512 <= tar.length) {
-    const header = tar.subarray(off, off + 512);
-    if (header.every((b) => b === 0)) return undefined;
-    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
-    const type = String.fromCharCode(header[156]);
-    const start = off + 512;
-    if (type === '0' || type === '\0') return tar.subarray(start, start + size).toString('utf8');
-    off = start + Math.ceil(size / 512) * 512;
+/** Why a file could not be read out of a container within its cap. */
+export class ContainerFileTooLarge extends Error {}
+
+/**
+ * The content of the first regular file in a tar stream (what Docker's archive API returns for
+ * one path), read incrementally: reading stops (and the stream is closed) as soon as the file is
+ * known to exceed `maxBytes`, or once more than `maxBytes` plus a little header room was read
+ * without finding it, so a container cannot make the shim buffer a file of any size.
+ */
+export async function firstFileOfTar(tar: AsyncIterable<Buffer>, maxBytes: number, path = 'file'): Promise<string | undefined> {
+  const budget = maxBytes + TAR_HEADER_ROOM;
+  let pending: Buffer = Buffer.alloc(0);
+  let read = 0;
+  /** Bytes still to skip of an entry that is not the file (pax or long-name headers, links). */
+  let skip = 0;
+  /** Size of the regular file whose content is being collected, once its header was seen. */
+  let want = -1;
+  for await (const chunk of tar) {
+    read += chunk.length;
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    for (;;) {
+      if (want >= 0) {
+        if (pending.length >= want) return pending.subarray(0, want).toString('utf8');
+        break;
+      }
+      if (skip > 0) {
+        const n = Math.min(skip, pending.length);
+        skip -= n;
+        pending = pending.subarray(n);
+        if (skip > 0) break;
+      }
+      if (pending.length < 512) break;
+      const header = pending.subarray(0, 512);
+      if (header.every((b) => b === 0)) return undefined;
+      const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${path}: malformed tar header from Docker`);
+      const type = String.fromCharCode(header[156]);
+      pending = pending.subarray(512);
+      if (type === '0' || type === '\0') {
+        if (size > maxBytes) throw new ContainerFileTooLarge(`${path} is ${size} bytes, over the ${maxBytes}-byte cap for files read out of containers`);
+        want = size;
+      } else {
+        skip = Math.ceil(size / 512) * 512;
+      }
+    }
+    if (read > budget) throw new ContainerFileTooLarge(`${path}: Docker's archive exceeds the ${maxBytes}-byte cap for files read out of containers`);
   }
   return undefined;
 }
+
+/** Room for tar headers (and pax records) around a capped file. */
+const TAR_HEADER_ROOM = 64 * 1024;

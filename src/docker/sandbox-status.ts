@@ -7,6 +7,7 @@ import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandbox
 import type { PodSandboxState__Output } from '../generated/runtime/v1/PodSandboxState.js';
 import type { NamespaceOption } from '../generated/runtime/v1/NamespaceOption.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
+import type { SandboxCheckpoint } from '../store/checkpoint.js';
 import type { ContainerRecord } from './engine.js';
 import { fromDockerLabels } from './labels.js';
 import { parseName } from './naming.js';
@@ -91,6 +92,33 @@ function buildPodSandbox(record: ContainerRecord): PodSandbox | undefined {
     labels,
     annotations,
     runtime_handler: record.Config?.Labels?.[LABEL_RUNTIME_HANDLER] ?? '',
+  };
+}
+
+/**
+ * A sandbox whose pause container is gone (removed behind the shim) but whose checkpoint is
+ * left, as cri-dockerd lists it: NOTREADY, so the kubelet stops and removes it, which releases
+ * its network and the checkpoint. Created "0": older than any sandbox the pod has.
+ */
+export function checkpointPodSandbox(id: string, checkpoint: SandboxCheckpoint): PodSandbox {
+  return {
+    id,
+    metadata: { name: checkpoint.name, namespace: checkpoint.namespace, uid: checkpoint.uid, attempt: checkpoint.attempt ?? 0 },
+    state: 'SANDBOX_NOTREADY',
+    created_at: '0',
+    labels: {},
+    annotations: {},
+    runtime_handler: '',
+  };
+}
+
+/** PodSandboxStatus of such a sandbox: no address, its namespaces as far as the checkpoint says. */
+export function checkpointPodSandboxStatus(id: string, checkpoint: SandboxCheckpoint): PodSandboxStatus {
+  const network = checkpoint.data.host_network ? 'NODE' : 'POD';
+  return {
+    ...checkpointPodSandbox(id, checkpoint),
+    network: { ip: '', additional_ips: [] },
+    linux: { namespaces: { options: { network, pid: 'POD', ipc: 'POD', target_id: '' } } },
   };
 }
 

@@ -9,7 +9,7 @@ import type { ContainerLogsOptions, Engine } from '../docker/engine.js';
 import { isConnectionError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { formatRecord, LineSplitter, MAX_RECORD_BYTES, nowRfc3339Nano, type LogEntry, type LogStream } from './cri-format.js';
-import { FrameParser, splitTimestamp } from './docker-frames.js';
+import { FrameParser, splitTimestamp, TtyMessageParser, type Frame } from './docker-frames.js';
 
 export const LOG_FILE_MODE = 0o640;
 const NEWLINE = 0x0a;
@@ -17,6 +17,11 @@ const NEWLINE = 0x0a;
 const REFOLLOW_DELAY_MS = 100;
 /** Pause between tries while dockerd cannot be reached. */
 const RECONNECT_DELAY_MS = 500;
+/** Pauses between tries of a write the disk refused for want of space: doubling up to the last. */
+const WRITE_RETRY_FIRST_MS = 100;
+const WRITE_RETRY_MAX_MS = 5_000;
+/** Write errors that pass once the disk has room again. */
+const RETRYABLE_WRITE = new Set(['ENOSPC', 'EDQUOT']);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,6 +33,12 @@ export interface ContainerLogOptions {
   logger: Logger;
   /** Only output from this time on (Docker's unix seconds.nanoseconds); for resuming a file. */
   since?: string;
+}
+
+/** Whether a stream is skipping what was already written, and how many messages of the newest time still to skip. */
+interface CatchUp {
+  on: boolean;
+  atTime: Record<LogStream, number>;
 }
 
 export class ContainerLog {
@@ -46,8 +57,6 @@ export class ContainerLog {
     stderr: { time: undefined, count: 0 },
   };
   private newestTime: string | undefined;
-  /** Bytes of a tty's raw output written. */
-  private ttyBytes = 0;
 
   constructor(private readonly opts: ContainerLogOptions) {
     this.done = this.run().catch((err: unknown) => {
@@ -133,8 +142,9 @@ export class ContainerLog {
   }
 
   private async logStream(follow: boolean): Promise<Readable> {
-    // A tty has no frames to carry Docker's timestamps per message: stamp on arrival.
-    const options: ContainerLogsOptions = { stdout: true, stderr: true, timestamps: !this.opts.tty };
+    // With a tty too: each message then starts with Docker's time, which is what a catch-up
+    // (and a resume) skips by; bytes would not do once Docker's own log has rotated.
+    const options: ContainerLogsOptions = { stdout: true, stderr: true, timestamps: true };
     if (this.opts.since) options.since = this.opts.since;
     // A second read only needs the tail: from a second before the newest message seen (never
     // before where a resumed file starts).
@@ -146,47 +156,54 @@ export class ContainerLog {
   /**
    * Copies Docker's output into the file. When catching up, what was already written is
    * skipped: per stream, messages older than the newest one seen, and as many messages of
-   * exactly that time as were seen (a tty's raw output: the bytes already seen).
+   * exactly that time as were seen.
    */
   private async copy(stream: Readable, catchingUp: boolean): Promise<void> {
     this.stream = stream;
     if (this.stopped) stream.destroy();
-    const parser = new FrameParser();
-    const skipAtTime = { stdout: catchingUp ? this.seen.stdout.count : 0, stderr: catchingUp ? this.seen.stderr.count : 0 };
-    let skipBytes = catchingUp ? this.ttyBytes : 0;
-    for await (let chunk of stream as AsyncIterable<Buffer>) {
-      if (this.opts.tty) {
-        const skipped = Math.min(skipBytes, chunk.length);
-        skipBytes -= skipped;
-        chunk = chunk.subarray(skipped);
-        this.ttyBytes += chunk.length;
-        await this.write('stdout', this.splitters.stdout.push(chunk, nowRfc3339Nano()));
-        continue;
+    const parser = this.opts.tty ? new TtyMessageParser(MAX_RECORD_BYTES) : new FrameParser();
+    const skip: CatchUp = {
+      on: catchingUp,
+      atTime: { stdout: catchingUp ? this.seen.stdout.count : 0, stderr: catchingUp ? this.seen.stderr.count : 0 },
+    };
+    for await (const chunk of stream as AsyncIterable<Buffer>) await this.copyFrames(parser.push(chunk), skip);
+    if (parser instanceof TtyMessageParser) await this.copyFrames(parser.end(), skip);
+  }
+
+  private async copyFrames(frames: Frame[], skip: CatchUp): Promise<void> {
+    const skipAtTime = skip.atTime;
+    const records: Buffer[] = [];
+    for (const frame of frames) {
+      const { time, text } = splitTimestamp(frame.payload);
+      const seen = this.seen[frame.stream];
+      // Docker 20.10 can start over from the oldest output it keeps in the middle of a follow
+      // stream (json-file rotating under a fast writer): a message older than one already
+      // written means that, and the rest of the stream is skipped like a catch-up. Docker
+      // stamps each stream's messages in order, so only a wall clock set back could look alike.
+      if (!skip.on && time && seen.time && time < seen.time) {
+        skip.on = true;
+        skipAtTime.stdout = this.seen.stdout.count;
+        skipAtTime.stderr = this.seen.stderr.count;
       }
-      const records: Buffer[] = [];
-      for (const frame of parser.push(chunk)) {
-        const { time, text } = splitTimestamp(frame.payload);
-        const seen = this.seen[frame.stream];
-        if (catchingUp && time && seen.time) {
-          if (time < seen.time) continue;
-          if (time === seen.time && skipAtTime[frame.stream] > 0) {
-            skipAtTime[frame.stream] -= 1;
-            continue;
-          }
-        }
-        if (time) this.note(frame.stream, time);
-        const t = time ?? nowRfc3339Nano();
-        this.lastTime = t;
-        const splitter = this.splitters[frame.stream];
-        for (const e of splitter.push(text, t)) records.push(formatRecord(frame.stream, e));
-        // Docker cuts a message without a newline only when its 16 KiB buffer is full or the
-        // stream hit EOF: a shorter one is the last output of that stream, a line of its own.
-        if (text.length > 0 && text.length < MAX_RECORD_BYTES && text[text.length - 1] !== NEWLINE) {
-          for (const e of splitter.end(t)) records.push(formatRecord(frame.stream, e));
+      if (skip.on && time && seen.time) {
+        if (time < seen.time) continue;
+        if (time === seen.time && skipAtTime[frame.stream] > 0) {
+          skipAtTime[frame.stream] -= 1;
+          continue;
         }
       }
-      if (records.length > 0) await this.append(Buffer.concat(records));
+      if (time) this.note(frame.stream, time);
+      const t = time ?? nowRfc3339Nano();
+      this.lastTime = t;
+      const splitter = this.splitters[frame.stream];
+      for (const e of splitter.push(text, t)) records.push(formatRecord(frame.stream, e));
+      // Docker cuts a message without a newline only when its 16 KiB buffer is full or the
+      // stream hit EOF: a shorter one is the last output of that stream, a line of its own.
+      if (text.length > 0 && text.length < MAX_RECORD_BYTES && text[text.length - 1] !== NEWLINE) {
+        for (const e of splitter.end(t)) records.push(formatRecord(frame.stream, e));
+      }
     }
+    if (records.length > 0) await this.append(Buffer.concat(records));
   }
 
   /** Remembers the newest Docker time of a stream and how many messages carried exactly it. */
@@ -206,10 +223,35 @@ export class ContainerLog {
     await this.append(Buffer.concat(entries.map((e) => formatRecord(stream, e))));
   }
 
-  private append(data: Buffer): Promise<void> {
-    return this.serially(async () => {
-      await this.file?.write(data);
-    });
+  /**
+   * Appends records to the file. A full disk (or quota) is waited out: the bytes not yet written
+   * are tried again, after a pause, on whatever file is open then (a ReopenContainerLog may run
+   * in between), so nothing is written twice or lost. Meanwhile reading waits, and Docker keeps
+   * the output.
+   */
+  private async append(data: Buffer): Promise<void> {
+    let rest = data;
+    let delay = WRITE_RETRY_FIRST_MS;
+    let waiting = false;
+    for (;;) {
+      try {
+        await this.serially(async () => {
+          while (rest.length > 0 && this.file) {
+            const { bytesWritten } = await this.file.write(rest);
+            rest = rest.subarray(bytesWritten);
+          }
+        });
+        if (waiting) this.opts.logger.info({ id: this.opts.containerId, path: this.opts.path }, 'the CRI log file takes writes again');
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (this.stopped || !RETRYABLE_WRITE.has(code)) throw err;
+        if (!waiting) this.opts.logger.warn({ id: this.opts.containerId, path: this.opts.path, code }, 'cannot write the CRI log file; retrying until it takes writes');
+        waiting = true;
+        await sleep(delay);
+        delay = Math.min(delay * 2, WRITE_RETRY_MAX_MS);
+      }
+    }
   }
 
   /** File writes and reopen() run one at a time, so a write never lands on a closed handle. */

@@ -3,7 +3,8 @@
 // which answer only to loopback peers whatever address the server is bound to.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Diagnostics } from '../diagnostics/index.js';
+import { parseListenAddress } from '../config.js';
+import { DiagnosticsBusyError, type Diagnostics } from '../diagnostics/index.js';
 import type { Logger } from '../logger.js';
 import { registry } from './index.js';
 
@@ -11,21 +12,12 @@ import { registry } from './index.js';
 const HEALTH_PING_TIMEOUT_MS = 5_000;
 
 export interface MetricsServerOptions {
-  /** "host:port", ":port" or "port"; no host means 127.0.0.1. */
+  /** A --metrics-bind-addr value (parseListenAddress: "host:port", ":port", "port", a host alone); no host means 127.0.0.1. */
   bindAddr: string;
   /** Resolves when dockerd answers, rejects when it does not. */
   ping: () => Promise<unknown>;
   diagnostics: Diagnostics;
   logger: Logger;
-}
-
-export function parseBindAddr(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port < 65536)) {
-    throw new Error(`--metrics-bind-addr "${text}" is not host:port (e.g. 127.0.0.1:9100 or :9100)`);
-  }
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
 function isLoopback(address: string | undefined): boolean {
@@ -46,7 +38,7 @@ export class MetricsServer {
 
   /** Listens; an address in use or not local is a start-up error naming the flag and address. */
   async start(): Promise<AddressInfo> {
-    const { host, port } = parseBindAddr(this.opts.bindAddr);
+    const { host, port } = parseListenAddress('metrics-bind-addr', this.opts.bindAddr, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
@@ -72,12 +64,16 @@ export class MetricsServer {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method === 'GET' && url.pathname === '/metrics') {
+    if ((url.pathname === '/metrics' || url.pathname === '/healthz') && req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'use GET\n', undefined, { allow: 'GET, HEAD' });
+      return;
+    }
+    if (url.pathname === '/metrics') {
       const body = await registry.metrics();
       send(res, 200, body, registry.contentType);
       return;
     }
-    if (req.method === 'GET' && url.pathname === '/healthz') {
+    if (url.pathname === '/healthz') {
       const healthy = await this.dockerAnswers();
       send(res, healthy === true ? 200 : 503, healthy === true ? 'ok\n' : `dockerd does not answer: ${healthy}\n`);
       return;
@@ -110,12 +106,18 @@ export class MetricsServer {
       send(res, 403, 'diagnostics endpoints answer only on loopback\n');
       return;
     }
+    // They change state (a file, a paused process): never on a GET a link or prefetch can send.
     if (req.method !== 'POST') {
-      send(res, 405, 'use POST\n');
+      send(res, 405, 'use POST\n', undefined, { allow: 'POST' });
       return;
     }
     if (url.pathname === '/debug/heap-snapshot') {
-      send(res, 200, `${await this.opts.diagnostics.heapSnapshot()}\n`);
+      try {
+        send(res, 200, `${await this.opts.diagnostics.heapSnapshot()}\n`);
+      } catch (err) {
+        if (!(err instanceof DiagnosticsBusyError)) throw err;
+        send(res, err.status, `${err.message}\n`, undefined, err.retryAfterS ? { 'retry-after': String(err.retryAfterS) } : {});
+      }
       return;
     }
     if (url.pathname === '/debug/cpu-profile') {
@@ -131,7 +133,7 @@ export class MetricsServer {
   }
 }
 
-function send(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': contentType });
+function send(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, ...headers });
   res.end(body);
 }

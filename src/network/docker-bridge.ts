@@ -19,6 +19,9 @@ export class DockerBridgeNetwork implements NetworkManager {
 
   async tearDownPod(): Promise<void> {}
 
+  /** Docker releases a bridge endpoint with its container: nothing is left to release. */
+  async releaseOrphans(): Promise<void> {}
+
   /** Undefined: the address is Docker's, in the pause container's inspect record. */
   async podIps(): Promise<string[] | undefined> {
     return undefined;

@@ -44,6 +44,11 @@ export interface NetworkManager {
    * gone (netnsPath undefined). Resolves only once the plugins have released the pod.
    */
   tearDownPod(pod: PodNetworkContext, netnsPath: string | undefined): Promise<void>;
+  /**
+   * At start-up: releases what this shim set up for sandboxes `isKnown` says are gone (a failed
+   * teardown before a restart), retrying in the background until it succeeds.
+   */
+  releaseOrphans(isKnown: (sandboxId: string) => Promise<boolean>): Promise<void>;
   /** The pod's addresses from the last set-up, without running anything; undefined if unknown. */
   podIps(sandboxId: string): Promise<string[] | undefined>;
   /** Asks the plugins whether the pod's network is still as set up (CNI CHECK); throws if not. */

@@ -8,6 +8,7 @@ import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CON
 import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
+  ContainerFileTooLarge,
   containerVerboseInfo,
   firstFileOfTar,
   toContainer,
@@ -35,16 +36,39 @@ import type { Logger } from '../logger.js';
 import type { LogManager } from '../logs/log-manager.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
+import { SerialByKey } from '../serial-by-key.js';
 import { dockerLogConfig, type DockerLogConfig } from '../docker/log-config.js';
 
 /** How long ContainerStatus of an exited container waits for its last output to reach the file. */
 const LOG_SETTLE_MS = 2_000;
+/**
+ * Cap on /etc/passwd and /etc/group read out of a container: far above any real one (a
+ * directory-backed node's are a few KiB), small enough that a container cannot balloon the shim.
+ */
+export const CONTAINER_FILE_CAP = 1024 * 1024;
+
+/** The user a stopped container's process gets, or why its files could not tell (cached, once). */
+interface UserFacts {
+  user: ContainerUser | null;
+  error?: string;
+}
 
 export class ContainerService {
-  /** Users of stopped containers, read once from their files (a container's config never changes). */
-  private readonly users = new Map<string, ContainerUser | null>();
+  /**
+   * Users of stopped containers, read once from their files (a container's config never
+   * changes); a file that could not be read is remembered too, so it costs one attempt.
+   */
+  private readonly users = new Map<string, UserFacts>();
   /** Capabilities of the bounding set that this dockerd refuses by name. */
   private readonly unknownCaps = new Set<string>();
+  /** CreateContainer calls, one at a time per container name. */
+  private readonly createsByName = new SerialByKey();
+  /**
+   * Containers this process created and handed to a caller: one of them met again under its
+   * name before it was started is the other caller's container, not a leftover to remove.
+   */
+  private readonly createdHere = new Set<string>();
+
   constructor(
     private readonly docker: Engine,
     private readonly index: ContainerIndex,
@@ -52,7 +76,10 @@ export class ContainerService {
     private readonly logs: LogManager,
     private readonly logger: Logger,
   ) {
-    index.on('removed', (id) => this.users.delete(id));
+    index.on('removed', (id) => {
+      this.users.delete(id);
+      this.createdHere.delete(id);
+    });
   }
 
   /** Docker's log settings for new containers, from the daemon's default logging driver (cached `docker info`). */
@@ -88,22 +115,27 @@ export class ContainerService {
       logConfig: await this.dockerLogConfig(call),
     });
 
-    let undoLogFile: (() => Promise<void>) | undefined;
-    try {
-      if (logPath) undoLogFile = await this.logs.prepare(logPath);
-    } catch (err) {
-      throw toCriError(err, `create log file ${logPath}`);
-    }
-    let id: string;
-    try {
-      id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet), call);
-    } catch (err) {
-      // Nothing half-made stays behind: the container was not created, so neither is its log.
-      await undoLogFile?.();
-      throw err;
-    }
-    await this.reread(id);
-    return id;
+    // Two calls for one name would each take the other's fresh container for a leftover and
+    // remove it: run them one after the other, so the second meets AlreadyExists instead.
+    return this.createsByName.run(options.name!, async () => {
+      let undoLogFile: (() => Promise<void>) | undefined;
+      try {
+        if (logPath) undoLogFile = await this.logs.prepare(logPath);
+      } catch (err) {
+        throw toCriError(err, `create log file ${logPath}`);
+      }
+      let id: string;
+      try {
+        id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet), call);
+      } catch (err) {
+        // Nothing half-made stays behind: the container was not created, so neither is its log.
+        await undoLogFile?.();
+        throw err;
+      }
+      this.createdHere.add(id);
+      await this.reread(id);
+      return id;
+    });
   }
 
   /**
@@ -138,6 +170,10 @@ export class ContainerService {
         throw fail(`create container ${name}: ${created.message}`);
       }
       const leftover = await clearLeftover(this.docker, name, call, async (record) => {
+        // Created by an earlier call and not started yet: the other caller's, not a leftover.
+        if (record.State?.Status === 'created' && this.createdHere.has(record.Id)) {
+          throw alreadyExists(`container ${name} already exists (${record.Id}, created by an earlier CreateContainer and not started)`);
+        }
         this.logger.info({ name, id: record.Id }, 'removing a leftover container of the same name before creating');
         await this.docker.remove(record.Id, call);
         this.index.forget(record.Id);
@@ -246,42 +282,46 @@ export class ContainerService {
       await this.logs.settled(record.Id, LOG_SETTLE_MS);
       record = this.index.get(record.Id) ?? record;
     }
-    const status = toContainerStatus(record, await this.userOf(record));
+    const facts = await this.userOf(record);
+    const status = toContainerStatus(record, facts.user);
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
     const oom = await liveOomScoreAdj(record);
     if (oom !== undefined && status.resources?.linux) status.resources.linux.oom_score_adj = oom;
-    return { status, info: verbose ? containerVerboseInfo(record) : {} };
+    const info = verbose ? containerVerboseInfo(record) : {};
+    if (verbose && facts.error) info.userError = facts.error;
+    return { status, info };
   }
 
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
-  private async userOf(record: ContainerRecord): Promise<ContainerUser | null> {
+  private async userOf(record: ContainerRecord): Promise<UserFacts> {
     if (record.State?.Running && record.State.Pid > 0) {
       const proc = await readFile(`/proc/${record.State.Pid}/status`, 'utf8').catch(() => undefined);
       const user = proc ? userFromProcStatus(proc) : null;
-      if (user) return user;
+      if (user) return { user };
     }
-    if (this.users.has(record.Id)) return this.users.get(record.Id)!;
-    const user = userFromConfig(
-      record.Config?.User ?? '',
-      record.HostConfig?.GroupAdd ?? [],
-      await this.containerFile(record.Id, '/etc/passwd'),
-      await this.containerFile(record.Id, '/etc/group'),
-    );
-    this.users.set(record.Id, user);
-    return user;
+    const cached = this.users.get(record.Id);
+    if (cached) return cached;
+    let facts: UserFacts;
+    try {
+      const passwd = await this.containerFile(record.Id, '/etc/passwd');
+      const group = await this.containerFile(record.Id, '/etc/group');
+      facts = { user: userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group) };
+    } catch (err) {
+      if (!(err instanceof ContainerFileTooLarge)) throw toCriError(err, `read the user files of container ${record.Id}`);
+      // The status is still answered, without the user; the reason goes to the log and verbose info.
+      this.logger.warn({ id: record.Id, reason: err.message }, 'cannot work out the user of the container from its files');
+      facts = { user: null, error: err.message };
+    }
+    this.users.set(record.Id, facts);
+    return facts;
   }
 
-  /** A file of the container's filesystem (works stopped or created); "" when it has none. */
+  /** A file of the container's filesystem (works stopped or created), read up to the cap; "" when it has none. */
   private async containerFile(id: string, path: string): Promise<string> {
-    try {
-      const stream = await this.docker.getArchive(id, path);
-      if (!stream) return '';
-      const chunks: Buffer[] = [];
-      for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-      return firstFileOfTar(Buffer.concat(chunks)) ?? '';
-    } catch (err) {
-      throw toCriError(err, `read ${path} of container ${id}`);
-    }
+    const stream = await this.docker.getArchive(id, path);
+    if (!stream) return '';
+    // Stopping early (over the cap) closes the response: Docker stops producing the archive.
+    return (await firstFileOfTar(stream as AsyncIterable<Buffer>, CONTAINER_FILE_CAP, path)) ?? '';
   }
 }
 

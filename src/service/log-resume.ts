@@ -5,7 +5,8 @@
 // Only pods with a checkpoint in this shim's root directory are resumed: those are the ones this
 // shim (or its predecessor on the same root) ran; another shim on the same dockerd (tests run
 // several) keeps writing its own files.
-import { open } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER } from '../docker/labels.js';
 import type { Logger } from '../logger.js';
 import type { LogManager } from '../logs/log-manager.js';
@@ -42,6 +43,26 @@ export async function lastRecordTime(path: string): Promise<string | undefined |
   } finally {
     await fh.close();
   }
+}
+
+/** The kubelet's name for a rotated log: <path>.<YYYYMMDD-HHMMSS> (gzipped ones end in .gz). */
+const ROTATED = /^\.\d{8}-\d{6}$/;
+
+/**
+ * The time of the last record of the newest rotated copy of a CRI log file (the kubelet keeps
+ * the newest one uncompressed); undefined when there is none. After a rotation and a
+ * ReopenContainerLog the file itself is empty until the container prints again: where the
+ * output stands is in the copy.
+ */
+export async function lastRotatedRecordTime(path: string): Promise<string | undefined> {
+  const base = basename(path);
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  const rotated = names.filter((n) => n.startsWith(base) && ROTATED.test(n.slice(base.length))).sort();
+  for (const name of rotated.reverse()) {
+    const time = await lastRecordTime(join(dirname(path), name));
+    if (time !== undefined && time !== 'absent') return time;
+  }
+  return undefined;
 }
 
 /**
@@ -84,9 +105,11 @@ export class LogResumeService {
   private async resume(record: ContainerRecord): Promise<void> {
     if (this.logs.isFollowing(record.Id)) return;
     const path = record.Config.Labels[LABEL_LOG_PATH];
-    const last = await lastRecordTime(path);
+    let last = await lastRecordTime(path);
     // Gone: removed or rotated away by the kubelet; writing the whole output again is wrong.
     if (last === 'absent') return;
+    // Empty (rotated and reopened): on from the end of the rotated copy, not from the start.
+    last ??= await lastRotatedRecordTime(path);
     const since = last ? sinceAfter(last) : undefined;
     // A file with records we cannot date would be doubled from the start: leave it alone.
     if (last && !since) {

@@ -16,7 +16,15 @@ import {
   namespaceModes,
   sandboxCreateOptions,
 } from '../docker/sandbox-spec.js';
-import { nowNs, sandboxIp, sandboxVerboseInfo, toPodSandbox, toPodSandboxStatus } from '../docker/sandbox-status.js';
+import {
+  checkpointPodSandbox,
+  checkpointPodSandboxStatus,
+  nowNs,
+  sandboxIp,
+  sandboxVerboseInfo,
+  toPodSandbox,
+  toPodSandboxStatus,
+} from '../docker/sandbox-status.js';
 import { sandboxName } from '../docker/naming.js';
 import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
 import type { PodSandbox } from '../generated/runtime/v1/PodSandbox.js';
@@ -25,12 +33,13 @@ import type { PodSandboxFilter__Output } from '../generated/runtime/v1/PodSandbo
 import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandboxNetworkStatus.js';
 import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandboxStatusResponse.js';
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, toCriError } from '../errors.js';
+import { alreadyExists, Code, CriError, failedPrecondition, invalidArgument, notFound, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { NetworkManager, PodNetworkContext } from '../network/types.js';
 import type { CheckpointStore, SandboxCheckpoint } from '../store/checkpoint.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import type { ImageService } from './image.js';
+import { SerialByKey } from '../serial-by-key.js';
 
 /**
  * Seconds between SIGTERM and SIGKILL in StopPodSandbox. The CRI says containers still running
@@ -85,10 +94,20 @@ function podIdentity(id: string, checkpoint: SandboxCheckpoint | undefined): Pic
 }
 
 export class SandboxService {
-  /** The RunPodSandbox in progress per pause container name. */
-  private readonly runsByName = new Map<string, Promise<string>>();
+  /** RunPodSandbox calls, one at a time per pause container name. */
+  private readonly runsByName = new SerialByKey();
+  /** Pause containers being run now: their checkpoint precedes their index record. */
+  private readonly starting = new Set<string>();
 
-  constructor(private readonly deps: SandboxServiceDeps) {}
+  constructor(private readonly deps: SandboxServiceDeps) {
+    // Once the index knows every pause container: networks this shim set up for sandboxes that
+    // are gone without a checkpoint (a teardown that failed before a restart) are released.
+    deps.index.once('resynced', () => {
+      deps.network
+        .releaseOrphans(async (id) => this.index.get(id) !== undefined || (await deps.checkpoints.read(id)) !== undefined)
+        .catch((err: unknown) => deps.logger.warn({ err: toCriError(err).message }, 'could not sweep the CNI cache for sandboxes that are gone'));
+    });
+  }
 
   private get docker(): Engine {
     return this.deps.docker;
@@ -106,15 +125,7 @@ export class SandboxService {
     validateConfig(config);
     // Two calls for the same pod would each take the other's fresh container for a leftover
     // and remove it: run them one after the other, so the second meets AlreadyExists instead.
-    const key = sandboxName(config.metadata!);
-    const previous = this.runsByName.get(key) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.runOnce(req.runtime_handler, config, call));
-    this.runsByName.set(key, current);
-    try {
-      return await current;
-    } finally {
-      if (this.runsByName.get(key) === current) this.runsByName.delete(key);
-    }
+    return this.runsByName.run(sandboxName(config.metadata!), () => this.runOnce(req.runtime_handler, config, call));
   }
 
   private async runOnce(runtimeHandler: string, config: PodSandboxConfig__Output, call: CallOptions): Promise<string> {
@@ -137,11 +148,23 @@ export class SandboxService {
     if (!this.deps.network.dockerPublishesPorts) options.HostConfig!.PortBindings = {};
 
     const id = await this.createPause(options, what, call);
+    this.starting.add(id);
+    try {
+      return await this.startPause(id, config, what, hostNetwork, call);
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  /** Checkpoint, start, network and DNS of a created pause container; undone on failure. */
+  private async startPause(id: string, config: PodSandboxConfig__Output, what: string, hostNetwork: boolean, call: CallOptions): Promise<string> {
+    const meta = config.metadata!;
     const checkpoint: SandboxCheckpoint = {
       version: 'v1',
       name: meta.name,
       namespace: meta.namespace,
       uid: meta.uid,
+      attempt: meta.attempt,
       data: {
         host_network: hostNetwork,
         port_mappings: config.port_mappings.map((pm) => ({
@@ -360,9 +383,13 @@ export class SandboxService {
   async stop(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
     const record = await this.lookup(idOrPrefix, call);
     if (!record) {
-      // The pause container is gone; a checkpoint still says what network to release.
-      const checkpoint = await this.deps.checkpoints.read(idOrPrefix);
-      if (checkpoint) await this.tearDownNetwork(idOrPrefix, checkpoint);
+      // The pause container is gone; a checkpoint still says what network to release, and the
+      // pod's own containers may still run.
+      const orphan = await this.orphan(idOrPrefix);
+      if (!orphan) return;
+      const workloads = (await this.podContainers(orphan.id, call)).filter((c) => c.running);
+      await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS, call)));
+      await this.tearDownNetwork(orphan.id, orphan.checkpoint);
       return;
     }
     await this.stopSandbox(record.Id, call);
@@ -378,7 +405,29 @@ export class SandboxService {
   /** Removes every container of the pod, the pause container and the checkpoint. */
   async remove(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
     const record = await this.lookup(idOrPrefix, call);
-    await this.removeSandbox(record?.Id ?? idOrPrefix, record, call);
+    const id = record?.Id ?? (await this.orphan(idOrPrefix))?.id ?? idOrPrefix;
+    await this.removeSandbox(id, record, call);
+  }
+
+  /**
+   * Sandboxes known only from their checkpoint: the pause container is gone (removed behind the
+   * shim, or never made it), and nothing else would release the network the checkpoint names.
+   */
+  private async orphans(): Promise<Array<{ id: string; checkpoint: SandboxCheckpoint }>> {
+    const out = [];
+    for (const id of await this.deps.checkpoints.list()) {
+      if (this.starting.has(id) || this.index.get(id) !== undefined) continue;
+      const checkpoint = await this.deps.checkpoints.read(id);
+      if (checkpoint) out.push({ id, checkpoint });
+    }
+    return out;
+  }
+
+  /** The checkpoint-only sandbox of a full id or unique prefix. */
+  private async orphan(idOrPrefix: string): Promise<{ id: string; checkpoint: SandboxCheckpoint } | undefined> {
+    const matches = (await this.orphans()).filter((o) => o.id.startsWith(idOrPrefix));
+    if (matches.length > 1) throw notFound(`pod sandbox id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
+    return matches[0];
   }
 
   private async removeSandbox(id: string, record?: ContainerRecord, call?: CallOptions): Promise<void> {
@@ -397,7 +446,15 @@ export class SandboxService {
   // ---- PodSandboxStatus / ListPodSandbox ----
 
   async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
-    const record = await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox');
+    if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
+    const record = await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox').catch(async (err: unknown) => {
+      if (!(err instanceof CriError) || err.code !== Code.NOT_FOUND || /ambiguous/.test(err.message)) throw err;
+      return (await this.orphan(idOrPrefix)) ?? Promise.reject(err);
+    });
+    if ('checkpoint' in record) {
+      const info: Record<string, string> = verbose ? { info: JSON.stringify({ pauseContainer: 'gone', checkpoint: record.checkpoint }) } : {};
+      return { status: checkpointPodSandboxStatus(record.id, record.checkpoint), info, containers_statuses: await this.containerStatuses(record.id), timestamp: nowNs() };
+    }
     const status = toPodSandboxStatus(record, await this.networkStatus(record));
     if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
     const checkpoint = verbose ? await this.deps.checkpoints.read(record.Id) : undefined;
@@ -435,6 +492,12 @@ export class SandboxService {
       if (filter?.state && sandbox.state !== filter.state.state) continue;
       if (!matchesSelector(sandbox.labels ?? {}, filter?.label_selector)) continue;
       out.push(sandbox);
+    }
+    for (const { id, checkpoint } of await this.orphans()) {
+      if (filter?.id && !id.startsWith(filter.id)) continue;
+      if (filter?.state && filter.state.state !== 'SANDBOX_NOTREADY') continue;
+      if (!matchesSelector({}, filter?.label_selector)) continue;
+      out.push(checkpointPodSandbox(id, checkpoint));
     }
     return out;
   }

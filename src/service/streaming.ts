@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
 import { runAttach, runExec } from '../streaming/exec.js';
 import { execSync } from '../streaming/exec-sync.js';
+import { MAX_PORTS_PER_REQUEST } from '../streaming/limits.js';
 import { forwardPort, missingHelpers } from '../streaming/portforward.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from '../streaming/remotecommand.js';
 import { StreamingServer, type SessionObserver, type AttachStreamRequest, type ExecStreamRequest, type PortForwardStreamRequest } from '../streaming/server.js';
@@ -32,11 +33,11 @@ function streamSpec(req: { stdin: boolean; stdout: boolean; stderr: boolean; tty
 
 export class StreamingService {
   private readonly server: StreamingServer;
-  private readonly listening: Promise<void>;
+  private listening: Promise<void> | undefined;
   private readonly missing: string[];
 
   constructor(
-    config: Config,
+    private readonly config: Config,
     private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly logger: Logger,
@@ -44,7 +45,7 @@ export class StreamingService {
     this.server = new StreamingServer(
       {
         remoteCommand: (req, io) => this.runSession(req, io),
-        forward: (req, port, data) => this.forward(req, port, data),
+        forward: (req, port, data, session) => this.forward(req, port, data, session),
       },
       logger,
     );
@@ -55,15 +56,17 @@ export class StreamingService {
         `port forwarding is unavailable: ${this.missing.join(' and ')} not found on PATH (Debian: apt-get install socat util-linux)`,
       );
     }
-    this.listening = this.server.listen(config.streamingBindAddr);
-    this.listening.catch((err: unknown) =>
-      logger.error({ err: (err as Error).message, bind: config.streamingBindAddr }, 'streaming server cannot listen; Exec, Attach and PortForward will fail'),
-    );
+  }
+
+  /** Listens on --streaming-bind-addr; start-up awaits it, so an address that cannot be had stops the shim. */
+  start(): Promise<void> {
+    this.listening ??= this.server.listen(this.config.streamingBindAddr);
+    return this.listening;
   }
 
   private async url(req: ExecStreamRequest | AttachStreamRequest | PortForwardStreamRequest): Promise<string> {
     try {
-      await this.listening;
+      await this.start();
     } catch (err) {
       throw unavailable(`streaming server is not listening: ${(err as Error).message}`);
     }
@@ -92,6 +95,9 @@ export class StreamingService {
   async portForward(req: PortForwardRequest__Output): Promise<string> {
     if (this.missing.length) {
       throw failedPrecondition(`port forwarding needs ${this.missing.join(' and ')} on the node (Debian: apt-get install socat util-linux)`);
+    }
+    if ((req.port?.length ?? 0) > MAX_PORTS_PER_REQUEST) {
+      throw invalidArgument(`${req.port!.length} ports requested; port forwarding takes at most ${MAX_PORTS_PER_REQUEST} per request (cap MAX_PORTS_PER_REQUEST)`);
     }
     for (const p of req.port ?? []) {
       if (!Number.isInteger(p) || p < 1 || p > 65535) throw invalidArgument(`port ${p} is out of range 1-65535`);
@@ -131,7 +137,7 @@ export class StreamingService {
     }
   }
 
-  private async forward(req: PortForwardStreamRequest, port: number, data: Duplex): Promise<string | undefined> {
+  private async forward(req: PortForwardStreamRequest, port: number, data: Duplex, session: AbortSignal): Promise<string | undefined> {
     let pid: number;
     try {
       const record = await this.index.resolve(req.sandboxId, TYPE_SANDBOX, 'pod sandbox');
@@ -141,7 +147,7 @@ export class StreamingService {
       data.destroy();
       return `error forwarding port ${port} to pod ${req.sandboxId}: ${(err as Error).message}`;
     }
-    const error = await forwardPort(pid, port, data);
+    const error = await forwardPort(pid, port, data, session);
     return error ? `error forwarding port ${port} to pod ${req.sandboxId}: ${error}` : undefined;
   }
 

@@ -1,6 +1,9 @@
 // Disk used by a container's writable layer (overlay2's upper directory), measured like `du`:
-// allocated blocks and inode count. A walk costs a stat per file, so results are cached for a
-// while and refreshed in the background; only the very first request for a container waits.
+// allocated blocks and inode count. A walk costs a stat per file (and runs bounded, one at a
+// time), so figures are cached per container and refreshed in the background: a stats call
+// answers with the cached figure, and the very first one for a container waits for its walk only
+// a short while (a layer of a million files would otherwise hold the kubelet's stats call).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { diskUsage } from '../docker/layer-usage.js';
 
 export interface LayerUsage {
@@ -10,18 +13,32 @@ export interface LayerUsage {
   atNs: number;
 }
 
+/** Refresh interval of a container's figure. */
 const FRESH_MS = 10_000;
+/** How long the first stats call for a container waits for its first walk; then it answers without. */
+const FIRST_WAIT_MS = 1_000;
 
 export class WritableLayerUsage {
   private readonly cache = new Map<string, { usage: LayerUsage; at: number }>();
   private readonly inFlight = new Map<string, Promise<LayerUsage | undefined>>();
 
-  /** Usage of `dir` for container `id`: cached if recent, else the stale value while a new walk runs. */
+  /**
+   * Usage of `dir` for container `id`: the cached figure (a walk starts in the background when it
+   * is older than the refresh interval); with none yet, the first walk's if it ends within
+   * FIRST_WAIT_MS, else undefined until it does.
+   */
   async get(id: string, dir: string): Promise<LayerUsage | undefined> {
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at < FRESH_MS) return hit.usage;
     const walk = this.refresh(id, dir);
-    return hit ? hit.usage : walk;
+    if (hit) return hit.usage;
+    const timer = new AbortController();
+    const waited = sleep(FIRST_WAIT_MS, undefined, { signal: timer.signal, ref: false }).catch(() => undefined);
+    try {
+      return await Promise.race([walk, waited]);
+    } finally {
+      timer.abort();
+    }
   }
 
   /** Drops a removed container; a walk still running for it will not re-add it. */

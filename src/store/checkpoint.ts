@@ -17,6 +17,8 @@ export interface SandboxCheckpoint {
   name: string;
   namespace: string;
   uid: string;
+  /** The sandbox's attempt (absent in checkpoints of older shims). */
+  attempt?: number;
   data: {
     host_network: boolean;
     port_mappings: CheckpointPortMapping[];

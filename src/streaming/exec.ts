@@ -15,15 +15,31 @@ export interface ExecTarget {
 
 /**
  * Applies resizes in order, never two at once, starting with the size the client announced
- * before the process started. `initial` settles once that first size is applied.
+ * before the process started. `initial` settles once that first size is applied. A client
+ * sending sizes faster than Docker applies them only replaces the one waiting: at most one
+ * call in flight and one size pending, however many arrive.
  */
 function followResizes(io: RemoteCommandIO, apply: (size: TerminalSize) => Promise<unknown>, logger: Logger): { stop(): void; initial: Promise<unknown> } {
-  let chain: Promise<unknown> = Promise.resolve();
+  let pending: TerminalSize | undefined;
+  let running: Promise<void> | undefined;
+  const drain = async () => {
+    while (pending) {
+      const size = pending;
+      pending = undefined;
+      try {
+        await apply(size);
+      } catch (err) {
+        logger.debug({ err: dockerMessage(err) }, 'terminal resize failed');
+      }
+    }
+    running = undefined;
+  };
   const onResize = (size: TerminalSize) => {
-    chain = chain.then(() => apply(size)).catch((err: unknown) => logger.debug({ err: dockerMessage(err) }, 'terminal resize failed'));
+    pending = size;
+    running ??= drain();
   };
   if (io.resizes.latest) onResize(io.resizes.latest);
-  const initial = chain;
+  const initial = running ?? Promise.resolve();
   io.resizes.on('resize', onResize);
   return { stop: () => io.resizes.off('resize', onResize), initial };
 }
@@ -116,13 +132,17 @@ export async function runExec(
   };
   // The hijacked stream lives as long as the session: the Engine keeps it out of the request queue.
   const sock: Duplex = await docker.execStart(exec.id, { stdin: spec.stdin, tty: spec.tty }, call);
+  // Its end is seen by the output pump; an error must never go uncaught.
+  sock.on('error', () => undefined);
   const proc = new ExecProcess(exec);
   void proc.learnPid();
   let finished = false;
   const resizes = spec.tty ? followResizes(io, (s) => docker.execResize(exec.id, s), logger) : undefined;
   const onAbort = () => {
     if (finished) return;
-    void killExec(proc, logger).finally(() => sock.destroy());
+    void killExec(proc, logger)
+      .catch((err: unknown) => logger.debug({ err: dockerMessage(err) }, 'could not kill the exec process tree'))
+      .finally(() => sock.destroy());
   };
   io.signal.addEventListener('abort', onAbort, { once: true });
   containerGone.addEventListener('abort', onAbort, { once: true });
@@ -153,6 +173,7 @@ export async function runAttach(docker: Engine, container: ContainerRecord, spec
   const withStdin = spec.stdin && Boolean(container.Config.OpenStdin);
   const tty = Boolean(container.Config.Tty);
   const sock = await docker.attach(container.Id, { stdin: withStdin, stdout: spec.stdout, stderr: spec.stderr }, { signal: io.signal });
+  sock.on('error', () => undefined);
   const resizes = tty ? followResizes(io, (s) => docker.resize(container.Id, s), logger) : undefined;
   const onAbort = () => sock.destroy();
   io.signal.addEventListener('abort', onAbort, { once: true });

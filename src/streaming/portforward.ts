@@ -1,10 +1,10 @@
 // PortForward: one TCP connection to a port inside the pod's network namespace per client
 // request, dialled by `nsenter -t <pause pid> -n socat - TCP4:127.0.0.1:<port>` (the way
 // dockershim and cri-dockerd do it), so the pod's loopback is reached, not the host's.
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { spawnPiped } from '../child-process.js';
 import { writeTo } from './docker-io.js';
 
 export const PORT_FORWARD_HELPERS = ['nsenter', 'socat'] as const;
@@ -29,12 +29,13 @@ export function missingHelpers(): string[] {
 /**
  * Pipes `client` to `port` inside the network namespace of `netnsPid`. Resolves with an error
  * text for the port's error stream (connection refused, ...) or undefined after a clean end.
+ * The helper runs in its own process group, killed whole when the client's stream closes or
+ * `session` aborts; a client already gone by the time we get here spawns nothing.
  */
-export function forwardPort(netnsPid: number, port: number, client: Duplex): Promise<string | undefined> {
+export function forwardPort(netnsPid: number, port: number, client: Duplex, session: AbortSignal): Promise<string | undefined> {
+  if (session.aborted || client.destroyed) return Promise.resolve('client went away before the connection was made');
   return new Promise((resolve) => {
-    const child = spawn('nsenter', ['-t', String(netnsPid), '-n', 'socat', '-', `TCP4:127.0.0.1:${port}`], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnPiped('nsenter', ['-t', String(netnsPid), '-n', 'socat', '-', `TCP4:127.0.0.1:${port}`], { detached: true });
     let errText = '';
     child.stderr.on('data', (d: Buffer) => {
       if (errText.length < 4096) errText += d.toString();
@@ -55,19 +56,31 @@ export function forwardPort(netnsPid: number, port: number, client: Duplex): Pro
       }
     };
     child.stdin.on('error', () => undefined);
-    // A client that resets its stream ends the connection: no socat left behind.
-    const onClientClose = () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+    child.stdout.on('error', () => undefined);
+    child.stderr.on('error', () => undefined);
+    // A client that resets its stream, or a session that ends, ends the connection: no socat left behind.
+    const kill = () => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     };
-    client.on('close', onClientClose);
+    client.on('close', kill);
+    session.addEventListener('abort', kill, { once: true });
+    const cleanup = () => {
+      client.off('close', kill);
+      session.removeEventListener('abort', kill);
+    };
     void pumpIn();
     const out = pumpOut();
     child.on('error', (err) => {
-      client.off('close', onClientClose);
+      cleanup();
       resolve(`port forward helper failed: ${err.message}`);
     });
     child.on('close', (code) => {
-      client.off('close', onClientClose);
+      cleanup();
       void out.then(() => {
         if (code === 0 || code === null) resolve(undefined);
         else resolve(errText.trim().replace(/^\S+ \S+ socat\[\d+\] E /m, '') || `socat exited with code ${code}`);

@@ -4,8 +4,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { formatListenAddress, parseListenAddress } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { CommandResult, RemoteCommandIO, StreamSpec } from './remotecommand.js';
+import {
+  MAX_PORT_FORWARD_CONNECTIONS,
+  MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION,
+  MAX_PORTS_PER_REQUEST,
+  MAX_STREAMING_CONNECTIONS,
+  MAX_WEBSOCKET_MESSAGE_BYTES,
+} from './limits.js';
 import { SpdySession } from './spdy/session.js';
 import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS, finishPortForward, portForwardOverSpdy, remoteCommandOverSpdy } from './spdy/kube.js';
 import { TokenStore, type StreamKind } from './tokens.js';
@@ -32,17 +40,43 @@ export type StreamRequest = ExecStreamRequest | AttachStreamRequest | PortForwar
 export interface StreamingHandlers {
   /** Runs an exec or attach session to its end and says how it ended. */
   remoteCommand(req: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO): Promise<CommandResult>;
-  /** Forwards one connection; resolves with the text for the port's error stream, if any. */
-  forward(req: PortForwardStreamRequest, port: number, data: Duplex): Promise<string | undefined>;
+  /**
+   * Forwards one connection; resolves with the text for the port's error stream, if any.
+   * `session` aborts when the client's session ends: nothing of the connection may outlive it.
+   */
+  forward(req: PortForwardStreamRequest, port: number, data: Duplex, session: AbortSignal): Promise<string | undefined>;
 }
 
-/** "host:port", "[v6]:port" or ":port" -> listen arguments. */
-export function parseBindAddr(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  if (!m) throw new Error(`invalid --streaming-bind-addr "${addr}" (expected host:port, e.g. 127.0.0.1:0)`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`invalid port in --streaming-bind-addr "${addr}"`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+/**
+ * The ports of a WebSocket port-forward: the `port` query parameters (repeatable, each
+ * comma-separated, as the kubelet reads them; `ports` too), else the CRI request's. Refused
+ * past MAX_PORTS_PER_REQUEST without reading further.
+ */
+export function portsFromQuery(url: string | undefined, fallback: number[]): number[] | string {
+  const tooMany = `port forwarding takes at most ${MAX_PORTS_PER_REQUEST} ports per request (cap MAX_PORTS_PER_REQUEST)`;
+  const query = new URL(url ?? '/', 'http://x').searchParams;
+  const values = [...query.getAll('port'), ...query.getAll('ports')];
+  const ports: number[] = [];
+  for (const value of values) {
+    for (const p of value.split(',')) {
+      if (ports.length === MAX_PORTS_PER_REQUEST) return tooMany;
+      const text = p.trim();
+      const port = Number(text);
+      if (!/^\d+$/.test(text) || port < 1 || port > 65535) return `invalid port "${text}" in the query (1-65535)`;
+      ports.push(port);
+    }
+  }
+  const result = ports.length ? ports : fallback;
+  if (result.length === 0) return 'port forwarding over websocket needs ports (query parameter "port")';
+  if (result.length > MAX_PORTS_PER_REQUEST) return tooMany;
+  return result;
+}
+
+/** Port-forward connections held by one session (its helper processes). */
+interface SessionForwards {
+  count: number;
+  /** A refusal is logged once per session: a flood must not flood the log. */
+  refusalLogged: boolean;
 }
 
 function headerValues(req: http.IncomingMessage, name: string): string[] {
@@ -69,20 +103,54 @@ export class StreamingServer {
     dec: ({ kind }: { kind: string }) => this.sessionObservers.forEach((o) => o(kind, -1)),
   };
   private readonly http = http.createServer();
-  private readonly wsRemoteCommand = new WebSocketServer({ noServer: true, handleProtocols: (p) => pickSubprotocol(p, REMOTE_COMMAND_SUBPROTOCOLS) });
-  private readonly wsPortForward = new WebSocketServer({ noServer: true, handleProtocols: (p) => pickSubprotocol(p, PORT_FORWARD_SUBPROTOCOLS) });
+  private readonly wsRemoteCommand = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES,
+    handleProtocols: (p) => pickSubprotocol(p, REMOTE_COMMAND_SUBPROTOCOLS),
+  });
+  private readonly wsPortForward = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES,
+    handleProtocols: (p) => pickSubprotocol(p, PORT_FORWARD_SUBPROTOCOLS),
+  });
   private readonly sockets = new Set<Duplex>();
   private base = '';
+  /** Port-forward connections open on the node, all sessions together. */
+  private forwards = 0;
+  private droppedLogged = false;
 
   constructor(
     private readonly handlers: StreamingHandlers,
     private readonly logger: Logger,
   ) {
-    this.http.on('request', (req, res) => this.onPlainRequest(req, res));
-    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    // A fault in handling one peer ends that connection, never the process.
+    this.http.on('request', (req, res) => {
+      try {
+        this.onPlainRequest(req, res);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'streaming request failed');
+        res.destroy();
+      }
+    });
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.onUpgrade(req, socket, head);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'streaming session failed to start');
+        socket.destroy();
+      }
+    });
     this.http.on('connection', (s: Duplex) => {
+      // From the moment it exists: a reset before the request is read must not go uncaught.
+      s.on('error', () => undefined);
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
+    });
+    this.http.maxConnections = MAX_STREAMING_CONNECTIONS;
+    this.http.on('drop', () => {
+      if (this.droppedLogged) return;
+      this.droppedLogged = true;
+      this.logger.warn({ cap: 'MAX_STREAMING_CONNECTIONS', max: MAX_STREAMING_CONNECTIONS }, 'streaming connections dropped: too many open at once');
     });
   }
 
@@ -90,12 +158,17 @@ export class StreamingServer {
     this.sessionObservers.push(observer);
   }
 
+  /** Listens on a --streaming-bind-addr value; fails naming the flag and address (a start-up error). */
   async listen(bindAddr: string): Promise<void> {
-    const { host, port } = parseBindAddr(bindAddr);
+    const { host, port } = parseListenAddress('streaming-bind-addr', bindAddr, '0.0.0.0');
     await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
+      const onError = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
+        reject(new Error(`--streaming-bind-addr ${formatListenAddress({ host, port })}: ${why}`));
+      };
+      this.http.once('error', onError);
       this.http.listen(port, host, () => {
-        this.http.off('error', reject);
+        this.http.off('error', onError);
         resolve();
       });
     });
@@ -130,6 +203,58 @@ export class StreamingServer {
     res.end(status === 400 ? 'upgrade to SPDY/3.1 or websocket required\n' : 'not found\n');
   }
 
+  /** Takes one port-forward connection from the session's and the node's budgets; a refusal names the cap. */
+  private acquireForward(session: SessionForwards): (() => void) | string {
+    if (session.count >= MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION) {
+      return `port-forward connection refused: this session already has ${session.count} open (cap MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION)`;
+    }
+    if (this.forwards >= MAX_PORT_FORWARD_CONNECTIONS) {
+      return `port-forward connection refused: ${this.forwards} open on this node (cap MAX_PORT_FORWARD_CONNECTIONS)`;
+    }
+    session.count++;
+    this.forwards++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      session.count--;
+      this.forwards--;
+    };
+  }
+
+  /**
+   * A port-forward session (counted in the sessions gauge) as a function forwarding one
+   * connection, within the caps, to its end; it resolves with the connection's error text.
+   * When the session closes, every helper it started is killed.
+   */
+  private portForwardSession(request: PortForwardStreamRequest, log: Logger, onClose: (fn: () => void) => void): (port: number, data: Duplex) => Promise<string | undefined> {
+    this.sessions.inc({ kind: 'portforward' });
+    const ended = new AbortController();
+    onClose(() => {
+      ended.abort();
+      this.sessions.dec({ kind: 'portforward' });
+    });
+    const held: SessionForwards = { count: 0, refusalLogged: false };
+    return (port, data) => this.runForward(request, held, ended.signal, port, data, log);
+  }
+
+  private async runForward(request: PortForwardStreamRequest, session: SessionForwards, ended: AbortSignal, port: number, data: Duplex, log: Logger): Promise<string | undefined> {
+    const release = this.acquireForward(session);
+    if (typeof release === 'string') {
+      if (!session.refusalLogged) log.warn({ port }, release);
+      session.refusalLogged = true;
+      data.destroy();
+      return release;
+    }
+    try {
+      return await this.handlers.forward(request, port, data, ended);
+    } catch (err) {
+      return `port forward failed: ${err instanceof Error ? err.message : String(err)}`;
+    } finally {
+      release();
+    }
+  }
+
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     const r = this.route(req.url);
@@ -159,14 +284,15 @@ export class StreamingServer {
         '\r\n',
     );
     const log = this.logger.child({ stream: request.kind, protocol: `spdy ${protocol}` });
-    const session = new SpdySession(socket, head, (err) => log.warn({ err: err.message }, 'SPDY protocol error; connection dropped'));
+    const session = new SpdySession(socket, head, (err, fatal) =>
+      log.warn({ err: err.message }, fatal ? 'SPDY session ended: protocol error or cap broken' : 'SPDY stream refused'),
+    );
     if (request.kind === 'portforward') {
-      this.sessions.inc({ kind: 'portforward' });
-      session.once('close', () => this.sessions.dec({ kind: 'portforward' }));
+      const forward = this.portForwardSession(request, log, (onClose) => session.once('close', onClose));
       portForwardOverSpdy(
         session,
         (pf) => {
-          void this.handlers.forward(request, pf.port, pf.data).then((error) => finishPortForward(pf, error));
+          void forward(pf.port, pf.data).then((error) => finishPortForward(pf, error));
         },
         log,
       );
@@ -185,32 +311,42 @@ export class StreamingServer {
     const wss = request.kind === 'portforward' ? this.wsPortForward : this.wsRemoteCommand;
     let ports: number[] = [];
     if (request.kind === 'portforward') {
-      const query = new URL(req.url ?? '/', 'http://x').searchParams.get('ports');
-      ports = query ? query.split(',').map((p) => Number(p.trim())) : request.ports;
-      if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
-        rejectUpgrade(socket, 400, 'port forwarding over websocket needs valid ports (query parameter "ports")');
+      const parsed = portsFromQuery(req.url, request.ports);
+      if (typeof parsed === 'string') {
+        this.logger.warn({ stream: 'portforward' }, `port-forward refused: ${parsed}`);
+        rejectUpgrade(socket, 400, parsed);
         return;
       }
+      ports = parsed;
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const log = this.logger.child({ stream: request.kind, protocol: `websocket ${ws.protocol || 'channel.k8s.io'}` });
-      if (request.kind === 'portforward') {
-        // One connection per port; the session ends when all of them have (as the kubelet's does).
-        this.sessions.inc({ kind: 'portforward' });
-        ws.once('close', () => this.sessions.dec({ kind: 'portforward' }));
-        const done: Array<Promise<void>> = [];
-        portForwardOverWebSocket(ws, ports, (p) => {
-          done.push(
-            this.handlers.forward(request, p.port, p.data).then((error) => {
-              if (error) p.fail(error);
-            }),
-          );
-        });
-        void Promise.all(done).then(() => ws.close(1000));
-        return;
+      ws.on('error', (err) => log.warn({ err: err.message }, 'websocket session ended on an error'));
+      try {
+        this.runWebSocket(request, ws, ports, log);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'websocket session failed to start');
+        ws.terminate();
       }
-      void this.runRemoteCommand(request, remoteCommandOverWebSocket(ws, request.spec), log);
     });
+  }
+
+  private runWebSocket(request: StreamRequest, ws: WebSocket, ports: number[], log: Logger): void {
+    if (request.kind === 'portforward') {
+      // One connection per port; the session ends when all of them have (as the kubelet's does).
+      const forward = this.portForwardSession(request, log, (onClose) => ws.once('close', onClose));
+      const done: Array<Promise<void>> = [];
+      portForwardOverWebSocket(ws, ports, (p) => {
+        done.push(
+          forward(p.port, p.data).then((error) => {
+            if (error) p.fail(error);
+          }),
+        );
+      });
+      void Promise.all(done).then(() => ws.close(1000));
+      return;
+    }
+    void this.runRemoteCommand(request, remoteCommandOverWebSocket(ws, request.spec), log);
   }
 
   private async runRemoteCommand(request: ExecStreamRequest | AttachStreamRequest, io: RemoteCommandIO, log: Logger): Promise<void> {

@@ -1,6 +1,8 @@
 // Single-use tokens of the streaming URLs: the RPC stores the request under a random token,
 // the HTTP upgrade takes it back out once. Unknown, reused or expired tokens find nothing.
 import { randomBytes } from 'node:crypto';
+import { resourceExhausted } from '../errors.js';
+import { MAX_OUTSTANDING_TOKENS } from './limits.js';
 
 export type StreamKind = 'exec' | 'attach' | 'portforward';
 
@@ -16,9 +18,18 @@ interface Entry<T> {
 export class TokenStore<T> {
   private readonly entries = new Map<string, Entry<T>>();
 
-  constructor(private readonly ttlMs = TOKEN_TTL_MS) {}
+  constructor(
+    private readonly ttlMs = TOKEN_TTL_MS,
+    private readonly maxOutstanding = MAX_OUTSTANDING_TOKENS,
+  ) {}
 
+  /** A fresh token for `request`; RESOURCE_EXHAUSTED when the cap of unused tokens is reached. */
   issue(kind: StreamKind, request: T): string {
+    if (this.entries.size >= this.maxOutstanding) {
+      throw resourceExhausted(
+        `too many streaming URLs outstanding: ${this.entries.size} issued and not yet used (cap MAX_OUTSTANDING_TOKENS = ${this.maxOutstanding}); each expires ${this.ttlMs / 1000} s after it is issued`,
+      );
+    }
     const token = randomBytes(18).toString('base64url');
     // The timer only forgets the entry; it must not keep the process alive.
     const timer = setTimeout(() => this.entries.delete(token), this.ttlMs).unref();

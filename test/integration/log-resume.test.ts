@@ -1,6 +1,6 @@
 // Log resume across a shim restart: the shim is killed while a container prints; the next shim
 // (same root directory) continues the CRI log file where it ends: no line lost, none twice.
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodFixture } from '../helpers/containers.js';
 import { stdoutLines, until } from '../helpers/log-wait.js';
@@ -53,4 +53,31 @@ describe('container logs across a shim restart', () => {
     expect(stdoutLines(exitingPath)).toEqual(contiguous(Array.from({ length: 150 }, String)));
     expect((await fx.status(exiting)).state).toBe('CONTAINER_EXITED');
   });
+
+  for (const tty of [false, true]) {
+    it(`after a rotation left the file empty, resumes from the rotated copy's end: nothing doubled or dropped (tty ${tty})`, async () => {
+      const pod = await fx.pod(`rotated-${tty}`);
+      const config = fx.containerConfig('rot', { command: COUNTER, tty });
+      const id = await fx.run(pod, config);
+      const path = fx.logPath(pod.config, config);
+      await until(() => stdoutLines(path).length >= 20, '20 lines');
+      const rootDir = shim.rootDir;
+      const tmp = shim.tmp;
+      shim.proc.kill('SIGKILL');
+      await new Promise((r) => shim.proc.once('exit', r));
+      shim.client.close();
+      // The kubelet's rotation: the file moves to <path>.<time>, an empty one takes its place.
+      const rotated = `${path}.20261201-120000`;
+      renameSync(path, rotated);
+      writeFileSync(path, '');
+      await new Promise((r) => setTimeout(r, 1000)); // it keeps printing meanwhile
+      shim = await startShim({ rootDir });
+      await until(() => stdoutLines(path).length >= 60, 'the resumed file to fill');
+      await shim.client.rt('StopContainer', { container_id: id, timeout: 5 });
+      await fx.waitState(id, 'CONTAINER_EXITED');
+      const all = [...stdoutLines(rotated), ...stdoutLines(path)].map((l) => l.replace(/\r$/, ''));
+      expect(all).toEqual(contiguous(all));
+      rmSync(tmp, { recursive: true, force: true });
+    });
+  }
 });

@@ -158,9 +158,9 @@ describe('start-up errors', () => {
   });
 
   it('a malformed metrics address is refused', () => {
-    const res = shim(['--metrics-bind-addr=localhost']);
+    const res = shim(['--metrics-bind-addr=127.0.0.1:99999']);
     expect(res.status).not.toBe(0);
-    expect(res.stderr).toContain('--metrics-bind-addr "localhost" is not host:port');
+    expect(res.stderr).toContain('--metrics-bind-addr "127.0.0.1:99999": port "99999" is not a number from 0 to 65535');
   });
 
   it('a config file with an unknown key or a wrong type stops the shim naming the key', () => {

@@ -47,7 +47,7 @@ describe('--config', () => {
 
   it('reads JSON, and command-line flags override the file wherever they stand', () => {
     const path = file('json', JSON.stringify({ 'log-level': 'warn', 'metrics-bind-addr': ':9100' }));
-    expect(config(['--log-level=error', `--config=${path}`])).toMatchObject({ logLevel: 'error', metricsBindAddr: ':9100' });
+    expect(config(['--log-level=error', `--config=${path}`])).toMatchObject({ logLevel: 'error', metricsBindAddr: '127.0.0.1:9100' });
     expect(config([`--config=${path}`, '--metrics-bind-addr='])).toMatchObject({ logLevel: 'warn', metricsBindAddr: '' });
   });
 

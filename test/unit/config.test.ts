@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, parseArgs, parseDuration, UsageError } from '../../src/config.js';
+import { DEFAULTS, parseArgs, parseDuration, parseListenAddress, UsageError } from '../../src/config.js';
 
 describe('flags', () => {
   it('has cri-dockerd defaults', () => {
@@ -32,5 +32,45 @@ describe('flags', () => {
   it('answers --version and --help', () => {
     expect(parseArgs(['--version'])).toEqual({ action: 'version' });
     expect(parseArgs(['-h'])).toEqual({ action: 'help' });
+  });
+});
+
+describe('listen address flags (--streaming-bind-addr, --metrics-bind-addr)', () => {
+  const run = (args: string[]) => {
+    const p = parseArgs(args);
+    if (p.action !== 'run') throw new Error('not a run');
+    return p.config;
+  };
+
+  it('takes every form cri-dockerd takes, in its meaning: an IP alone is port 0 (ephemeral)', () => {
+    const s = (v: string) => parseListenAddress('streaming-bind-addr', v, '0.0.0.0');
+    expect(s('127.0.0.1')).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(s('127.0.0.1:10010')).toEqual({ host: '127.0.0.1', port: 10010 });
+    expect(s('[::1]:10010')).toEqual({ host: '::1', port: 10010 });
+    expect(s('::1')).toEqual({ host: '::1', port: 0 });
+    expect(s('fe80::1:80')).toEqual({ host: 'fe80::1:80', port: 0 });
+    expect(s('[::1]')).toEqual({ host: '::1', port: 0 });
+    expect(s(':10010')).toEqual({ host: '0.0.0.0', port: 10010 });
+    expect(s('10010')).toEqual({ host: '0.0.0.0', port: 10010 });
+    expect(s('localhost:10010')).toEqual({ host: 'localhost', port: 10010 });
+    expect(run(['--streaming-bind-addr', '127.0.0.1']).streamingBindAddr).toBe('127.0.0.1:0');
+    expect(run(['--streaming-bind-addr=[::1]:10010']).streamingBindAddr).toBe('[::1]:10010');
+    expect(run(['--streaming-bind-addr=']).streamingBindAddr).toBe(DEFAULTS.streamingBindAddr);
+  });
+
+  it('a bare metrics port is a port on loopback, never host "910"', () => {
+    expect(run(['--metrics-bind-addr', '9100']).metricsBindAddr).toBe('127.0.0.1:9100');
+    expect(run(['--metrics-bind-addr', ':9100']).metricsBindAddr).toBe('127.0.0.1:9100');
+    expect(run(['--metrics-bind-addr', '0.0.0.0:9100']).metricsBindAddr).toBe('0.0.0.0:9100');
+    expect(run(['--metrics-bind-addr', '[::1]:9100']).metricsBindAddr).toBe('[::1]:9100');
+    expect(run(['--metrics-bind-addr', '127.0.0.1']).metricsBindAddr).toBe('127.0.0.1:0');
+    expect(run(['--metrics-bind-addr=']).metricsBindAddr).toBe('');
+  });
+
+  it('refuses what is no address, naming the flag', () => {
+    for (const bad of ['127.0.0.1:70000', '127.0.0.1:x', 'a b', '[::1]:', '1:2:3:zz', '99999', 'host:1:2']) {
+      expect(() => parseArgs(['--streaming-bind-addr', bad]), bad).toThrow(/--streaming-bind-addr/);
+      expect(() => parseArgs(['--metrics-bind-addr', bad]), bad).toThrow(UsageError);
+    }
   });
 });

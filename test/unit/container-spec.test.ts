@@ -7,6 +7,7 @@ import { capabilitiesFromAll, dockerCapabilities, missingForPrivileged, normaliz
 import {
   containerState,
   exitReason,
+  ContainerFileTooLarge,
   firstFileOfTar,
   mountsOf,
   parseBind,
@@ -286,13 +287,52 @@ describe('container status', () => {
     expect(userFromConfig('ghost', [], passwd, group)).toBeNull();
   });
 
-  it('reads the first file of a tar archive', () => {
+  const tarHeader = (name: string, size: number, type = '0') => {
     const header = Buffer.alloc(512);
-    header.write('passwd', 0);
-    header.write('00000000005\0', 124);
-    header.write('0', 156);
-    const tar = Buffer.concat([header, Buffer.from('hello'), Buffer.alloc(507), Buffer.alloc(1024)]);
-    expect(firstFileOfTar(tar)).toBe('hello');
-    expect(firstFileOfTar(Buffer.alloc(1024))).toBeUndefined();
+    header.write(name, 0);
+    header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+    header.write(type, 156);
+    return header;
+  };
+  /** Chunks of `bytes` as Docker's response would deliver them, counting what was consumed. */
+  function* chunked(bytes: Buffer, size: number, seen: { bytes: number }) {
+    for (let off = 0; off < bytes.length; off += size) {
+      seen.bytes += Math.min(size, bytes.length - off);
+      yield bytes.subarray(off, off + size);
+    }
+  }
+  async function* iter(it: Iterable<Buffer>) {
+    yield* it;
+  }
+
+  it('reads the first file of a tar stream, whatever the chunking, after a pax header', async () => {
+    const pax = Buffer.from('30 path=etc/passwd-but-longer\n');
+    const tar = Buffer.concat([
+      tarHeader('PaxHeader', pax.length, 'x'),
+      pax,
+      Buffer.alloc(512 - pax.length),
+      tarHeader('passwd', 5),
+      Buffer.from('hello'),
+      Buffer.alloc(507),
+      Buffer.alloc(1024),
+    ]);
+    for (const size of [1, 7, 512, 4096]) expect(await firstFileOfTar(iter(chunked(tar, size, { bytes: 0 })), 1024)).toBe('hello');
+    expect(await firstFileOfTar(iter([Buffer.alloc(1024)]), 1024)).toBeUndefined();
+  });
+
+  it('stops reading a file over the cap at its header, naming the cap', async () => {
+    const seen = { bytes: 0 };
+    const tar = Buffer.concat([tarHeader('passwd', 8 << 20), Buffer.alloc(8 << 20)]);
+    await expect(firstFileOfTar(iter(chunked(tar, 64 * 1024, seen)), 1 << 20, '/etc/passwd')).rejects.toThrow(
+      /\/etc\/passwd is 8388608 bytes, over the 1048576-byte cap/,
+    );
+    expect(seen.bytes).toBe(64 * 1024);
+  });
+
+  it('stops reading an archive that grows past the cap without a file (long skipped entries)', async () => {
+    const seen = { bytes: 0 };
+    const tar = Buffer.concat([tarHeader('x', 4 << 20, 'x'), Buffer.alloc(4 << 20)]);
+    await expect(firstFileOfTar(iter(chunked(tar, 64 * 1024, seen)), 1 << 20)).rejects.toThrow(ContainerFileTooLarge);
+    expect(seen.bytes).toBeLessThan(2 << 20);
   });
 });

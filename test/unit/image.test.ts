@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fullImageId, parseImageRef, repositoryOf } from '../../src/docker/image-ref.js';
 import { encodeRegistryAuth, toDockerAuth } from '../../src/docker/registry-auth.js';
-import { diskUsage } from '../../src/docker/layer-usage.js';
+import { diskUsage, LSTATS_IN_FLIGHT, type WalkFs } from '../../src/docker/layer-usage.js';
+import { lstat, opendir } from 'node:fs/promises';
 import { imageUser } from '../../src/service/image.js';
 
 describe('parseImageRef', () => {
@@ -121,5 +122,32 @@ describe('diskUsage', () => {
 
   it('is undefined for a missing directory', async () => {
     expect(await diskUsage('/nonexistent/layer/diff')).toBeUndefined();
+  });
+
+  it('keeps few file-system calls in flight across concurrent walks, and lets the event loop turn', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'layer-usage-'));
+    try {
+      for (let d = 0; d < 4; d++) {
+        await mkdir(join(root, `d${d}`));
+        await Promise.all(Array.from({ length: 1000 }, (_, i) => writeFile(join(root, `d${d}`, `f${i}`), '')));
+      }
+      let inFlight = 0;
+      let most = 0;
+      const counted = <T>(p: Promise<T>) => {
+        most = Math.max(most, ++inFlight);
+        return p.finally(() => inFlight--);
+      };
+      const fs: WalkFs = { lstat: (p) => counted(lstat(p)), opendir: (p) => counted(opendir(p)) };
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 0);
+      const [a, b, c] = await Promise.all([diskUsage(root, fs), diskUsage(root, fs), diskUsage(root, fs)]);
+      clearInterval(ticker);
+      for (const u of [a, b, c]) expect(u?.inodes).toBe(1 + 4 + 4000);
+      // One walk at a time: its lstat window plus one directory open.
+      expect(most).toBeLessThanOrEqual(LSTATS_IN_FLIGHT + 1);
+      expect(turns).toBeGreaterThan(3);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatRecord, LineSplitter, nowRfc3339Nano } from '../../src/logs/cri-format.js';
-import { FrameParser, splitTimestamp } from '../../src/logs/docker-frames.js';
+import { FrameParser, splitTimestamp, TtyMessageParser } from '../../src/logs/docker-frames.js';
 
 const T = '2026-01-02T03:04:05.123456789Z';
 const text = (es: { tag: string; content: Buffer }[]) => es.map((e) => `${e.tag}:${e.content.toString()}`);
@@ -63,6 +63,25 @@ describe('Docker frames', () => {
       ['stderr', `${T} err\n`],
     ]);
     expect(p.pendingBytes).toBe(0);
+  });
+
+  it('cuts a tty stream with timestamps into Docker messages: lines, 16 KiB pieces of a long line, the unterminated end', () => {
+    const T2 = '2026-12-01T22:01:29.294540592Z';
+    const long = 'a'.repeat(16384);
+    const stream = `${T} one\r\n${T} two-no-newline three\r\n${T2} ${long}${T2} ${'a'.repeat(3616)}\r\n${T2} ${T} not a stamp\r\n${T2} bye`;
+    const expected = [`${T} one\r\n`, `${T} two-no-newline three\r\n`, `${T2} ${long}`, `${T2} ${'a'.repeat(3616)}\r\n`, `${T2} ${T} not a stamp\r\n`, `${T2} bye`];
+    for (const size of [1, 13, 4096, 1 << 20]) {
+      const p = new TtyMessageParser(16384);
+      const got: string[] = [];
+      const bytes = Buffer.from(stream);
+      for (let off = 0; off < bytes.length; off += size) got.push(...p.push(bytes.subarray(off, off + size)).map((f) => f.payload.toString()));
+      got.push(...p.end().map((f) => f.payload.toString()));
+      expect(got).toEqual(expected);
+    }
+    // A driver with a larger buffer: no stamp after 16 KiB, the message goes on to its newline.
+    const p = new TtyMessageParser(16384);
+    const bigger = `${T} ${'b'.repeat(20000)}\n${T} next\n`;
+    expect(p.push(Buffer.from(bigger)).map((f) => f.payload.length)).toEqual([T.length + 1 + 20001, T.length + 1 + 5]);
   });
 
   it('splits Docker timestamps off', () => {

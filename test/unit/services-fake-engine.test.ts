@@ -177,20 +177,24 @@ describe('SandboxService on a FakeEngine', () => {
 });
 
 describe('ContainerService on a FakeEngine', () => {
-  it('CreateContainer: a running container of the same name is ALREADY_EXISTS; an exited leftover is replaced', async () => {
+  it('CreateContainer: one created here and not started, or a running one, of the same name is ALREADY_EXISTS; an exited leftover is replaced', async () => {
     const w = world();
     const pod = await w.sandboxes.run(runRequest());
     const first = await w.containers.create(createRequest(pod));
-    // Created, not running: a leftover the second create clears.
-    const second = await w.containers.create(createRequest(pod));
-    expect(second).not.toBe(first);
-    expect(w.engine.find(first)).toBeUndefined();
-    await w.containers.start(second);
+    // Created by the first call and not started: that caller's container, not a leftover.
+    const twin = await w.containers.create(createRequest(pod)).catch((e: unknown) => e);
+    expect((twin as CriError).code).toBe(Code.ALREADY_EXISTS);
+    expect((twin as CriError).message).toContain(first);
+    expect(w.engine.find(first)).toBeDefined();
+    await w.containers.start(first);
     const err = await w.containers.create(createRequest(pod)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CriError);
     expect((err as CriError).code).toBe(Code.ALREADY_EXISTS);
     expect((err as CriError).message).toMatch(/already exists and is running/);
-    expect(w.engine.find(second)?.State.Running).toBe(true);
+    await w.containers.stop(first, 0);
+    const second = await w.containers.create(createRequest(pod));
+    expect(second).not.toBe(first);
+    expect(w.engine.find(first)).toBeUndefined();
   });
 
   it('RemoveContainer and StopContainer of an absent container are OK, also after it was removed', async () => {

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
-import { FrameParser, HeaderCodec, dataFrame, decodeHeaderBlock, encodeHeaderBlock, type Frame } from '../../src/streaming/spdy/frames.js';
+import { FrameParser, HeaderCodec, SpdyCapError, dataFrame, decodeHeaderBlock, encodeHeaderBlock, type Frame } from '../../src/streaming/spdy/frames.js';
 import { SpdySession, type SpdyStream } from '../../src/streaming/spdy/session.js';
 
 const require = createRequire(import.meta.url);
@@ -201,5 +201,49 @@ describe('SPDY session with a peer that does no flow control (like Go spdystream
     expect(got).toBe(total);
     expect(session.flowControl).toBe('no');
     deflate.close();
+  });
+});
+
+describe('SPDY caps', () => {
+  it('skips a data frame past the frame cap as it arrives, split anywhere, and parses what follows', () => {
+    const parser = new FrameParser(1024);
+    const big = Buffer.concat([...dataFrame(3, Buffer.alloc(5000, 1), false), ...dataFrame(5, Buffer.from('after'), true)]);
+    const frames: Frame[] = [];
+    for (let i = 0; i < big.length; i += 700) frames.push(...parser.push(big.subarray(i, i + 700)));
+    expect(frames).toEqual([
+      { kind: 'oversized-data', streamId: 3, length: 5000 },
+      { kind: 'data', streamId: 5, flags: 1, data: Buffer.from('after') },
+    ]);
+  });
+
+  it('refuses a control frame past the frame cap, naming the cap', () => {
+    const h = Buffer.alloc(8);
+    h.writeUInt16BE(0x8003, 0);
+    h.writeUInt16BE(1, 2);
+    h.writeUInt32BE(2 * 1024 * 1024, 4);
+    expect(() => new FrameParser().push(h)).toThrow(/cap MAX_SPDY_FRAME_BYTES/);
+  });
+
+  it('stops inflating a header block at the cap: a 64 KB bomb of 64 MiB is refused, the codec unusable after', async () => {
+    const block = encodeHeaderBlock(new Map([['x', 'a'.repeat(64 * 1024 * 1024)]]));
+    const bomb = zlib.deflateSync(block, { dictionary: SPDY3_DICTIONARY, level: 9 });
+    expect(bomb.length).toBeLessThan(128 * 1024);
+    const codec = new HeaderCodec();
+    const err = await codec.decompress(bomb).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SpdyCapError);
+    expect((err as SpdyCapError).cap).toBe('MAX_SPDY_HEADER_BLOCK_BYTES');
+    await expect(codec.decompress(bomb)).rejects.toThrow(/MAX_SPDY_HEADER_BLOCK_BYTES/);
+    codec.close();
+  });
+
+  it('a block just under the cap still inflates', async () => {
+    const codec = new HeaderCodec();
+    const deflate = zlib.createDeflate({ dictionary: SPDY3_DICTIONARY });
+    const out: Buffer[] = [];
+    deflate.on('data', (c: Buffer) => out.push(c));
+    deflate.write(encodeHeaderBlock(new Map([['x', 'b'.repeat(200 * 1024)]])));
+    await new Promise<void>((r) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+    expect((await codec.decompress(Buffer.concat(out))).get('x')).toHaveLength(200 * 1024);
+    codec.close();
   });
 });

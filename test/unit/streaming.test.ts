@@ -1,11 +1,11 @@
 // Pieces of the streaming server that need no Docker: tokens, resize decoding, the Status on
-// the error channel, the bind address, the ExecSync output cap, process-tree lookup.
+// the error channel, the ExecSync output cap, process-tree lookup.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TokenStore, TOKEN_TTL_MS } from '../../src/streaming/tokens.js';
 import { ResizeDecoder, errorChannelPayload, kubeStatus } from '../../src/streaming/remotecommand.js';
-import { parseBindAddr } from '../../src/streaming/server.js';
 import { CappedSink } from '../../src/streaming/exec-sync.js';
 import { killProcessTree, processStartTime, processTree } from '../../src/streaming/process-tree.js';
 import { missingHelpers } from '../../src/streaming/portforward.js';
@@ -33,6 +33,20 @@ describe('TokenStore', () => {
     expect(store.size).toBe(0);
     expect(TOKEN_TTL_MS).toBe(60_000);
   });
+
+  it('refuses a token past the cap of outstanding ones with RESOURCE_EXHAUSTED naming it; a used or expired one frees room', () => {
+    vi.useFakeTimers();
+    const store = new TokenStore<string>(TOKEN_TTL_MS, 3);
+    const a = store.issue('exec', 'a');
+    store.issue('exec', 'b');
+    store.issue('exec', 'c');
+    expect(() => store.issue('exec', 'd')).toThrow(expect.objectContaining({ code: status.RESOURCE_EXHAUSTED, message: expect.stringContaining('MAX_OUTSTANDING_TOKENS') }));
+    store.take('exec', a);
+    store.issue('exec', 'd');
+    vi.advanceTimersByTime(TOKEN_TTL_MS);
+    expect(store.size).toBe(0);
+    store.issue('exec', 'e');
+  });
 });
 
 describe('ResizeDecoder', () => {
@@ -54,15 +68,6 @@ describe('error channel', () => {
     expect(JSON.parse(errorChannelPayload('v5.channel.k8s.io', { kind: 'exit', code: 3 })!.toString())).toEqual(st);
     expect(errorChannelPayload('v3.channel.k8s.io', { kind: 'success' })).toBeUndefined();
     expect(errorChannelPayload('channel.k8s.io', { kind: 'error', message: 'boom' })!.toString()).toBe('boom');
-  });
-});
-
-describe('parseBindAddr', () => {
-  it('accepts host:port, [v6]:port and :port', () => {
-    expect(parseBindAddr('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
-    expect(parseBindAddr('[::1]:10010')).toEqual({ host: '::1', port: 10010 });
-    expect(parseBindAddr(':10010')).toEqual({ host: '0.0.0.0', port: 10010 });
-    expect(() => parseBindAddr('localhost')).toThrow(/--streaming-bind-addr/);
   });
 });
 

@@ -69,6 +69,27 @@ export class ResultCache {
     return undefined;
   }
 
+  /** Every readable entry (torn or foreign files are skipped). */
+  async entries(): Promise<CacheEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: CacheEntry[] = [];
+    for (const name of names) {
+      try {
+        const entry = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as CacheEntry;
+        if (entry.kind === 'cniCacheV1' && typeof entry.containerId === 'string') out.push(entry);
+      } catch {
+        // a torn or foreign file: not ours to interpret
+      }
+    }
+    return out;
+  }
+
   async remove(entry: Pick<CacheEntry, 'networkName' | 'containerId' | 'ifName'>): Promise<void> {
     await rm(this.file(entry.networkName, entry.containerId, entry.ifName), { force: true });
   }

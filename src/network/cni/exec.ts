@@ -1,8 +1,8 @@
 // Runs one CNI plugin binary per the CNI specification: parameters in CNI_* environment
 // variables, the network configuration on stdin, the result (or a JSON error) on stdout.
-import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawnPiped } from '../../child-process.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
 
@@ -100,7 +100,7 @@ export async function invokePlugin(inv: PluginInvocation): Promise<unknown> {
     CNI_PATH: inv.binDirs.join(':'),
   };
   // Its own process group, so a timeout also kills what the plugin started (an IPAM plugin).
-  const child = spawn(path, [], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawnPiped(path, [], { env, detached: true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));

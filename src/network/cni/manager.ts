@@ -7,6 +7,7 @@ import { access } from 'node:fs/promises';
 import type { Logger } from '../../logger.js';
 import { Code, CriError, deadlineExceeded, failedPrecondition } from '../../errors.js';
 import { bandwidthFromAnnotations } from '../bandwidth.js';
+import { SerialByKey } from '../../serial-by-key.js';
 import type { NetworkCondition, NetworkManager, PodNetworkContext, PodNetworkResult } from '../types.js';
 import { ResultCache, encodeList, type CacheEntry } from './cache.js';
 import { CniConfigSource, capabilitiesOf, parseNetworkConfig, type NetworkConfList, type PluginConf } from './config.js';
@@ -36,6 +37,10 @@ interface PortMappingArg {
   hostIP: string;
 }
 
+/** Backoff of a failed teardown's retries: doubling from the first delay up to the last. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
 const supportsCheck = (v: string) => !['0.1.0', '0.2.0', '0.3.0', '0.3.1'].includes(v);
 
 export class CniNetworkManager implements NetworkManager {
@@ -47,7 +52,10 @@ export class CniNetworkManager implements NetworkManager {
   private readonly cache: ResultCache;
   /** Pod addresses by sandbox id; null: the pod has no CNI network (host network, Docker's). */
   private readonly ips = new Map<string, string[] | null>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Network calls of one sandbox run one at a time (a retried Stop racing a slow Run, say). */
+  private readonly locks = new SerialByKey();
+  /** The next retry of a failed teardown, per sandbox id. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: CniManagerOptions) {
     this.source = new CniConfigSource(opts.confDir, opts.binDirs);
@@ -72,7 +80,7 @@ export class CniNetworkManager implements NetworkManager {
   }
 
   async setUpPod(pod: PodNetworkContext, netnsPath: string): Promise<PodNetworkResult> {
-    return this.locked(pod.sandboxId, async () => {
+    return this.locks.run(pod.sandboxId, async () => {
       const { list, problem } = await this.usableNetwork();
       if (problem !== undefined) throw failedPrecondition(`cannot network pod ${podName(pod)}: ${problem}`);
       const entry: CacheEntry = {
@@ -119,29 +127,80 @@ export class CniNetworkManager implements NetworkManager {
       // undo, a StopPodSandbox) runs DEL again and releases what is left.
       const why = delErr instanceof Error ? delErr.message : String(delErr);
       this.opts.logger.error({ sandboxId: pod.sandboxId, err: why }, 'CNI DEL after a failed ADD failed too');
-      return new CriError(addError.code, `${addError.message}; the cleanup DEL failed too (kept for a retry): ${why}`);
+      // Nobody may ask again (the sandbox service removes the pause container and checkpoint
+      // of a failed run): retry until the plugins release what they hold.
+      this.retryTeardown(pod.sandboxId, 0);
+      return new CriError(addError.code, `${addError.message}; the cleanup DEL failed too (retried in the background): ${why}`);
     }
   }
 
   async tearDownPod(pod: PodNetworkContext, netnsPath: string | undefined): Promise<void> {
-    await this.locked(pod.sandboxId, async () => {
-      const entry = await this.cache.find(pod.sandboxId, POD_IFNAME);
-      // No entry: never set up, or already released. DEL again could only repeat a release.
-      if (entry === undefined) {
-        this.ips.delete(pod.sandboxId);
-        return;
-      }
-      const list = this.cachedList(entry);
-      const netns = netnsPath !== undefined && (await exists(netnsPath)) ? netnsPath : '';
-      try {
-        await this.delList(list, entry, netns, entry.result);
-      } catch (err) {
-        throw this.toCriError(err, pod, list);
-      }
-      await this.cache.remove(entry);
-      this.ips.delete(pod.sandboxId);
-      this.opts.logger.info({ sandboxId: pod.sandboxId, network: list.name }, 'pod network torn down');
-    });
+    try {
+      await this.locks.run(pod.sandboxId, () => this.release(pod.sandboxId, netnsPath));
+    } catch (err) {
+      // The caller may give up (a kubelet whose pod is gone): keep trying on our own as well.
+      this.retryTeardown(pod.sandboxId, 0);
+      throw err instanceof CriError ? err : this.toCriError(err, pod, undefined);
+    }
+  }
+
+  /**
+   * Runs DEL from the cache entry and removes it; a no-op without one (never set up, or
+   * released already: DEL again could only repeat a release). Call under the sandbox's lock.
+   */
+  private async release(sandboxId: string, netnsPath: string | undefined): Promise<void> {
+    const entry = await this.cache.find(sandboxId, POD_IFNAME);
+    if (entry === undefined) {
+      this.ips.delete(sandboxId);
+      this.cancelRetry(sandboxId);
+      return;
+    }
+    const list = this.cachedList(entry);
+    const netns = netnsPath !== undefined && (await exists(netnsPath)) ? netnsPath : '';
+    try {
+      await this.delList(list, entry, netns, entry.result);
+    } catch (err) {
+      throw this.toCriError(err, podOfEntry(entry), list);
+    }
+    await this.cache.remove(entry);
+    this.ips.delete(sandboxId);
+    this.cancelRetry(sandboxId);
+    this.opts.logger.info({ sandboxId, network: list.name }, 'pod network torn down');
+  }
+
+  /** Schedules the next DEL of a sandbox whose teardown failed, with doubling, bounded delays. */
+  private retryTeardown(sandboxId: string, attempt: number): void {
+    if (this.retries.has(sandboxId) && attempt === 0) return;
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** attempt, RETRY_MAX_MS);
+    const timer = setTimeout(() => {
+      this.retries.delete(sandboxId);
+      this.locks.run(sandboxId, () => this.release(sandboxId, undefined)).then(
+        () => undefined,
+        (err: unknown) => {
+          const why = err instanceof Error ? err.message : String(err);
+          this.opts.logger.warn({ sandboxId, attempt: attempt + 1, err: why }, 'retried CNI teardown failed; trying again later');
+          this.retryTeardown(sandboxId, attempt + 1);
+        },
+      );
+    }, delay);
+    // A pending retry never holds the process up at shutdown; the start-up sweep takes over.
+    timer.unref();
+    this.retries.set(sandboxId, timer);
+  }
+
+  private cancelRetry(sandboxId: string): void {
+    clearTimeout(this.retries.get(sandboxId));
+    this.retries.delete(sandboxId);
+  }
+
+  async releaseOrphans(isKnown: (sandboxId: string) => Promise<boolean>): Promise<void> {
+    for (const entry of await this.cache.entries()) {
+      // Only entries this shim wrote (configFile is ours; libcni's tools and other runtimes
+      // leave it out), and only for sandboxes that no pause container or checkpoint speaks for.
+      if (entry.configFile === undefined || entry.ifName !== POD_IFNAME || (await isKnown(entry.containerId))) continue;
+      this.opts.logger.info({ sandboxId: entry.containerId, network: entry.networkName }, 'releasing the CNI network of a sandbox that is gone');
+      this.retryTeardown(entry.containerId, 0);
+    }
   }
 
   async podIps(sandboxId: string): Promise<string[] | undefined> {
@@ -156,7 +215,7 @@ export class CniNetworkManager implements NetworkManager {
   }
 
   async checkPod(pod: PodNetworkContext, netnsPath: string): Promise<void> {
-    await this.locked(pod.sandboxId, async () => {
+    await this.locks.run(pod.sandboxId, async () => {
       const entry = await this.cache.find(pod.sandboxId, POD_IFNAME);
       if (entry?.result === undefined) throw failedPrecondition(`pod ${podName(pod)} has no CNI network set up`);
       const list = this.cachedList(entry);
@@ -238,30 +297,24 @@ export class CniNetworkManager implements NetworkManager {
     return parseNetworkConfig(text, `${entry.configFile ?? entry.networkName} (as cached at ADD)`, true);
   }
 
-  private toCriError(err: unknown, pod: PodNetworkContext, list: NetworkConfList): CriError {
+  private toCriError(err: unknown, pod: Pick<PodNetworkContext, 'sandboxId' | 'name' | 'namespace'>, list: NetworkConfList | undefined): CriError {
     if (err instanceof CriError) return err;
-    const where = `network "${list.name}" (${list.file})`;
+    const where = list ? `network "${list.name}" (${list.file})` : 'the cached network';
     if (err instanceof CniPluginError) {
       const msg = `CNI ${err.command} for pod ${podName(pod)} (sandbox ${pod.sandboxId.slice(0, 12)}) on ${where}: plugin "${err.plugin}" failed: ${err.message}`;
       return err.timedOut ? deadlineExceeded(msg) : new CriError(Code.UNKNOWN, msg);
     }
     return new CriError(Code.UNKNOWN, `CNI for pod ${podName(pod)} on ${where}: ${err instanceof Error ? err.message : String(err)}`);
   }
-
-  /** Serializes network calls of one sandbox (a retried Stop racing a slow Run, say). */
-  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.locks.get(id) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(fn);
-    this.locks.set(id, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.locks.get(id) === mine) this.locks.delete(id);
-    }
-  }
 }
 
-function podName(pod: PodNetworkContext): string {
+/** Who a cache entry is about, from the CNI args it was set up with. */
+function podOfEntry(entry: CacheEntry): Pick<PodNetworkContext, 'sandboxId' | 'name' | 'namespace'> {
+  const arg = (k: string) => entry.cniArgs.find(([key]) => key === k)?.[1] ?? '';
+  return { sandboxId: entry.containerId, name: arg('K8S_POD_NAME'), namespace: arg('K8S_POD_NAMESPACE') };
+}
+
+function podName(pod: Pick<PodNetworkContext, 'name' | 'namespace'>): string {
   return `${pod.namespace}/${pod.name}`;
 }
 

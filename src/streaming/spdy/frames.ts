@@ -1,6 +1,7 @@
 // SPDY/3.1 framing: the binary frame layout, header blocks and their zlib compression.
 // Only what a server of Kubernetes streams needs: streams are opened by the client.
 import zlib from 'node:zlib';
+import { MAX_SPDY_FRAME_BYTES, MAX_SPDY_HEADER_BLOCK_BYTES, kib } from '../limits.js';
 import { SPDY3_DICTIONARY } from './dictionary.js';
 
 export const SPDY_VERSION = 3;
@@ -28,7 +29,25 @@ export const RstStatus = {
   FLOW_CONTROL_ERROR: 7,
   STREAM_IN_USE: 8,
   STREAM_ALREADY_CLOSED: 9,
+  FRAME_TOO_LARGE: 11,
 } as const;
+
+export const GoAwayStatus = {
+  OK: 0,
+  PROTOCOL_ERROR: 1,
+  INTERNAL_ERROR: 2,
+} as const;
+
+/** A peer went past one of the caps in ../limits.ts; `cap` names it for the peer and the log. */
+export class SpdyCapError extends Error {
+  constructor(
+    readonly cap: string,
+    message: string,
+  ) {
+    super(`${message} (cap ${cap})`);
+    this.name = 'SpdyCapError';
+  }
+}
 
 export const SETTINGS_INITIAL_WINDOW_SIZE = 7;
 /** Initial stream and session window of SPDY/3.1. */
@@ -38,12 +57,22 @@ export type Headers = Map<string, string>;
 
 export type Frame =
   | { kind: 'data'; streamId: number; flags: number; data: Buffer }
-  | { kind: 'control'; type: number; flags: number; payload: Buffer };
+  | { kind: 'control'; type: number; flags: number; payload: Buffer }
+  /** A data frame longer than the cap: its payload is skipped as it arrives, never buffered. */
+  | { kind: 'oversized-data'; streamId: number; length: number };
 
-/** Splits a byte stream into frames; keeps the partial tail until the rest arrives. */
+/**
+ * Splits a byte stream into frames; keeps the partial tail until the rest arrives. A frame
+ * longer than `maxFrameBytes` is never buffered: a data frame's payload is discarded as it
+ * arrives (reported once, as 'oversized-data'), a control frame throws SpdyCapError (its
+ * header block would leave the session's zlib context out of step).
+ */
 export class FrameParser {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private skipping = 0;
+
+  constructor(private readonly maxFrameBytes = MAX_SPDY_FRAME_BYTES) {}
 
   /** Adds bytes; returns the complete frames now available, in order. */
   push(chunk: Buffer): Frame[] {
@@ -51,9 +80,26 @@ export class FrameParser {
     this.buffered += chunk.length;
     const frames: Frame[] = [];
     for (;;) {
+      if (this.skipping > 0) {
+        const n = Math.min(this.skipping, this.buffered);
+        if (n > 0) this.take(n);
+        this.skipping -= n;
+        if (this.skipping > 0) break;
+      }
       if (this.buffered < 8) break;
       const head = this.peek(8);
       const length = head.readUInt32BE(4) & 0xffffff;
+      if (length > this.maxFrameBytes) {
+        const control = (head[0] & 0x80) !== 0;
+        if (control) {
+          throw new SpdyCapError('MAX_SPDY_FRAME_BYTES', `control frame of ${length} bytes is larger than ${kib(this.maxFrameBytes)}`);
+        }
+        const streamId = head.readUInt32BE(0) & 0x7fffffff;
+        this.take(8);
+        this.skipping = length;
+        frames.push({ kind: 'oversized-data', streamId, length });
+        continue;
+      }
       if (this.buffered < 8 + length) break;
       const whole = this.take(8 + length);
       const flags = whole[4];
@@ -186,27 +232,55 @@ export function decodeHeaderBlock(block: Buffer): Headers {
 /**
  * One direction of SPDY header compression. SPDY keeps a single zlib context per direction
  * for the whole session, each header block ending in a sync flush, so blocks must be fed
- * strictly in order: callers serialise their calls.
+ * strictly in order: callers serialise their calls. Output is counted as zlib produces it and
+ * the context is dropped the moment a block passes `limit`: a small block that inflates to
+ * megabytes is refused after `limit` bytes, never inflated whole.
  */
 class ZlibContext {
   private out: Buffer[] = [];
+  private outBytes = 0;
+  private limit = Number.POSITIVE_INFINITY;
+  private onOverflow: (() => void) | undefined;
+  private broken: Error | undefined;
 
   constructor(private readonly z: zlib.Deflate | zlib.Inflate) {
-    z.on('data', (c: Buffer) => this.out.push(c));
+    z.on('data', (c: Buffer) => {
+      this.outBytes += c.length;
+      if (this.outBytes > this.limit) {
+        this.onOverflow?.();
+        return;
+      }
+      this.out.push(c);
+    });
     // A corrupt block surfaces as the rejection of run(); the context is unusable after it.
     z.on('error', () => undefined);
   }
 
-  run(input: Buffer): Promise<Buffer> {
+  run(input: Buffer, limit = Number.POSITIVE_INFINITY, overflow?: () => Error): Promise<Buffer> {
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
+      this.limit = limit;
+      this.outBytes = 0;
+      const finish = (err?: Error) => {
+        this.z.off('error', onError);
+        this.onOverflow = undefined;
+        const result = Buffer.concat(this.out);
+        this.out = [];
+        if (err) {
+          this.broken = err;
+          reject(err);
+        } else resolve(result);
+      };
+      const onError = (err: Error) => finish(err);
+      this.onOverflow = () => {
+        // Stops zlib at once: the rest of the block is never inflated.
+        this.z.close();
+        finish(overflow?.() ?? new Error('header block too large'));
+      };
       this.z.once('error', onError);
       this.z.write(input);
       this.z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        this.z.off('error', onError);
-        const result = Buffer.concat(this.out);
-        this.out = [];
-        resolve(result);
+        if (this.onOverflow) finish();
       });
     });
   }
@@ -221,12 +295,20 @@ export class HeaderCodec {
   private readonly deflate = new ZlibContext(zlib.createDeflate({ dictionary: SPDY3_DICTIONARY }));
   private readonly inflate = new ZlibContext(zlib.createInflate({ dictionary: SPDY3_DICTIONARY }));
 
+  constructor(private readonly maxHeaderBlockBytes = MAX_SPDY_HEADER_BLOCK_BYTES) {}
+
   async compress(headers: Headers): Promise<Buffer> {
     return this.deflate.run(encodeHeaderBlock(headers));
   }
 
+  /** Inflates one header block; rejects with SpdyCapError past the cap (the session must end then). */
   async decompress(compressed: Buffer): Promise<Headers> {
-    return decodeHeaderBlock(await this.inflate.run(compressed));
+    const block = await this.inflate.run(
+      compressed,
+      this.maxHeaderBlockBytes,
+      () => new SpdyCapError('MAX_SPDY_HEADER_BLOCK_BYTES', `header block inflates to more than ${kib(this.maxHeaderBlockBytes)}`),
+    );
+    return decodeHeaderBlock(block);
   }
 
   close(): void {

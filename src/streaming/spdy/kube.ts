@@ -35,6 +35,11 @@ export function remoteCommandOverSpdy(session: SpdySession, protocol: string, sp
   const streams = new Map<string, SpdyStream>();
   const abort = new AbortController();
   session.once('close', () => abort.abort());
+  // A session ending on a broken cap says why on the error stream, if the client opened it.
+  session.once('failure', (err) => {
+    const error = streams.get('error');
+    if (error) session.writeFinal(error, errorChannelPayload(protocol, { kind: 'error', message: err.message }) ?? Buffer.from(err.message));
+  });
 
   return new Promise<RemoteCommandIO>((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`timed out waiting for the client to open its streams (${[...wanted].join(', ')})`)), STREAM_CREATION_TIMEOUT_MS);
@@ -105,8 +110,12 @@ export interface PortForwardRequestStreams {
  */
 export function portForwardOverSpdy(session: SpdySession, onRequest: (req: PortForwardRequestStreams) => void, logger: Logger): void {
   const pending = new Map<string, { data?: SpdyStream; error?: SpdyStream; timer: NodeJS.Timeout }>();
+  const errorStreams = new Set<SpdyStream>();
+  // A session ending on a broken cap says why on every error stream the client has open.
+  session.once('failure', (err) => {
+    for (const e of errorStreams) session.writeFinal(e, Buffer.from(err.message));
+  });
   session.on('stream', (s) => {
-    s.on('error', () => undefined);
     const type = s.streamType;
     if (type !== 'data' && type !== 'error') {
       s.destroy();
@@ -127,6 +136,10 @@ export function portForwardOverSpdy(session: SpdySession, onRequest: (req: PortF
       pending.set(requestId, entry);
     }
     entry[type] = s;
+    if (type === 'error') {
+      errorStreams.add(s);
+      s.once('close', () => errorStreams.delete(s));
+    }
     if (!entry.data || !entry.error) return;
     clearTimeout(entry.timer);
     pending.delete(requestId);

@@ -6,12 +6,27 @@
 // sent SETTINGS with a window size, or a WINDOW_UPDATE). Go's spdystream, which kubelet and
 // kubectl use, never sends either and ignores windows: when our window runs out and such a
 // peer has said nothing for a short grace time, it is treated as not flow-controlling and
-// TCP backpressure alone bounds what we buffer. Inbound, a stream whose consumer lags pauses
-// the socket, so a peer ignoring our windows cannot make us buffer without bound.
+// TCP backpressure alone bounds what we buffer. Inbound, the socket stops being read while a
+// stream's or the session's buffers, the frames waiting their turn, or our unread replies are
+// past their caps (../limits.ts), so a peer ignoring our windows cannot make us buffer without
+// bound. A cap broken in a way the session cannot recover from (a header block too large: the
+// zlib context is lost) ends the session: 'failure' first (the Kubernetes layer writes the
+// message on its error streams), then GOAWAY.
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import {
+  MAX_OUTBOUND_BUFFER_BYTES,
+  MAX_SPDY_FRAME_BYTES,
+  MAX_SPDY_PENDING_FRAME_BYTES,
+  MAX_SPDY_SESSION_BUFFER_BYTES,
+  MAX_SPDY_STREAM_BUFFER_BYTES,
+  MAX_SPDY_STREAMS_PER_SESSION,
+  MAX_UNREAD_REPLIES,
+  kib,
+} from '../limits.js';
+import {
   DEFAULT_WINDOW,
+  GoAwayStatus,
   FLAG_FIN,
   FLAG_UNIDIRECTIONAL,
   FrameParser,
@@ -19,6 +34,7 @@ import {
   HeaderCodec,
   RstStatus,
   SETTINGS_INITIAL_WINDOW_SIZE,
+  SpdyCapError,
   dataFrame,
   goAwayFrame,
   parseSettings,
@@ -34,8 +50,10 @@ import {
 const MAX_DATA_CHUNK = 32 * 1024;
 /** Window credit is returned once this much has been consumed (or the buffer emptied). */
 const ACK_THRESHOLD = 16 * 1024;
-/** Inbound bytes buffered on one stream before the socket stops being read. */
-const PAUSE_LIMIT = 1024 * 1024;
+/** What a frame waiting its turn costs beyond its payload (closures, promise): tiny frames count too. */
+const QUEUED_FRAME_OVERHEAD_BYTES = 256;
+/** How long a session ended by a protocol error waits for the peer to read our last frames. */
+const FAILED_SESSION_LINGER_MS = 2_000;
 /** How long an exhausted window waits for a silent peer before flow control is deemed off. */
 const SILENT_PEER_GRACE_MS = 250;
 
@@ -43,6 +61,8 @@ type PeerFlowControl = 'unknown' | 'yes' | 'no';
 
 export interface SpdySessionEvents {
   stream: [stream: SpdyStream];
+  /** The session is about to end on this error: last chance to tell the peer on a stream. */
+  failure: [err: Error];
   close: [];
 }
 
@@ -63,6 +83,8 @@ export class SpdyStream extends Duplex {
     sendWindow: number,
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024 });
+    // Whoever uses the stream learns of its end from 'close'; an error must never be uncaught.
+    this.on('error', () => undefined);
     this.sendWindow = sendWindow;
     this.remoteClosed = (flags & FLAG_FIN) !== 0;
     this.localClosed = (flags & FLAG_UNIDIRECTIONAL) !== 0;
@@ -83,7 +105,7 @@ export class SpdyStream extends Duplex {
     if (data.length) {
       this.received += data.length;
       if (this.push(data)) this.ackConsumed();
-      if (this.readableLength > PAUSE_LIMIT) this.session.pauseFor(this);
+      else this.session.updateInput();
     }
     if (fin) {
       this.remoteClosed = true;
@@ -103,7 +125,7 @@ export class SpdyStream extends Duplex {
 
   override _read(): void {
     this.ackConsumed();
-    this.session.resumeFor(this);
+    this.session.updateInput();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -130,7 +152,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private peerFlowControl: PeerFlowControl = 'unknown';
   private readonly windowWaiters = new Set<() => void>();
   private silentPeerTimer: NodeJS.Timeout | undefined;
-  private readonly pausedBy = new Set<SpdyStream>();
+  private inputPaused = false;
+  private readonly capsReported = new Set<string>();
+  /** Replies collected while a chunk is handled, written together after it. */
+  private batch: Buffer[] | undefined;
+  /** Control frames written and not yet taken by the kernel. */
+  private unreadReplies = 0;
+  /** Frames parsed and waiting in the chain, and their bytes. */
+  private queuedFrames = 0;
+  private pendingFrameBytes = 0;
   private lastPeerStreamId = 0;
   private goingAway = false;
   private closed = false;
@@ -138,13 +168,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   constructor(
     private readonly socket: Duplex,
     head: Buffer,
-    private readonly onProtocolError: (err: Error) => void = () => undefined,
+    /** Told of every protocol error and broken cap; `fatal` when the session ends for it. */
+    private readonly onProtocolError: (err: Error, fatal: boolean) => void = () => undefined,
   ) {
     super();
     socket.on('data', (c: Buffer) => this.onBytes(c));
     socket.on('end', () => this.teardown());
     socket.on('close', () => this.teardown());
     socket.on('error', () => this.teardown());
+    socket.on('drain', () => this.updateInput());
     if (head.length) this.onBytes(head);
   }
 
@@ -169,6 +201,26 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
 
   private onBytes(chunk: Buffer): void {
     if (this.closed) return;
+    // Replies to this chunk's frames go out as one write: a chunk of tiny requests (pings)
+    // must not cost a write request each.
+    this.batch = [];
+    try {
+      this.handleChunk(chunk);
+    } finally {
+      const batch = this.batch;
+      this.batch = undefined;
+      if (batch.length && this.closed) this.unreadReplies -= batch.length;
+      else if (batch.length) {
+        this.socket.write(batch.length === 1 ? batch[0] : Buffer.concat(batch), () => {
+          this.unreadReplies -= batch.length;
+          this.updateInput();
+        });
+      }
+    }
+    this.updateInput();
+  }
+
+  private handleChunk(chunk: Buffer): void {
     let frames: Frame[];
     try {
       frames = this.parser.push(chunk);
@@ -177,22 +229,116 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       return;
     }
     for (const f of frames) {
-      // Header blocks decompress asynchronously; the chain keeps every frame in arrival order.
-      this.chain = this.chain.then(() => (this.closed ? undefined : this.handle(f))).catch((err: unknown) => this.fail(err as Error));
+      if (this.closed) return;
+      // Header blocks decompress asynchronously; while one is in flight every later frame
+      // waits in the chain, so that frames are handled in arrival order. Otherwise at once.
+      if (this.queuedFrames === 0) {
+        let async: Promise<void> | void;
+        try {
+          async = this.handle(f);
+        } catch (err) {
+          this.fail(err as Error);
+          return;
+        }
+        if (async) this.enqueue(0, () => async);
+        continue;
+      }
+      const size = QUEUED_FRAME_OVERHEAD_BYTES + (f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0);
+      this.enqueue(size, () => (this.closed ? undefined : this.handle(f)));
     }
   }
 
-  private fail(err: Error): void {
-    if (this.closed) return;
-    this.onProtocolError(err);
-    this.destroy();
+  private enqueue(size: number, run: () => Promise<void> | void): void {
+    this.queuedFrames++;
+    this.pendingFrameBytes += size;
+    this.chain = this.chain
+      .then(run)
+      .catch((err: unknown) => this.fail(err as Error))
+      .finally(() => {
+        this.queuedFrames--;
+        this.pendingFrameBytes -= size;
+        this.updateInput();
+      });
   }
 
-  private async handle(f: Frame): Promise<void> {
+  /** Ends the session on a protocol error or a broken cap: 'failure', GOAWAY, then the socket. */
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.onProtocolError(err, true);
+    try {
+      this.emit('failure', err);
+    } catch {
+      // A listener failing must not keep the session open.
+    }
+    this.write(goAwayFrame(this.lastPeerStreamId, GoAwayStatus.PROTOCOL_ERROR));
+    this.socket.end();
+    // A peer that does not read gets no longer than this to take our last frames.
+    const linger = setTimeout(() => this.socket.destroy(), FAILED_SESSION_LINGER_MS);
+    linger.unref();
+    this.socket.once('close', () => clearTimeout(linger));
+    this.teardown();
+  }
+
+  /**
+   * Stops reading the socket while any inbound buffer is past its cap or the peer leaves our
+   * replies unread; reads again once all are below. Called whenever one of them may have moved.
+   */
+  updateInput(): void {
+    if (this.closed) return;
+    const blocked =
+      this.pendingFrameBytes > MAX_SPDY_PENDING_FRAME_BYTES ||
+      this.unreadReplies >= MAX_UNREAD_REPLIES ||
+      this.socket.writableLength > MAX_OUTBOUND_BUFFER_BYTES ||
+      this.streamBuffersFull();
+    if (blocked === this.inputPaused) return;
+    this.inputPaused = blocked;
+    if (blocked) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private streamBuffersFull(): boolean {
+    let total = 0;
+    for (const s of this.streams.values()) {
+      if (s.readableLength > MAX_SPDY_STREAM_BUFFER_BYTES) return true;
+      total += s.readableLength;
+    }
+    return total > MAX_SPDY_SESSION_BUFFER_BYTES;
+  }
+
+  /**
+   * Writes `data` and FIN on a stream at once, past flow control: the last words of a failing
+   * session (a Status on the error stream), small by construction.
+   */
+  writeFinal(stream: SpdyStream, data: Buffer): void {
+    if (this.closed || stream.localClosed) return;
+    stream.localClosed = true;
+    this.write(dataFrame(stream.id, data, true));
+  }
+
+  /** Reports a stream refused for a cap, once per cap and session: a flood must not flood the log. */
+  private refused(err: SpdyCapError): void {
+    if (this.capsReported.has(err.cap)) return;
+    this.capsReported.add(err.cap);
+    this.onProtocolError(err, false);
+  }
+
+  /** Handles one frame; returns a promise only when the frame needs its header block inflated. */
+  private handle(f: Frame): Promise<void> | void {
+    if (f.kind === 'oversized-data') {
+      // Its bytes are skipped by the parser; the stream cannot be trusted with the rest.
+      this.refused(new SpdyCapError('MAX_SPDY_FRAME_BYTES', `data frame of ${f.length} bytes on stream ${f.streamId} is larger than ${kib(MAX_SPDY_FRAME_BYTES)}; stream reset`));
+      const stream = this.streams.get(f.streamId);
+      this.reply(rstStreamFrame(f.streamId, RstStatus.FRAME_TOO_LARGE), true);
+      if (stream) {
+        stream.resetByPeer = true; // the RST is already sent
+        stream.destroy();
+      }
+      return;
+    }
     if (f.kind === 'data') {
       const stream = this.streams.get(f.streamId);
       if (!stream) {
-        if (f.streamId > this.lastPeerStreamId) this.write(rstStreamFrame(f.streamId, RstStatus.INVALID_STREAM));
+        if (f.streamId > this.lastPeerStreamId) this.reply(rstStreamFrame(f.streamId, RstStatus.INVALID_STREAM), true);
         return;
       }
       stream.onPeerData(f.data, (f.flags & FLAG_FIN) !== 0);
@@ -205,8 +351,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       case FrameType.SYN_REPLY:
       case FrameType.HEADERS:
         // Never expected from a client, but decompressing keeps the zlib context in step.
-        await this.codec.decompress(p.subarray(4));
-        return;
+        return this.codec.decompress(p.subarray(4)).then(() => undefined);
       case FrameType.RST_STREAM: {
         const stream = this.streams.get(p.readUInt32BE(0) & 0x7fffffff);
         if (stream) {
@@ -228,7 +373,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       case FrameType.PING: {
         const id = p.readUInt32BE(0);
         // Odd ids are the client's pings: echo them. Even ones would answer ours (we send none).
-        if (id % 2 === 1) this.write(pingFrame(id));
+        if (id % 2 === 1) this.reply(pingFrame(id), true);
         return;
       }
       case FrameType.GOAWAY:
@@ -254,14 +399,19 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const id = p.readUInt32BE(0) & 0x7fffffff;
     const headers = await this.codec.decompress(p.subarray(10));
     if (this.goingAway) {
-      this.write(rstStreamFrame(id, RstStatus.REFUSED_STREAM));
+      this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
       return;
     }
     if (id % 2 === 0 || id <= this.lastPeerStreamId) {
-      this.write(rstStreamFrame(id, RstStatus.PROTOCOL_ERROR));
+      this.reply(rstStreamFrame(id, RstStatus.PROTOCOL_ERROR), true);
       return;
     }
     this.lastPeerStreamId = id;
+    if (this.streams.size >= MAX_SPDY_STREAMS_PER_SESSION) {
+      this.refused(new SpdyCapError('MAX_SPDY_STREAMS_PER_SESSION', `stream ${id} refused: ${MAX_SPDY_STREAMS_PER_SESSION} streams already open`));
+      this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
+      return;
+    }
     const stream = new SpdyStream(this, id, headers, flags, this.initialStreamWindow);
     this.streams.set(id, stream);
     const reply = await this.codec.compress(
@@ -274,7 +424,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       stream.destroy();
       return;
     }
-    this.write(synReplyFrame(id, reply, false));
+    this.reply(synReplyFrame(id, reply, false), false);
     this.emit('stream', stream);
   }
 
@@ -289,6 +439,26 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const waiters = [...this.windowWaiters];
     this.windowWaiters.clear();
     for (const w of waiters) w();
+  }
+
+  /**
+   * Writes a control frame, counted until the kernel has it: a peer that reads nothing while
+   * sending requests for replies (pings, bad stream ids) is bounded by frames, not bytes, since
+   * each small write costs far more than its bytes. Past MAX_UNREAD_REPLIES input stops, and
+   * `droppable` replies (pongs, resets a reader would need) are not sent at all.
+   */
+  private reply(frame: Buffer, droppable: boolean): void {
+    if (this.closed || (droppable && this.unreadReplies >= MAX_UNREAD_REPLIES)) return;
+    this.unreadReplies++;
+    if (this.batch) {
+      this.batch.push(frame);
+      return;
+    }
+    this.socket.write(frame, () => {
+      this.unreadReplies--;
+      this.updateInput();
+    });
+    this.updateInput();
   }
 
   private write(frame: Buffer | Buffer[]): boolean {
@@ -354,18 +524,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   sendWindowUpdate(streamId: number, delta: number): void {
-    this.write(windowUpdateFrame(streamId, delta));
-    this.write(windowUpdateFrame(0, delta));
-  }
-
-  pauseFor(stream: SpdyStream): void {
-    this.pausedBy.add(stream);
-    this.socket.pause();
-  }
-
-  resumeFor(stream: SpdyStream): void {
-    if (!this.pausedBy.delete(stream) || this.pausedBy.size > 0) return;
-    this.socket.resume();
+    this.reply(windowUpdateFrame(streamId, delta), false);
+    this.reply(windowUpdateFrame(0, delta), false);
   }
 
   /** Forgets a stream both sides have finished. */
@@ -376,11 +536,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   onStreamDestroyed(stream: SpdyStream): void {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
     if (!stream.resetByPeer && !(stream.localClosed && stream.remoteClosed)) {
-      this.write(rstStreamFrame(stream.id, RstStatus.CANCEL));
+      this.reply(rstStreamFrame(stream.id, RstStatus.CANCEL), false);
     }
     stream.localClosed = true;
     stream.remoteClosed = true;
-    this.resumeFor(stream);
+    this.updateInput();
     this.wakeWindowWaiters();
   }
 

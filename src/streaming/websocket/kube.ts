@@ -5,6 +5,7 @@
 // message carrying the port as two little-endian bytes.
 import { Duplex, Readable, Writable } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
+import { MAX_WEBSOCKET_MESSAGE_BYTES, MAX_WEBSOCKET_PORTS, kib } from '../limits.js';
 import { ResizeQueue, errorChannelPayload, parseSize, type CommandResult, type RemoteCommandIO } from '../remotecommand.js';
 
 export const REMOTE_COMMAND_SUBPROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
@@ -57,6 +58,37 @@ class ChannelCodec {
   }
 }
 
+/** Close code of a message past maxPayload (RFC 6455 "message too big"). */
+const CLOSE_TOO_BIG = 1009;
+/** Close code of a session ended by a fault of ours in handling a message. */
+const CLOSE_INTERNAL = 1011;
+
+/**
+ * ws ends a session whose message passes maxPayload with close code 1009 and no reason: the
+ * close then names the cap, and `lastWords` may first tell the client on a channel.
+ */
+function nameMessageCap(ws: WebSocket, lastWords: (message: string) => void): void {
+  const close = ws.close.bind(ws);
+  ws.close = (code?: number, reason?: string | Buffer) => {
+    if (code !== CLOSE_TOO_BIG || reason !== undefined) return close(code, reason);
+    const message = `message larger than ${kib(MAX_WEBSOCKET_MESSAGE_BYTES)} (cap MAX_WEBSOCKET_MESSAGE_BYTES)`;
+    lastWords(message);
+    return close(code, message);
+  };
+}
+
+/** Runs a message handler; a fault in it ends this session (never the process) with a reason. */
+function onMessage(ws: WebSocket, handle: (data: RawData, isBinary: boolean) => void): void {
+  ws.on('message', (data, isBinary) => {
+    try {
+      handle(data, isBinary);
+    } catch (err) {
+      ws.emit('error', err instanceof Error ? err : new Error(String(err)));
+      ws.close(CLOSE_INTERNAL, 'internal error handling a message');
+    }
+  });
+}
+
 /** An output channel as a Writable whose writes complete when the frame is on the socket. */
 function channelWriter(codec: ChannelCodec, channel: number): Writable {
   return new Writable({
@@ -79,12 +111,24 @@ export function remoteCommandOverWebSocket(ws: WebSocket, spec: { stdin: boolean
       })
     : undefined;
   let finished = false;
-  ws.on('message', (data, isBinary) => {
+  // Input after the client closed stdin (or left) is dropped: pushing past EOF would fail the stream.
+  let stdinOpen = stdin !== undefined;
+  const endStdin = () => {
+    if (!stdinOpen) return;
+    stdinOpen = false;
+    stdin?.push(null);
+  };
+  stdin?.on('error', () => endStdin());
+  nameMessageCap(ws, (message) => {
+    const payload = errorChannelPayload(ws.protocol || 'channel.k8s.io', { kind: 'error', message });
+    if (payload) codec.send(ERROR, payload);
+  });
+  onMessage(ws, (data, isBinary) => {
     const msg = codec.decode(data, isBinary);
     if (!msg) return;
     switch (msg.channel) {
       case STDIN:
-        if (stdin && !stdin.readableEnded && !stdin.push(msg.payload)) ws.pause();
+        if (stdin && stdinOpen && !stdin.destroyed && !stdin.push(msg.payload)) ws.pause();
         return;
       case RESIZE: {
         const size = parseSize(msg.payload.toString('utf8'));
@@ -92,7 +136,7 @@ export function remoteCommandOverWebSocket(ws: WebSocket, spec: { stdin: boolean
         return;
       }
       case CLOSE:
-        if (msg.payload[0] === STDIN) stdin?.push(null);
+        if (msg.payload[0] === STDIN) endStdin();
         return;
       default:
         return;
@@ -100,7 +144,7 @@ export function remoteCommandOverWebSocket(ws: WebSocket, spec: { stdin: boolean
   });
   ws.on('close', () => {
     if (!finished) abort.abort();
-    if (stdin && !stdin.readableEnded) stdin.push(null);
+    endStdin();
   });
   ws.on('error', () => undefined);
   return {
@@ -126,10 +170,22 @@ export interface WebSocketPortStreams {
   fail(message: string): void;
 }
 
-/** Opens the channels of every port and calls `onPort` for each, as the client connects. */
+/**
+ * Opens the channels of every port and calls `onPort` for each, as the client connects. More
+ * ports than channel bytes can address end the session at once: port i's channels are 2i and
+ * 2i+1, and a port past MAX_WEBSOCKET_PORTS would wrap onto another port's channel.
+ */
 export function portForwardOverWebSocket(ws: WebSocket, ports: number[], onPort: (p: WebSocketPortStreams) => void): void {
+  ws.on('error', () => undefined);
+  if (ports.length > MAX_WEBSOCKET_PORTS) {
+    ws.close(1008, `${ports.length} ports, more than the ${MAX_WEBSOCKET_PORTS} channels can address`);
+    return;
+  }
   const codec = new ChannelCodec(ws);
   const inputs = new Map<number, Duplex>();
+  nameMessageCap(ws, (message) => {
+    for (let i = 0; i < ports.length; i++) codec.send(2 * i + 1, Buffer.from(message));
+  });
   ports.forEach((port, i) => {
     const portBytes = Buffer.alloc(2);
     portBytes.writeUInt16LE(port);
@@ -143,16 +199,18 @@ export function portForwardOverWebSocket(ws: WebSocket, ports: number[], onPort:
         codec.send(2 * i, chunk, () => cb());
       },
     });
+    data.on('error', () => undefined);
     inputs.set(2 * i, data);
     onPort({ port, data, fail: (message) => codec.send(2 * i + 1, Buffer.from(message)) });
   });
-  ws.on('message', (data, isBinary) => {
+  onMessage(ws, (data, isBinary) => {
     const msg = codec.decode(data, isBinary);
     const input = msg && inputs.get(msg.channel);
-    if (input && !input.push(msg.payload)) ws.pause();
+    // A connection already gone takes no more input (and must not stall the others).
+    if (!input || input.destroyed || input.readableEnded) return;
+    if (!input.push(msg.payload)) ws.pause();
   });
   ws.on('close', () => {
     for (const input of inputs.values()) input.destroy();
   });
-  ws.on('error', () => undefined);
 }
