@@ -287,7 +287,9 @@ describe('Docker deadlines through the gateway', () => {
       await expectCode(client.rt('RunPodSandbox', { config: { metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 } } }, 300), status.DEADLINE_EXCEEDED);
       // The shim's side of the call ends too: the hanging start is abandoned and undone.
       const t0 = Date.now();
-      while ((w.engine.requestsInFlight.running > 0 || w.engine.containers.size > 0) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      // The undo removes the pause container, then the checkpoint: wait for both.
+      const undone = async () => w.engine.requestsInFlight.running === 0 && w.engine.containers.size === 0 && (await w.checkpoints.list()).length === 0;
+      while (!(await undone()) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
       expect(w.engine.requestsInFlight).toEqual({ running: 0, queued: 0 });
       expect(w.engine.containers.size).toBe(0);
       expect(await w.checkpoints.list()).toEqual([]);
