@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The real kubelet's checks run on their own: `npm run test:kubelet` (vitest.kubelet.config.ts).
+    exclude: [...configDefaults.exclude, 'test/kubelet/**'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -10,6 +10,7 @@ import { ImageService } from './service/image.js';
 import { SandboxService } from './service/sandbox.js';
 import { createNetworkManager, type NetworkManager } from './network/index.js';
 import { CheckpointStore } from './store/checkpoint.js';
+import { ContainerWarnings } from './store/container-warnings.js';
 import { StatsService } from './service/stats.js';
 import { EventsService } from './service/events.js';
 import { ResourcesService } from './service/resources.js';
@@ -47,9 +48,10 @@ export function buildServices(config: Config, logger: Logger, docker: Engine, in
   const sandboxes = new SandboxService({ config, docker, index, images, checkpoints, network, logger });
   const stats = new StatsService(docker, index);
   const logs = new LogManager(docker, logger);
-  const containers = new ContainerService(docker, index, images, logs, logger);
+  const warnings = new ContainerWarnings();
+  const containers = new ContainerService(docker, index, images, logs, logger, stats.cgroups, warnings);
   const events = new EventsService(index, logger);
-  const resources = new ResourcesService(docker, index, stats.cgroups, logger);
+  const resources = new ResourcesService(docker, index, stats.cgroups, warnings, logger);
   const logReopen = new LogReopenService(index, logs);
   // Resumes the CRI log files of containers started before this process, once the index synced.
   new LogResumeService(index, logs, checkpoints, logger);

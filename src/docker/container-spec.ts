@@ -1,7 +1,8 @@
 // ContainerConfig (+ the pod's pause container) -> Docker create options of a workload
 // container. Pure translation: the service resolves the image, checks host paths, clamps the
-// OOM score and knows the host's capability bounding set; this module only maps fields, and
-// rejects what Docker cannot express with an InvalidArgument naming the field.
+// OOM score and knows the host's capability bounding set; this module only maps fields. What
+// Docker cannot express is planned for the container's start (cgroup files) or carried as a
+// warning; only malformed input is an InvalidArgument naming the field.
 import type { ContainerCreateOptions, ContainerRecord, HostConfig } from './engine.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
@@ -16,7 +17,8 @@ import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_SHIM_PREFIX, LABEL_TYPE, TYPE_C
 import { containerName, parseName } from './naming.js';
 import { sandboxNamespaces } from './sandbox-status.js';
 import type { DockerLogConfig } from './log-config.js';
-import { refuseHugepageLimits, refuseUnifiedAtCreate } from './resource-limits.js';
+import { cgroupPlan, type CgroupPlan, type CgroupWrite } from './resource-limits.js';
+import { emulatedPrivileged, type PrivilegedHost } from './privileged.js';
 import { pathSettings, profileSecurityOpts } from './security-profiles.js';
 
 /** image_ref (repo@sha256:... or the image id) fixed at create time, so List needs no image inspect. */
@@ -25,6 +27,28 @@ export const LABEL_IMAGE_REF = `${LABEL_SHIM_PREFIX}image-ref`;
 export const LABEL_IMAGE_NAME = `${LABEL_SHIM_PREFIX}image`;
 /** ImageSpec.user_specified_image as the kubelet gave it (the pod spec's image). */
 export const LABEL_USER_IMAGE = `${LABEL_SHIM_PREFIX}user-specified-image`;
+/** Cgroup files to write when the container starts (JSON CgroupWrite[]): what Docker cannot set. */
+export const LABEL_CGROUP_WRITES = `${LABEL_SHIM_PREFIX}cgroup-writes`;
+/** Request fields this host could not honour at create (JSON string[]), shown in verbose status. */
+export const LABEL_WARNINGS = `${LABEL_SHIM_PREFIX}warnings`;
+
+function jsonListLabel<T>(labels: Record<string, string> | null | undefined, key: string): T[] {
+  const text = labels?.[key];
+  if (!text) return [];
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? (v as T[]) : [];
+  } catch {
+    return []; // a label someone else edited: nothing to apply
+  }
+}
+
+/** The cgroup writes a container carries for its start. */
+export const cgroupWritesOf = (labels: Record<string, string> | null | undefined): CgroupWrite[] =>
+  jsonListLabel<CgroupWrite>(labels, LABEL_CGROUP_WRITES).filter((w) => typeof w?.file === 'string' && typeof w.value === 'string');
+/** The create-time warnings a container carries. */
+export const createWarningsOf = (labels: Record<string, string> | null | undefined): string[] =>
+  jsonListLabel<unknown>(labels, LABEL_WARNINGS).filter((w): w is string => typeof w === 'string');
 
 const NO_TAG = '<none>:<none>';
 
@@ -63,6 +87,10 @@ export interface ContainerSpecOptions {
   logPath: string;
   /** The shim's capability bounding set (CAP_ names): what "ALL" means here. */
   boundingSet: readonly string[];
+  /** How a privileged container gets its rights on this host. */
+  privileged: PrivilegedHost;
+  /** The host's cgroup version: where `unified` and hugepage limits can apply. */
+  cgroupVersion: 'v1' | 'v2';
   /** Clamps an oom_score_adj to what this host allows. */
   clampOomScoreAdj: (wanted: number) => number;
   /** Docker's LogConfig for the container (its own copy of the output, capped), when set. */
@@ -153,27 +181,31 @@ export function namespaceModes(
 
 const num = (v: string | undefined): number => (v ? Number(v) : 0);
 
-/** CPU, memory and cpuset limits; swap equals memory unless asked (Kubernetes runs without swap). */
+/**
+ * CPU, memory and cpuset limits; swap equals memory unless asked (Kubernetes runs without swap),
+ * and memory.swap.max of `unified` wins where a memory limit lets Docker express it. What Docker
+ * has no field for (the rest of `unified`, hugepage limits) comes back as a plan for start.
+ */
 export function resourceSettings(
   r: LinuxContainerResources__Output | null | undefined,
   clampOomScoreAdj: (wanted: number) => number,
-): Partial<HostConfig> {
-  if (!r) return {};
-  refuseHugepageLimits(r, 'config.linux.resources');
-  refuseUnifiedAtCreate(r, 'config.linux.resources');
+  cgroupVersion: 'v1' | 'v2',
+): { host: Partial<HostConfig>; plan: CgroupPlan } {
+  if (!r) return { host: {}, plan: { writes: [], warnings: [] } };
   const memory = num(r.memory_limit_in_bytes);
   const swap = num(r.memory_swap_limit_in_bytes);
-  const out: Partial<HostConfig> = {
+  const plan = cgroupPlan(r, 'config.linux.resources', cgroupVersion, memory);
+  const host: Partial<HostConfig> = {
     CpuShares: num(r.cpu_shares),
     CpuQuota: num(r.cpu_quota),
     CpuPeriod: num(r.cpu_period),
     Memory: memory,
-    MemorySwap: swap > 0 ? swap : memory,
+    MemorySwap: plan.memorySwap ?? (swap > 0 ? swap : memory),
     CpusetCpus: r.cpuset_cpus,
     CpusetMems: r.cpuset_mems,
   };
-  if (r.oom_score_adj) out.OomScoreAdj = clampOomScoreAdj(Number(r.oom_score_adj));
-  return out;
+  if (r.oom_score_adj) host.OomScoreAdj = clampOomScoreAdj(Number(r.oom_score_adj));
+  return { host, plan };
 }
 
 /**
@@ -228,6 +260,7 @@ export function containerCreateOptions(
   const meta = config.metadata!;
   const linux = config.linux;
   const security = securitySettings(linux?.security_context, opts.boundingSet);
+  const resources = resourceSettings(linux?.resources, opts.clampOomScoreAdj, opts.cgroupVersion);
   const internal: Record<string, string> = {
     [LABEL_TYPE]: TYPE_CONTAINER,
     [LABEL_SANDBOX_ID]: opts.sandbox.Id,
@@ -236,17 +269,26 @@ export function containerCreateOptions(
     [LABEL_IMAGE_NAME]: imageNameFor(config.image!.image, opts.image),
   };
   if (config.image!.user_specified_image) internal[LABEL_USER_IMAGE] = config.image!.user_specified_image;
+  if (resources.plan.writes.length > 0) internal[LABEL_CGROUP_WRITES] = JSON.stringify(resources.plan.writes);
+  if (resources.plan.warnings.length > 0) internal[LABEL_WARNINGS] = JSON.stringify(resources.plan.warnings);
+  const devices = config.devices.map((d) => ({
+    PathOnHost: d.host_path,
+    PathInContainer: d.container_path,
+    CgroupPermissions: d.permissions || 'rwm',
+  }));
+  const sc = linux?.security_context;
+  const emulated =
+    sc?.privileged && !opts.privileged.dockerCanGrant
+      ? emulatedPrivileged(sc, { ...opts.privileged, boundingSet: opts.boundingSet }, { devices, mountTargets: config.mounts.map((m) => m.container_path) }, 'config.linux.security_context')
+      : undefined;
   const hostConfig: HostConfig = {
     ...namespaceModes(config, opts.sandbox),
     CgroupParent: opts.sandbox.HostConfig?.CgroupParent ?? '',
-    Binds: config.mounts.map(bindOf),
-    Devices: config.devices.map((d) => ({
-      PathOnHost: d.host_path,
-      PathInContainer: d.container_path,
-      CgroupPermissions: d.permissions || 'rwm',
-    })),
-    ...resourceSettings(linux?.resources, opts.clampOomScoreAdj),
+    ...resources.host,
     ...security.host,
+    ...emulated,
+    Binds: config.mounts.map(bindOf),
+    Devices: emulated?.Devices ?? devices,
     // RuntimeClass: every container of a pod runs under its pause container's runtime.
     ...(opts.sandbox.HostConfig?.Runtime ? { Runtime: opts.sandbox.HostConfig.Runtime } : {}),
     ...(opts.logConfig ? { LogConfig: opts.logConfig } : {}),

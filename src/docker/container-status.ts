@@ -159,6 +159,17 @@ function stopSignalOf(record: ContainerRecord): Signal__Output {
   return s in Signal ? (s as Signal__Output) : 'RUNTIME_DEFAULT';
 }
 
+/**
+ * Newest first, by creation time: the order the kubelet's own listing gives (containerStatusByCreated)
+ * and assumes when it reads `containers_statuses` of PodSandboxStatus under the evented PLEG,
+ * unsorted: it takes the first status of a name as the latest attempt, so an older exited
+ * attempt listed first makes it recreate a container that already runs.
+ */
+export function newestFirst(statuses: ContainerStatus[]): ContainerStatus[] {
+  const ns = (s: ContainerStatus) => BigInt(String(s.created_at ?? '0'));
+  return statuses.sort((a, b) => (ns(a) === ns(b) ? 0 : ns(a) > ns(b) ? -1 : 1));
+}
+
 /** The full ContainerStatus; `user` is what the service found for the process. */
 export function toContainerStatus(record: ContainerRecord, user: ContainerUser | null): ContainerStatus | undefined {
   const c = toContainer(record);
@@ -188,10 +199,12 @@ export function toContainerStatus(record: ContainerRecord, user: ContainerUser |
 }
 
 /** The `verbose` info map: Docker's inspect record and the process id, as crictl inspect shows them. */
-export function containerVerboseInfo(record: ContainerRecord): Record<string, string> {
-  return {
-    info: JSON.stringify({ sandboxID: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '', pid: record.State?.Pid ?? 0, inspect: record }),
-  };
+export function containerVerboseInfo(record: ContainerRecord, warnings: readonly string[] = []): Record<string, string> {
+  const info: Record<string, unknown> = { sandboxID: record.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '', pid: record.State?.Pid ?? 0 };
+  // Request fields this host could not honour: the operator's answer to "why is my limit missing".
+  if (warnings.length > 0) info.warnings = warnings;
+  info.inspect = record;
+  return { info: JSON.stringify(info) };
 }
 
 /** uid, gid and supplementary groups of a running process, from /proc/<pid>/status. */

@@ -2,7 +2,8 @@
 // root without CAP_SYS_RESOURCE: runc then fails to start any container whose oom_score_adj is
 // below what its parent already has, and Docker 20.10 fails `Privileged`/`CapAdd: ALL` because it
 // asks for every capability it knows. Reading the limits once and clamping beats failing starts.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 
 /** Linux capability numbers (include/uapi/linux/capability.h), in Docker's CAP_ naming. */
@@ -87,4 +88,33 @@ export function clampOomScoreAdj(wanted: number, logger: Logger, limits: HostLim
     );
   }
   return value;
+}
+
+/** Directories of /dev that hold no devices of the host's own (runc's HostDevices skips the same). */
+const NOT_HOST_DEVICES = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/**
+ * Character and block devices under `root` (symlinks not followed), the list a privileged
+ * container gets. /dev/console is the container's own terminal, never the host's.
+ */
+export function hostDevices(root = '/dev'): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // vanished or unreadable (a hot-unplugged device's directory)
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (!NOT_HOST_DEVICES.has(e.name)) walk(path);
+      } else if ((e.isCharacterDevice() || e.isBlockDevice()) && e.name !== 'console') {
+        out.push(path);
+      }
+    }
+  };
+  walk(root);
+  return out;
 }

@@ -20,6 +20,17 @@ export const LABEL_PID_MODE = `${LABEL_SHIM_PREFIX}pid-mode`;
 /** The CRI runtime_handler of the pod (empty: Docker's default runtime), reported back as given. */
 export const LABEL_RUNTIME_HANDLER = `${LABEL_SHIM_PREFIX}runtime-handler`;
 
+/**
+ * Set on the pause container of a privileged pod. The pause container itself runs unprivileged
+ * (it needs nothing); the label is what lets the pod's containers be privileged.
+ */
+export const LABEL_PRIVILEGED = `${LABEL_SHIM_PREFIX}privileged`;
+
+/** True when the pod may hold privileged containers (older shims made the pause container privileged). */
+export function sandboxAllowsPrivileged(pause: { Config?: { Labels?: Record<string, string> | null }; HostConfig?: { Privileged?: boolean } }): boolean {
+  return pause.Config?.Labels?.[LABEL_PRIVILEGED] === 'true' || pause.HostConfig?.Privileged === true;
+}
+
 /** What dockershim gave pause containers: killed last. Clamped to what the host allows. */
 export const PAUSE_OOM_SCORE_ADJ = -998;
 
@@ -109,6 +120,7 @@ export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: San
   const { exposed, bindings } = portBindings(config);
   const internal: Record<string, string> = { [LABEL_TYPE]: TYPE_SANDBOX, [LABEL_PID_MODE]: modes.pid };
   if (opts.runtimeHandler) internal[LABEL_RUNTIME_HANDLER] = opts.runtimeHandler;
+  if (sc?.privileged) internal[LABEL_PRIVILEGED] = 'true';
 
   const hostConfig: HostConfig = {
     NetworkMode: hostNetwork ? 'host' : opts.podNetworkMode,
@@ -120,7 +132,9 @@ export function sandboxCreateOptions(config: PodSandboxConfig__Output, opts: San
     CgroupParent: opts.cgroupParent,
     Sysctls: podSysctls(config.linux?.sysctls ?? {}, modes),
     OomScoreAdj: opts.oomScoreAdj,
-    Privileged: sc?.privileged ?? false,
+    // The pause container of a privileged pod needs no privilege, and Docker's could not start
+    // on a host whose bounding set lacks capabilities.
+    Privileged: false,
     ReadonlyRootfs: sc?.readonly_rootfs ?? false,
     GroupAdd: (sc?.supplemental_groups ?? []).map(String),
     // An unset seccomp profile keeps Docker's default for the pause container (it runs no pod

@@ -7,7 +7,7 @@ import type { ContainerEventResponse } from '../generated/runtime/v1/ContainerEv
 import type { ContainerEventType__Output } from '../generated/runtime/v1/ContainerEventType.js';
 import type { ContainerStatus } from '../generated/runtime/v1/ContainerStatus.js';
 import type { PodSandboxStatus } from '../generated/runtime/v1/PodSandboxStatus.js';
-import { toContainerStatus } from '../docker/container-status.js';
+import { newestFirst, toContainerStatus } from '../docker/container-status.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { parseName } from '../docker/naming.js';
 import { dockerTimeToNs, nowNs, toPodSandboxStatus } from '../docker/sandbox-status.js';
@@ -168,6 +168,6 @@ export class ContainerEventHub {
       const status = record && toContainerStatus(record, null);
       if (status) out.push(status);
     }
-    return out;
+    return newestFirst(out);
   }
 }

@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
-import { containerCreateOptions, validateContainerConfig } from '../docker/container-spec.js';
+import { cgroupWritesOf, containerCreateOptions, createWarningsOf, validateContainerConfig } from '../docker/container-spec.js';
 import {
   containerState,
   ContainerFileTooLarge,
@@ -17,7 +17,10 @@ import {
   userFromProcStatus,
 } from '../docker/container-status.js';
 import { capabilitiesFromAll, privilegedMissing } from '../docker/capabilities.js';
-import { clampOomScoreAdj, hostLimits } from '../docker/host-limits.js';
+import { clampOomScoreAdj, hostDevices, hostLimits } from '../docker/host-limits.js';
+import { sandboxAllowsPrivileged } from '../docker/sandbox-spec.js';
+import { applyCgroupWrites, type CgroupReader } from '../stats/cgroup.js';
+import type { ContainerWarnings } from '../store/container-warnings.js';
 import {
   alreadyExists,
   Code,
@@ -68,6 +71,8 @@ export class ContainerService {
    * name before it was started is the other caller's container, not a leftover to remove.
    */
   private readonly createdHere = new Set<string>();
+  /** Whether the first privileged container built from the host's capabilities was logged. */
+  private privilegedExplained = false;
 
   constructor(
     private readonly docker: Engine,
@@ -75,10 +80,13 @@ export class ContainerService {
     private readonly images: ImageService,
     private readonly logs: LogManager,
     private readonly logger: Logger,
+    private readonly cgroups: CgroupReader,
+    private readonly warnings: ContainerWarnings,
   ) {
     index.on('removed', (id) => {
       this.users.delete(id);
       this.createdHere.delete(id);
+      this.warnings.forget(id);
     });
   }
 
@@ -104,16 +112,29 @@ export class ContainerService {
     ]);
 
     const limits = hostLimits();
-    if (config.linux?.security_context?.privileged) this.checkPrivileged();
+    const privileged = config.linux?.security_context?.privileged ?? false;
+    // As containerd: only a pod the kubelet made privileged may hold privileged containers.
+    if (privileged && !sandboxAllowsPrivileged(sandbox)) {
+      throw invalidArgument(`config.linux.security_context.privileged: pod sandbox ${sandbox.Id} is not privileged, so none of its containers may be`);
+    }
+    const missing = privilegedMissing(limits);
+    if (privileged && missing.length > 0) this.explainPrivileged(missing);
     const logPath = criLogPath(req.sandbox_config?.log_directory ?? '', config.log_path);
     const options = containerCreateOptions(config, req.sandbox_config, {
       sandbox,
       image,
       logPath,
       boundingSet: limits.boundingSet,
+      privileged: { dockerCanGrant: missing.length === 0, hostDevices },
+      cgroupVersion: this.cgroups.version,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
       logConfig: await this.dockerLogConfig(call),
     });
+    // Capabilities a privileged container gets from the bounding set count as "ALL" (see createNamed).
+    const fromAll =
+      privileged && missing.length > 0
+        ? new Set(limits.boundingSet)
+        : capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet);
 
     // Two calls for one name would each take the other's fresh container for a leftover and
     // remove it: run them one after the other, so the second meets AlreadyExists instead.
@@ -126,16 +147,43 @@ export class ContainerService {
       }
       let id: string;
       try {
-        id = await this.createNamed(options, capabilitiesFromAll(config.linux?.security_context?.capabilities, limits.boundingSet), call);
+        id = await this.createNamed(options, fromAll, call);
       } catch (err) {
         // Nothing half-made stays behind: the container was not created, so neither is its log.
         await undoLogFile?.();
         throw err;
       }
       this.createdHere.add(id);
+      for (const warning of createWarningsOf(options.Labels)) this.logger.warn({ id, name: options.name, warning }, 'container created without a setting this host cannot honour');
       await this.reread(id);
       return id;
     });
+  }
+
+  private explainPrivileged(missing: readonly string[]): void {
+    if (this.privilegedExplained) return;
+    this.privilegedExplained = true;
+    this.logger.info(
+      { missing },
+      "Docker's privileged mode cannot start here (the bounding set lacks capabilities); privileged containers get every capability, device and path this host has instead",
+    );
+  }
+
+  /**
+   * Writes what Docker could not set (memory.oom.group, hugepage limits, ...) into the cgroup of
+   * a container that just started. The process already runs: for these files (OOM policy, limits
+   * far above a starting process's use) the first milliseconds do not matter.
+   */
+  private applyStartWrites(id: string, labels: Record<string, string> | null | undefined): void {
+    const writes = cgroupWritesOf(labels);
+    if (writes.length === 0) return;
+    const record = this.index.get(id);
+    const dirs = record?.State?.Running ? this.cgroups.dirsOfPid(record.State.Pid ?? 0) : undefined;
+    const warnings = dirs
+      ? applyCgroupWrites(dirs, writes)
+      : writes.filter((w) => !w.optional).map((w) => `${w.file} = "${w.value}" not applied: the container stopped before its cgroup could be written`);
+    for (const warning of warnings) this.logger.warn({ id, warning }, 'a container setting Docker cannot hold was not applied');
+    this.warnings.add(id, warnings);
   }
 
   /**
@@ -192,16 +240,6 @@ export class ContainerService {
     }
   }
 
-  /** Docker's privileged mode asks for every capability the kernel has; say why it cannot work here. */
-  private checkPrivileged(): void {
-    const missing = privilegedMissing();
-    if (missing.length > 0) {
-      throw failedPrecondition(
-        `privileged containers cannot run on this host: Docker grants them every capability, and the capability bounding set of root here lacks ${missing.join(', ')} (an environment limit; add the capabilities a container needs with add_capabilities instead)`,
-      );
-    }
-  }
-
   async start(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
     const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container', call);
     const id = record.Id;
@@ -214,10 +252,10 @@ export class ContainerService {
     if (!sandbox?.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandboxId} of container ${id} is ${sandbox ? 'not ready' : 'gone'}`);
     }
-    // Already running is what the caller wants.
+    let outcome;
     try {
-      const started = await this.docker.start(id, call);
-      if (started.kind === 'absent') throw notFound(`start container ${id}: no such container`);
+      outcome = await this.docker.start(id, call);
+      if (outcome.kind === 'absent') throw notFound(`start container ${id}: no such container`);
     } catch (err) {
       await this.reread(id);
       throw err;
@@ -225,6 +263,8 @@ export class ContainerService {
     const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
     if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
     await this.reread(id);
+    // Already running is what the caller wants; only a fresh start gets the cgroup writes.
+    if (outcome.kind === 'started') this.applyStartWrites(id, record.Config?.Labels);
   }
 
   /** Stops with the grace period (StopSignal, then SIGKILL); a gone or stopped container is success. */
@@ -287,7 +327,8 @@ export class ContainerService {
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
     const oom = await liveOomScoreAdj(record);
     if (oom !== undefined && status.resources?.linux) status.resources.linux.oom_score_adj = oom;
-    const info = verbose ? containerVerboseInfo(record) : {};
+    const warnings = verbose ? [...createWarningsOf(record.Config?.Labels), ...this.warnings.get(record.Id)] : [];
+    const info = verbose ? containerVerboseInfo(record, warnings) : {};
     if (verbose && facts.error) info.userError = facts.error;
     return { status, info };
   }
@@ -307,7 +348,14 @@ export class ContainerService {
       const group = await this.containerFile(record.Id, '/etc/group');
       facts = { user: userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group) };
     } catch (err) {
-      if (!(err instanceof ContainerFileTooLarge)) throw toCriError(err, `read the user files of container ${record.Id}`);
+      if (!(err instanceof ContainerFileTooLarge)) {
+        // The user is an optional part of the status, never a reason to fail it: Docker mounts a
+        // stopped container's binds to read its files, and once the kubelet has removed a killed
+        // pod's directory (etc-hosts) that fails for good, and with it the kubelet's garbage
+        // collection, which asks ContainerStatus before RemoveContainer. Not cached: may be transient.
+        this.logger.debug({ err, id: record.Id }, 'could not read the container user database; status without user');
+        return { user: null };
+      }
       // The status is still answered, without the user; the reason goes to the log and verbose info.
       this.logger.warn({ id: record.Id, reason: err.message }, 'cannot work out the user of the container from its files');
       facts = { user: null, error: err.message };

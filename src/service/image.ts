@@ -245,12 +245,23 @@ export class ImageService {
     this.facts.set(info.Id, { user: info.Config?.User ?? '', layerDirs });
   }
 
-  /** Deletes one name (or the id) of an image; true once Docker reports the image itself deleted. */
+  /**
+   * Deletes one name (or the id) of an image; true once the image itself is gone. Concurrent
+   * removals of one image race inside dockerd: 20.10 answers the losers 404, 409 or a 500
+   * "unrecognized image ID", so after any of those an image that is gone counts as removed.
+   */
   private async deleteName(ref: string, id: string, name: string, call?: CallOptions): Promise<boolean> {
-    const removed = await this.docker.removeImage(name, call);
-    if (removed.kind === 'absent') return name === id;
+    let removed;
+    try {
+      removed = await this.docker.removeImage(name, call);
+    } catch (err) {
+      if (!(await this.inspect(id, call))) return true;
+      throw toCriError(err, `remove image "${ref}" (${name})`);
+    }
+    if (removed.kind === 'removed') return removed.deleted.includes(id);
+    if (!(await this.inspect(id, call))) return true;
     if (removed.kind === 'conflict') throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${removed.message}`);
-    return removed.deleted.includes(id);
+    return false;
   }
 }
 

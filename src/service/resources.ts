@@ -4,22 +4,26 @@
 //  - oom_score_adj (the kubelet recomputes it when a memory request changes) is written to the
 //    container's live processes, clamped to what this host allows; Docker's record keeps the
 //    creation value, which only matters if Docker itself restarted the container;
-//  - unified (cgroup v2 files) is written into the container's cgroup, on cgroup v2 hosts only;
-//  - hugepage limits cannot be set at all: a non-zero one is InvalidArgument. Zero is what the
-//    kubelet sends for every page size a pod does not ask for, and matches what Docker applies.
+//  - unified (cgroup v2 files, memory.swap.max through Docker's swap where it can) and hugepage
+//    limits are written into the running container's cgroup (docker/resource-limits.ts plans
+//    them as at create). What this host cannot take is a warning in the log and in verbose
+//    ContainerStatus, never a refused resize.
+//  - a pod sandbox's unified and hugepage fields are the pod cgroup's, which the kubelet has
+//    already written itself; the pause container takes only Docker's fields.
 import { writeFileSync } from 'node:fs';
 import type { HostConfig } from '../docker/engine.js';
 import type { CallOptions, Engine } from '../docker/engine.js';
 import { clampOomScoreAdj } from '../docker/host-limits.js';
-import { refuseHugepageLimits } from '../docker/resource-limits.js';
+import { cgroupPlan } from '../docker/resource-limits.js';
 import { TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { failedPrecondition, internal, invalidArgument } from '../errors.js';
+import type { ContainerWarnings } from '../store/container-warnings.js';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources.js';
 import type { UpdateContainerResourcesRequest__Output } from '../generated/runtime/v1/UpdateContainerResourcesRequest.js';
 import type { UpdatePodSandboxResourcesRequest__Output } from '../generated/runtime/v1/UpdatePodSandboxResourcesRequest.js';
 import type { Logger } from '../logger.js';
 import type { ContainerIndex, ContainerRecord } from '../store/container-index.js';
-import { hasV2File, procsOf, writeV2File, type CgroupReader } from '../stats/cgroup.js';
+import { applyCgroupWrites, procsOf, type CgroupReader } from '../stats/cgroup.js';
 
 /** The fields of Docker's POST /containers/{id}/update this shim sets. */
 export type DockerUpdate = Pick<
@@ -31,11 +35,10 @@ const num = (v: string | number | undefined): number => Number(v ?? 0);
 
 /**
  * Docker's update for the CPU and memory fields that are set (0 / "" means "not specified" in
- * the CRI). Swap follows memory as at create time: equal to it (no swap) unless asked.
- * Throws InvalidArgument, naming the field, for what neither Docker nor the shim can apply.
+ * the CRI). Swap follows memory as at create time: equal to it (no swap) unless asked, or
+ * `memorySwap` when unified memory.swap.max set it. Throws InvalidArgument naming a bad field.
  */
-export function dockerUpdateOf(r: LinuxContainerResources__Output, where: string): DockerUpdate {
-  refuseHugepageLimits(r, where);
+export function dockerUpdateOf(r: LinuxContainerResources__Output, where: string, memorySwap?: number): DockerUpdate {
   const out: DockerUpdate = {};
   const shares = num(r.cpu_shares);
   const period = num(r.cpu_period);
@@ -53,7 +56,7 @@ export function dockerUpdateOf(r: LinuxContainerResources__Output, where: string
   if (r.cpuset_mems) out.CpusetMems = r.cpuset_mems;
   if (memory) {
     out.Memory = memory;
-    out.MemorySwap = swap > 0 ? swap : memory;
+    out.MemorySwap = memorySwap ?? (swap > 0 ? swap : memory);
   } else if (swap) {
     out.MemorySwap = swap;
   }
@@ -65,6 +68,7 @@ export class ResourcesService {
     private readonly docker: Engine,
     private readonly index: ContainerIndex,
     private readonly cgroups: CgroupReader,
+    private readonly warnings: ContainerWarnings,
     private readonly logger: Logger,
   ) {}
 
@@ -73,12 +77,18 @@ export class ResourcesService {
     if (req.windows) throw invalidArgument('windows: Windows resources on a Linux container');
     if (!req.linux) return;
     const r = req.linux;
-    const update = dockerUpdateOf(r, 'linux');
-    const unified = Object.entries(r.unified ?? {});
-    if (unified.length) this.checkUnified(record, unified, 'linux');
-    await this.apply(record, update, call);
+    const plan = cgroupPlan(r, 'linux', this.cgroups.version, num(r.memory_limit_in_bytes));
+    await this.apply(record, dockerUpdateOf(r, 'linux', plan.memorySwap), call);
     if (num(r.oom_score_adj)) this.applyOomScoreAdj(record, num(r.oom_score_adj));
-    for (const [key, value] of unified) this.writeUnified(record, key, value);
+    const warnings = [...plan.warnings];
+    if (plan.writes.length > 0) {
+      // After Docker's update, which rewrites memory.swap.max from MemorySwap on cgroup v2.
+      const dirs = record.State?.Running ? this.cgroups.dirsOfPid(record.State.Pid ?? 0) : undefined;
+      if (dirs) warnings.push(...applyCgroupWrites(dirs, plan.writes));
+      else warnings.push(...plan.writes.filter((w) => !w.optional).map((w) => `linux: ${w.file} = "${w.value}" not applied: container ${record.Id} is not running`));
+    }
+    for (const warning of warnings) this.logger.warn({ id: record.Id, warning }, 'a resource update this host cannot honour was not applied');
+    this.warnings.add(record.Id, warnings);
     await this.index.refresh(record.Id, call);
   }
 
@@ -105,26 +115,6 @@ export class ResourcesService {
     const dirs = record.State?.Running ? this.cgroups.dirsOfPid(record.State.Pid ?? 0) : undefined;
     if (!dirs) throw failedPrecondition(`${field}: container ${record.Id} is not running, and Docker cannot store this field`);
     return dirs;
-  }
-
-  private checkUnified(record: ContainerRecord, entries: [string, string][], where: string): void {
-    if (this.cgroups.version !== 'v2') {
-      throw invalidArgument(`${where}.unified["${entries[0][0]}"]: unified resources need cgroup v2; this host runs cgroup v1`);
-    }
-    const dirs = this.liveDirs(record, `${where}.unified`);
-    for (const [key] of entries) {
-      if (!hasV2File(dirs, key)) throw invalidArgument(`${where}.unified["${key}"]: no such cgroup v2 file for this container`);
-    }
-  }
-
-  private writeUnified(record: ContainerRecord, key: string, value: string): void {
-    const dirs = this.liveDirs(record, 'linux.unified');
-    if (dirs.version !== 'v2') throw invalidArgument('linux.unified: unified resources need cgroup v2');
-    try {
-      writeV2File(dirs, key, value);
-    } catch (err) {
-      throw invalidArgument(`linux.unified["${key}"] = "${value}": ${(err as Error).message}`);
-    }
   }
 
   private applyOomScoreAdj(record: ContainerRecord, wanted: number): void {

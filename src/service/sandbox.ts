@@ -4,9 +4,8 @@
 // container; Remove removes them all and the checkpoint. List/Status read the ContainerIndex.
 import type { Config } from '../config.js';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
-import { privilegedMissing } from '../docker/capabilities.js';
 import { clampOomScoreAdj } from '../docker/host-limits.js';
-import { toContainerStatus } from '../docker/container-status.js';
+import { newestFirst, toContainerStatus } from '../docker/container-status.js';
 import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER, TYPE_SANDBOX, matchesSelector } from '../docker/labels.js';
 import { hasDnsConfig, writeResolvConf } from '../docker/resolv-conf.js';
 import {
@@ -132,7 +131,6 @@ export class SandboxService {
     const meta = config.metadata!;
     const what = `pod sandbox ${meta.namespace}/${meta.name}`;
     const hostNetwork = namespaceModes(config).network === 'NODE';
-    if (config.linux?.security_context?.privileged) this.requirePrivilegedPossible(what);
     if (!hostNetwork) await this.requireNetworkReady(what);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
@@ -188,19 +186,6 @@ export class SandboxService {
       throw toCriError(err, `run ${what}`);
     }
     return id;
-  }
-
-  /**
-   * Docker 20.10 starts a privileged container with every capability the kernel has, which
-   * runc cannot grant where root's bounding set lacks some: say so before anything is created.
-   */
-  private requirePrivilegedPossible(what: string): void {
-    const missing = privilegedMissing();
-    if (missing.length > 0) {
-      throw failedPrecondition(
-        `${what}: privileged pods cannot run on this host: Docker grants them every capability, and root's capability bounding set here lacks ${missing.join(', ')} (an environment limit)`,
-      );
-    }
   }
 
   /**
@@ -478,7 +463,7 @@ export class SandboxService {
       const status = toContainerStatus(record, null);
       if (status) out.push(status);
     }
-    return out;
+    return newestFirst(out);
   }
 
   /** Sandboxes matching the filter (id or id prefix, state, label selector), from the index. */

@@ -16,15 +16,16 @@ import {
   type V1Files,
   type V2Files,
 } from './cgroup-parse.js';
+import type { CgroupWrite } from '../docker/resource-limits.js';
 
 export type CgroupVersion = 'v1' | 'v2';
 
 /** Directories holding one cgroup's files: per controller on v1, one directory on v2. */
 export type CgroupDirs =
-  | { version: 'v1'; cpu?: string; cpuacct?: string; memory?: string; pids?: string }
+  | { version: 'v1'; cpu?: string; cpuacct?: string; memory?: string; pids?: string; hugetlb?: string }
   | { version: 'v2'; dir: string };
 
-const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
+const V1_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'hugetlb'] as const;
 /** Every v1 file name starts with its controller's name. */
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 
@@ -123,14 +124,33 @@ export function procsOf(dirs: CgroupDirs): number[] {
   return (text ?? '').split('\n').filter(Boolean).map(Number);
 }
 
-/** True when a cgroup v2 interface file (e.g. memory.high) exists for this cgroup. */
-export function hasV2File(dirs: CgroupDirs, key: string): boolean {
-  return dirs.version === 'v2' && /^[a-z0-9_]+\.[a-z0-9_.]+$/.test(key) && existsSync(join(dirs.dir, key));
+/** The directory holding a cgroup file: the one v2 directory, or on v1 its controller's. */
+function dirOfFile(dirs: CgroupDirs, file: string): string | undefined {
+  if (dirs.version === 'v2') return dirs.dir;
+  const controller = file.slice(0, file.indexOf('.'));
+  return (V1_CONTROLLERS as readonly string[]).includes(controller) ? dirs[controller as V1Controller] : undefined;
 }
 
-/** Writes a cgroup v2 interface file; the kernel's own error (EINVAL, EBUSY) is thrown as is. */
-export function writeV2File(dirs: CgroupDirs & { version: 'v2' }, key: string, value: string): void {
-  writeFileSync(join(dirs.dir, key), value);
+/**
+ * Writes planned cgroup files (resource-limits.ts) into a running container's cgroup. Nothing
+ * here fails the caller: a file the container's cgroup lacks (controller not enabled) or one the
+ * kernel refuses becomes a warning naming it, except optional writes, which are skipped quietly.
+ */
+export function applyCgroupWrites(dirs: CgroupDirs, writes: readonly CgroupWrite[]): string[] {
+  const warnings: string[] = [];
+  for (const w of writes) {
+    const dir = dirOfFile(dirs, w.file);
+    if (!dir || !existsSync(join(dir, w.file))) {
+      if (!w.optional) warnings.push(`${w.file} = "${w.value}" not applied: the container's cgroup has no such file (controller not enabled)`);
+      continue;
+    }
+    try {
+      writeFileSync(join(dir, w.file), w.value);
+    } catch (err) {
+      warnings.push(`${w.file} = "${w.value}" not applied: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return warnings;
 }
 
 const V1_METRICS_ONLY = new Set<keyof V1Files>(['cpuacct.stat', 'cpu.stat', 'memory.failcnt', 'memory.oom_control']);

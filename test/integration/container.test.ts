@@ -196,6 +196,22 @@ describe('containers against dockerd', () => {
     ]);
   });
 
+  it('answers ContainerStatus and removes a stopped container whose bind-mounted file is gone', async () => {
+    // What a kubelet does to a killed pod: it deletes the pod's directory (etc-hosts bound
+    // into every container) and then garbage-collects, asking ContainerStatus first. Docker can
+    // no longer mount the container to read its /etc/passwd; the status must come without user.
+    const hosts = join(tmp, 'etc-hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost\n');
+    const id = await fx.run(pod, fx.containerConfig('gone-bind', { command: ['true'], mounts: [{ host_path: hosts, container_path: '/etc/hosts' }] }));
+    docker('wait', id);
+    rmSync(hosts);
+    const st = await fx.status(id);
+    expect(st.state).toBe('CONTAINER_EXITED');
+    expect(st.user ?? null).toBeNull();
+    await shim.client.rt('RemoveContainer', { container_id: id });
+    expect(() => docker('inspect', id)).toThrow();
+  });
+
   it('refuses a missing host path with InvalidArgument naming it, leaving nothing behind', async () => {
     const missing = join(tmp, 'does-not-exist');
     const config = fx.containerConfig('nohost', { command: ['true'], mounts: [{ host_path: missing, container_path: '/x' }] });
@@ -471,17 +487,14 @@ describe('containers against dockerd', () => {
     expect(() => docker('inspect', first)).toThrow();
   });
 
-  it('reports privileged mode it cannot give as an environment limit, or runs it', async ({ skip }) => {
-    const config = fx.containerConfig('priv', { command: ['sh', '-c', 'ip link add dummy0 type dummy && echo added'], linux: { security_context: { privileged: true } } });
-    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
-    const full = (1n << BigInt(lastCap + 1)) - 1n;
-    if ((hostBoundingSet & full) !== full) {
-      const e = await expectCode(fx.create(pod, config), status.FAILED_PRECONDITION);
-      expect(e.details).toMatch(/privileged containers cannot run on this host.*environment limit/);
-      skip('environment limit: root lacks capabilities Docker gives privileged containers (refused with a clear error)');
-    }
-    const { stdout } = await fx.runToExit(pod, config);
+  it('runs a privileged container in a privileged pod, whatever the bounding set; refuses one in an unprivileged pod', async () => {
+    const config = fx.containerConfig('priv', { command: ['sh', '-c', 'ip link add b0 type bridge && echo added'], linux: { security_context: { privileged: true } } });
+    const privPod = await fx.pod('priv', { linux: { security_context: { privileged: true } } });
+    const { stdout } = await fx.runToExit(privPod, config);
     expect(stdout).toContain('added');
+    const e = await expectCode(fx.create(pod, config), status.INVALID_ARGUMENT);
+    expect(e.details).toContain('config.linux.security_context.privileged');
+    expect(e.details).toContain(pod.id);
   });
 
   it('lists and inspects every container exactly the same after a shim restart', async () => {

@@ -171,6 +171,25 @@ describe('image RPCs against dockerd and a local registry', () => {
     expect(dockerImageId(id)).toBeUndefined();
   });
 
+  it('concurrent RemoveImage calls for one image all succeed (by tags, digest and id at once)', async () => {
+    // The kubelet's image GC and an operator's `crictl rmi` meet like this; critest's parallel
+    // image specs too. dockerd 20.10 answers the losers 404, 409 or "unrecognized image ID".
+    for (let round = 0; round < 3; round++) {
+      const tag = `${reg.host}/${repo(`race${round}`)}:v1`;
+      const others = [1, 2, 3].map((n) => `${reg.host}/${repo(`race${round}-t${n}`)}:v${n}`);
+      cleanup.push(tag, ...others);
+      reg.pushUnique(BUSYBOX, `${repo(`race${round}`)}:v1`);
+      const { image_ref: id } = await im().im('PullImage', { image: { image: tag } });
+      for (const o of others) docker('tag', tag, o);
+      const digest = (await im().im('ImageStatus', { image: { image: id } })).image!.repo_digests[0];
+      const refs = [tag, ...others, digest, id, id.slice(7, 19), tag, id];
+      const results = await Promise.allSettled(refs.map((ref) => im().im('RemoveImage', { image: { image: ref } })));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${refs[i]}: ${(r.reason as Error).message}`] : []));
+      expect(failed).toEqual([]);
+      expect(dockerImageId(id)).toBeUndefined();
+    }
+  });
+
   it('RemoveImage of an image a container uses fails clearly and untags nothing', async () => {
     const tag = `${reg.host}/${repo('used')}:v1`;
     const second = `${reg.host}/${repo('used-second')}:v1`;

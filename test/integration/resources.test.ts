@@ -96,24 +96,31 @@ describe('resource updates against dockerd', () => {
     expect(st.resources!.linux!.oom_score_adj).toBe('700');
   });
 
-  it('says which fields cannot be applied: hugepages, unified on cgroup v1', async () => {
-    const e = await expectCode(
-      shim.client.rt('UpdateContainerResources', { container_id: id, linux: { hugepage_limits: [{ page_size: '2MB', limit: 2 * MiB }] } }),
-      status.INVALID_ARGUMENT,
-    );
-    expect(e.details).toContain('hugepage_limits[2MB]');
-    // Zero limits are what the kubelet sends for page sizes a pod does not use: accepted.
+  it('takes the kubelet\'s hugepage and unified fields: applied where the host can, else warnings in verbose status, never refused', async () => {
+    const verboseWarnings = async () =>
+      ((JSON.parse((await shim.client.rt('ContainerStatus', { container_id: id, verbose: true })).info.info) as { warnings?: string[] }).warnings ?? []);
+    const before = await verboseWarnings();
+    // Zero limits are what the kubelet sends for page sizes a pod does not use: quiet everywhere.
     await shim.client.rt('UpdateContainerResources', { container_id: id, linux: { hugepage_limits: [{ page_size: '2MB', limit: 0 }] } });
+    expect(await verboseWarnings()).toEqual(before);
+    const hugetlb = readFileSync(`/proc/${dockerInspect(id).State.Pid}/cgroup`, 'utf8').includes('hugetlb:') || isV2();
+    await shim.client.rt('UpdateContainerResources', { container_id: id, linux: { hugepage_limits: [{ page_size: '2MB', limit: 2 * MiB }] } });
+    if (hugetlb && isV2()) expect(cgroupFile(id, 'hugetlb', '', 'hugetlb.2MB.max')).toBe(String(2 * MiB));
+    if (!hugetlb) expect((await verboseWarnings()).at(-1)).toMatch(/hugetlb\.2MB\..* not applied: the container's cgroup has no such file/);
+    // What a kubelet sends on cgroup v2 (calculateLinuxResources, ConfigureNoSwap).
+    await shim.client.rt('UpdateContainerResources', { container_id: id, linux: { unified: { 'memory.oom.group': '1', 'memory.high': String(48 * MiB) } } });
     if (!isV2()) {
-      const u = await expectCode(
-        shim.client.rt('UpdateContainerResources', { container_id: id, linux: { unified: { 'memory.high': '1000000' } } }),
-        status.INVALID_ARGUMENT,
-      );
-      expect(u.details).toContain('unified["memory.high"]');
+      expect((await verboseWarnings()).slice(-2)).toEqual([
+        'linux.unified["memory.oom.group"] = "1" not applied: unified resources need cgroup v2 and this host runs cgroup v1',
+        `linux.unified["memory.high"] = "${48 * MiB}" not applied: unified resources need cgroup v2 and this host runs cgroup v1`,
+      ]);
+      expect(shim.logs()).toContain('a resource update this host cannot honour was not applied');
     } else {
-      await shim.client.rt('UpdateContainerResources', { container_id: id, linux: { unified: { 'memory.high': String(48 * MiB) } } });
       expect(cgroupFile(id, 'memory', '', 'memory.high')).toBe(String(48 * MiB));
+      expect(cgroupFile(id, 'memory', '', 'memory.oom.group')).toBe('1');
     }
+    const bad = await expectCode(shim.client.rt('UpdateContainerResources', { container_id: id, linux: { unified: { '../cgroup.procs': '1' } } }), status.INVALID_ARGUMENT);
+    expect(bad.details).toContain('unified["../cgroup.procs"]');
     await expectCode(shim.client.rt('UpdateContainerResources', { container_id: id, linux: { cpu_shares: -5 } }), status.INVALID_ARGUMENT);
     // Nothing half-applied by a rejected request.
     expect(hostConfig(id).CpuShares).toBe(512);
@@ -132,9 +139,14 @@ describe('resource updates against dockerd', () => {
       resources: { cpu_shares: 1024, memory_limit_in_bytes: 256 * MiB },
     });
     expect(hostConfig(pod.id)).toMatchObject({ CpuShares: 1024, Memory: 256 * MiB });
-    await expectCode(
-      shim.client.rt('UpdatePodSandboxResources', { pod_sandbox_id: pod.id, overhead: { hugepage_limits: [{ page_size: '1GB', limit: 1 << 30 }] } }),
-      status.INVALID_ARGUMENT,
-    );
+    // Hugepage and unified fields are the pod cgroup's, which the kubelet has written itself
+    // (generateUpdatePodSandboxResourcesRequest copies unified): accepted, nothing to apply.
+    await shim.client.rt('UpdatePodSandboxResources', {
+      pod_sandbox_id: pod.id,
+      overhead: { hugepage_limits: [{ page_size: '1GB', limit: 1 << 30 }] },
+      resources: { cpu_shares: 1024, memory_limit_in_bytes: 256 * MiB, unified: { 'memory.oom.group': '1' } },
+    });
+    expect(hostConfig(pod.id)).toMatchObject({ CpuShares: 1024, Memory: 256 * MiB });
+    await expectCode(shim.client.rt('UpdatePodSandboxResources', { pod_sandbox_id: pod.id, resources: { cpu_shares: -1 } }), status.INVALID_ARGUMENT);
   });
 });

@@ -1,6 +1,7 @@
 // Security-context settings checked inside the container (and in Docker's record where the host
 // cannot show them: no AppArmor or SELinux on these VMs), plus resource fields Docker cannot take.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,19 +79,98 @@ describe('security context against dockerd', () => {
     expect(opts).toEqual(expect.arrayContaining(['apparmor=unconfined', 'label=user:system_u', 'label=role:system_r', 'label=type:container_t', 'label=level:s0:c1,c2']));
   });
 
-  it('hugepage limits and unified resources Docker cannot create are InvalidArgument naming the field', async () => {
-    const huge = await expectCode(
-      fx.create(pod, fx.containerConfig('huge', { linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 2 * 1024 * 1024 }] } } })),
-      status.INVALID_ARGUMENT,
+  it('the kubelet\'s cgroup v2 resources (unified, hugepage limits) create a running container; what the host cannot take is a warning', async () => {
+    // calculateLinuxResources + ConfigureNoSwap + GetHugepageLimitsFromResources (kubelet 1.36) on a v2 node.
+    const resources = {
+      cpu_shares: 2,
+      cpu_period: 100000,
+      memory_limit_in_bytes: 64 * 1024 * 1024,
+      hugepage_limits: [
+        { page_size: '2MB', limit: 2 * 1024 * 1024 },
+        { page_size: '1GB', limit: 0 },
+      ],
+      unified: { 'memory.oom.group': '1', 'memory.swap.max': '0' },
+    };
+    const id = await fx.run(pod, fx.containerConfig('kubelet-v2', { command: ['sleep', '600'], linux: { resources } }));
+    expect((await fx.status(id)).state).toBe('CONTAINER_RUNNING');
+    const hc = dockerInspect(id).HostConfig as { Memory: number; MemorySwap: number };
+    expect(hc.MemorySwap).toBe(hc.Memory); // memory.swap.max 0 through Docker
+    const res = await shim.client.rt('ContainerStatus', { container_id: id, verbose: true });
+    const warnings = (JSON.parse(res.info.info) as { warnings?: string[] }).warnings ?? [];
+    const v1 = readFileSync('/proc/self/cgroup', 'utf8').split('\n').some((l) => /^\d+:memory:/.test(l));
+    if (v1) {
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringContaining('unified["memory.oom.group"] = "1" not applied: unified resources need cgroup v2')]));
+      expect(shim.logs()).toContain('container created without a setting this host cannot honour');
+    }
+    const hugetlb = readFileSync(`/proc/${dockerInspect(id).State.Pid}/cgroup`, 'utf8').match(/^\d+:hugetlb:(.*)$/m);
+    if (v1 && hugetlb) expect(readFileSync(`/sys/fs/cgroup/hugetlb${hugetlb[1]}/hugetlb.2MB.limit_in_bytes`, 'utf8').trim()).toBe(String(2 * 1024 * 1024));
+    if (v1 && !hugetlb) expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^hugetlb\.2MB\.limit_in_bytes = "2097152" not applied/)]));
+    // The zero limit of a page size the pod does not use is never a warning.
+    expect(warnings.some((w) => w.includes('1GB'))).toBe(false);
+    await shim.client.rt('StopContainer', { container_id: id, timeout: 0 });
+    // Only names that are not cgroup files are refused (they would point outside the cgroup).
+    const bad = await expectCode(fx.create(pod, fx.containerConfig('unified-bad', { linux: { resources: { unified: { '../../cgroup.procs': '1' } } } })), status.INVALID_ARGUMENT);
+    expect(bad.details).toContain('unified["../../cgroup.procs"]');
+  });
+
+  it('privileged containers get what containerd gives them, built from the host where Docker\'s Privileged cannot start', async () => {
+    const privPod = await fx.pod('priv', { linux: { security_context: { privileged: true } } });
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const bounding = BigInt(`0x${/^CapBnd:\s*(\S+)$/m.exec(status)![1]}`);
+    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+    const dockerCanGrant = (bounding & ((1n << BigInt(lastCap + 1)) - 1n)) === (1n << BigInt(lastCap + 1)) - 1n;
+    // The devices runc's HostDevices would list: char and block devices, not pts/shm/console.
+    const hostDevs = execFileSync('find', ['/dev', '(', '-path', '/dev/pts', '-o', '-path', '/dev/shm', '-o', '-path', '/dev/mqueue', ')', '-prune', '-o', '(', '-type', 'c', '-o', '-type', 'b', ')', '-print'], { encoding: 'utf8' })
+      .split('\n')
+      // runc makes /dev/ptmx a link to the container's own pts/ptmx, privileged or not.
+      .filter((d) => d && d !== '/dev/console' && d !== '/dev/ptmx');
+    const script = [
+      'grep -E "^(CapEff|Seccomp):" /proc/self/status',
+      'find /dev \\( -type c -o -type b \\) | sed "s/^/dev /"',
+      'mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo tmpfs-mounted',
+      'awk \'$2 == "/sys" || $2 == "/sys/fs/cgroup" { split($4, o, ","); print "mount", $2, o[1] }\' /proc/self/mounts',
+      'echo readonly-proc-sys $(awk \'$2 == "/proc/sys"\' /proc/self/mounts | wc -l) masked-kcore $(awk \'$2 == "/proc/kcore"\' /proc/self/mounts | wc -l)',
+      // A host device outside Docker's default list, and one the container makes itself: only
+      // the "a *:* rwm" device rule lets both open (kmsg also needs CAP_SYSLOG).
+      'echo kmsg-read $(timeout 2 dd if=/dev/kmsg bs=8192 count=1 2>/dev/null | wc -c)',
+      'mknod /tmp/kmsg c 1 11 && echo mknod-read $(timeout 2 dd if=/tmp/kmsg bs=8192 count=1 2>/dev/null | wc -c)',
+      'ip link add b0 type bridge && echo netadmin-ok',
+    ].join('; ');
+    const id = await fx.run(
+      privPod,
+      fx.containerConfig('priv-full', {
+        command: ['sh', '-c', script],
+        mounts: [{ host_path: tmp, container_path: '/data' }],
+        linux: { security_context: { privileged: true, seccomp: { profile_type: 'RuntimeDefault' } } },
+      }),
     );
-    expect(huge.details).toContain('hugepage_limits[2MB]');
-    const unified = await expectCode(
-      fx.create(pod, fx.containerConfig('unified', { linux: { resources: { unified: { 'memory.high': '100000000' } } } })),
-      status.INVALID_ARGUMENT,
-    );
-    expect(unified.details).toContain('unified["memory.high"]');
-    // Zero hugepage limits are what the kubelet sends for page sizes a pod does not use.
-    await fx.create(pod, fx.containerConfig('huge-zero', { command: ['true'], linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 0 }] } } }));
+    const st = await fx.waitState(id, 'CONTAINER_EXITED');
+    // As critest's mount propagation specs check: the status lists the CRI's mounts, nothing the shim added.
+    expect(st.mounts.map((m) => [m.host_path, m.container_path])).toEqual([[tmp, '/data']]);
+    const out = readFileSync(join(privPod.config.log_directory!, 'priv-full/0.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ').slice(3).join(' '));
+    expect(st.exit_code, out.join('\n')).toBe(0);
+    const capEff = BigInt(`0x${/^CapEff:\s*(\S+)$/m.exec(out.join('\n'))![1]}`);
+    // Every capability of the bounding set, less those Docker 20.10 does not know by name (38-40).
+    expect([bounding, bounding & ((1n << 38n) - 1n)]).toContain(capEff);
+    expect(out).toContain('Seccomp:\t0');
+    const seen = new Set(out.filter((l) => l.startsWith('dev ')).map((l) => l.slice(4)));
+    expect(hostDevs.filter((d) => !seen.has(d))).toEqual([]);
+    expect(out).toContain('tmpfs-mounted');
+    expect(out).toEqual(expect.arrayContaining(['mount /sys rw', 'mount /sys/fs/cgroup rw']));
+    expect(out.some((l) => l.startsWith('mount ') && l.endsWith(' ro'))).toBe(false);
+    expect(out).toContain('readonly-proc-sys 0 masked-kcore 0');
+    expect(out.find((l) => l.startsWith('kmsg-read'))).toMatch(/^kmsg-read [1-9]/);
+    expect(out.find((l) => l.startsWith('mknod-read'))).toMatch(/^mknod-read [1-9]/);
+    expect(out).toContain('netadmin-ok');
+    const hc = dockerInspect(id).HostConfig as { Privileged: boolean; DeviceCgroupRules?: string[] | null };
+    expect(hc.Privileged).toBe(dockerCanGrant);
+    if (!dockerCanGrant) {
+      expect(hc.DeviceCgroupRules).toEqual(['a *:* rwm']);
+      expect(shim.logs()).toContain("Docker's privileged mode cannot start here");
+    }
   });
 
   it('Docker\'s own copy of the output is capped', async () => {

@@ -389,10 +389,8 @@ async function launchShim(): Promise<void> {
       ? ['--network-plugin', 'cni', '--cni-bin-dir', cni.binDirs.join(','), '--cni-conf-dir', cni.confDir, '--cni-cache-dir', cni.cacheDir]
       : ['--network-plugin=']),
     '--runtime-request-timeout', '2m0s',
-    // cri-dockerd's form is `127.0.0.1` without a port; this branch's shim refuses it (its
-    // streaming server then logs an error and exec/attach/port-forward die), so the port is
-    // explicit until that fix lands (issue 10 item 4).
-    '--streaming-bind-addr', '127.0.0.1:0',
+    // cri-dockerd's form: an address without a port (an ephemeral port).
+    '--streaming-bind-addr', '127.0.0.1',
     '--log-level', 'debug',
   ], { detached: true });
   await shim.waitFor(/CRI server listening/, 20_000);
@@ -925,7 +923,7 @@ async function walk(): Promise<void> {
     });
   }
 
-  await step('hostPort', 'the pod\'s port mapping 127.0.0.1:<hostPort> -> 8080 reaches the httpd (Docker\'s port binding on the pause container)', 20_000, async () => {
+  await step('hostPort', `the pod's port mapping 127.0.0.1:<hostPort> -> 8080 reaches the httpd (${CNI ? 'the portmap plugin' : "Docker's port binding on the pause container"})`, 20_000, async () => {
     need(web, 'port-forward (spdy)');
     const page = await until(`nothing answers on 127.0.0.1:${hostPort}`, 10_000, async () => {
       try {

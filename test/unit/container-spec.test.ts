@@ -41,6 +41,8 @@ const opts = (extra: object = {}) => ({
   image: { Id: 'sha256:img', RepoTags: ['busybox:latest'], RepoDigests: [] },
   logPath: '/var/log/pods/x/app/1.log',
   boundingSet: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
+  privileged: { dockerCanGrant: true, hostDevices: (): string[] => { throw new Error('host devices read for a host that can grant privileged'); } },
+  cgroupVersion: 'v1' as const,
   clampOomScoreAdj: (n: number) => Math.max(n, 0),
   ...extra,
 });
@@ -175,6 +177,89 @@ describe('container create options', () => {
       GroupAdd: ['7', '8'],
       Privileged: false,
     });
+  });
+});
+
+describe('privileged containers', () => {
+  const privileged = (extra: Record<string, unknown> = {}) =>
+    config({
+      mounts: [{ host_path: '/var/lib/x', container_path: '/x' }],
+      devices: [{ host_path: '/dev/null', container_path: '/dev/fuse', permissions: 'rw' }],
+      linux: {
+        security_context: {
+          privileged: true,
+          capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['ALL'] },
+          seccomp: { profile_type: 'RuntimeDefault' },
+          masked_paths: ['/proc/kcore'],
+          readonly_paths: ['/proc/sys'],
+          ...extra,
+        },
+      },
+    });
+
+  it("uses Docker's Privileged where the host can grant every capability", () => {
+    const o = containerCreateOptions(privileged(), null, opts());
+    expect(o.HostConfig).toMatchObject({ Privileged: true, Binds: ['/var/lib/x:/x:rw,rprivate'] });
+    expect(o.HostConfig!.Devices).toEqual([{ PathOnHost: '/dev/null', PathInContainer: '/dev/fuse', CgroupPermissions: 'rw' }]);
+    expect(o.HostConfig!.DeviceCgroupRules).toBeUndefined();
+  });
+
+  it('builds privileged from the host where Docker cannot: every bounding-set capability, every device, no confinement', () => {
+    const host = { dockerCanGrant: false, hostDevices: () => ['/dev/null', '/dev/fuse', '/dev/sda', '/dev/net/tun'] };
+    const o = containerCreateOptions(privileged(), null, opts({ privileged: host }));
+    expect(o.HostConfig).toMatchObject({
+      Privileged: false,
+      // The request's add/drop lists do not apply to a privileged container.
+      CapAdd: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
+      CapDrop: [],
+      // RuntimeDefault seccomp is not applied to privileged containers (as containerd does).
+      SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'label=disable'],
+      MaskedPaths: [],
+      ReadonlyPaths: [],
+      DeviceCgroupRules: ['a *:* rwm'],
+      // ContainerStatus reports Binds: the system paths go in Mounts, so it lists the CRI's mounts only.
+      Binds: ['/var/lib/x:/x:rw,rprivate'],
+      Mounts: [
+        { Type: 'bind', Source: '/sys', Target: '/sys', ReadOnly: false },
+        { Type: 'bind', Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false },
+      ],
+    });
+    // The request's own device keeps its place; the host's /dev/fuse does not replace it.
+    expect(o.HostConfig!.Devices).toEqual([
+      { PathOnHost: '/dev/null', PathInContainer: '/dev/fuse', CgroupPermissions: 'rw' },
+      { PathOnHost: '/dev/null', PathInContainer: '/dev/null', CgroupPermissions: 'rwm' },
+      { PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rwm' },
+      { PathOnHost: '/dev/net/tun', PathInContainer: '/dev/net/tun', CgroupPermissions: 'rwm' },
+    ]);
+  });
+
+  it('keeps a Localhost AppArmor profile, SELinux options, no_new_privs and mounts the request already has over /sys', () => {
+    const host = { dockerCanGrant: false, hostDevices: () => [] };
+    const o = containerCreateOptions(
+      config({
+        mounts: [{ host_path: '/sys', container_path: '/sys/' }],
+        linux: {
+          security_context: {
+            privileged: true,
+            no_new_privs: true,
+            apparmor: { profile_type: 'Localhost', localhost_ref: 'my-profile' },
+            selinux_options: { type: 'spc_t' },
+          },
+        },
+      }),
+      null,
+      opts({ privileged: host }),
+    );
+    expect(o.HostConfig!.SecurityOpt).toEqual(['no-new-privileges', 'seccomp=unconfined', 'apparmor=my-profile', 'label=type:spc_t']);
+    expect(o.HostConfig!.Binds).toEqual(['/sys:/sys/:rw,rprivate']);
+    expect(o.HostConfig!.Mounts).toEqual([{ Type: 'bind', Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false }]);
+  });
+
+  it('leaves unprivileged containers alone on such a host', () => {
+    const host = { dockerCanGrant: false, hostDevices: (): string[] => { throw new Error('read for an unprivileged container'); } };
+    const o = containerCreateOptions(config({ linux: { security_context: { capabilities: { add_capabilities: ['NET_ADMIN'] } } } }), null, opts({ privileged: host }));
+    expect(o.HostConfig).toMatchObject({ Privileged: false, CapAdd: ['CAP_NET_ADMIN'], Devices: [] });
+    expect(o.HostConfig!.DeviceCgroupRules).toBeUndefined();
   });
 });
 

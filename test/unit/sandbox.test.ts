@@ -9,7 +9,8 @@ import type { PodSandboxConfig__Output } from '../../src/generated/runtime/v1/Po
 import type { ContainerRecord } from '../../src/store/container-index.js';
 import { capabilitiesFromMask, clampOomScoreAdj, readHostLimits } from '../../src/docker/host-limits.js';
 import { formatResolvConf, hasDnsConfig } from '../../src/docker/resolv-conf.js';
-import { cgroupParentFor, portBindings, sandboxCreateOptions } from '../../src/docker/sandbox-spec.js';
+import { cgroupParentFor, portBindings, sandboxAllowsPrivileged, sandboxCreateOptions } from '../../src/docker/sandbox-spec.js';
+import { hostDevices } from '../../src/docker/host-limits.js';
 import { dockerTimeToNs, sandboxIp, toPodSandbox, toPodSandboxStatus } from '../../src/docker/sandbox-status.js';
 import { normalizeSysctlName, podSysctls, sysctlNamespace } from '../../src/docker/sysctls.js';
 import { CheckpointStore } from '../../src/store/checkpoint.js';
@@ -85,6 +86,28 @@ describe('sandboxCreateOptions', () => {
     expect(o.User).toBe('1000:2000');
     expect(o.Labels?.['io.kubernetes.docker-cri-shim.runtime-handler']).toBe('runc');
     expect(o.Labels?.['io.kubernetes.docker-cri-shim.pid-mode']).toBe('NODE');
+  });
+
+  it('runs the pause container of a privileged pod unprivileged, and marks the pod as allowing privileged containers', () => {
+    const sc = { ...config().linux?.security_context, privileged: true };
+    const o = sandboxCreateOptions(config({ linux: { ...config().linux!, security_context: sc as never } }), specOpts);
+    expect(o.HostConfig?.Privileged).toBe(false);
+    expect(o.Labels?.['io.kubernetes.docker-cri-shim.privileged']).toBe('true');
+    expect(sandboxAllowsPrivileged({ Config: { Labels: o.Labels }, HostConfig: o.HostConfig })).toBe(true);
+    const plain = sandboxCreateOptions(config(), specOpts);
+    expect(plain.Labels?.['io.kubernetes.docker-cri-shim.privileged']).toBeUndefined();
+    expect(sandboxAllowsPrivileged({ Config: { Labels: plain.Labels }, HostConfig: plain.HostConfig })).toBe(false);
+    // Pods an older shim ran with a privileged pause container keep allowing them.
+    expect(sandboxAllowsPrivileged({ Config: { Labels: {} }, HostConfig: { Privileged: true } })).toBe(true);
+  });
+
+  it('lists the host devices a privileged container gets: char and block devices, not pts, shm or console', () => {
+    const devs = hostDevices();
+    expect(devs).toEqual(expect.arrayContaining(['/dev/null', '/dev/zero', '/dev/full']));
+    expect(devs.some((d) => d.startsWith('/dev/pts/') || d.startsWith('/dev/shm/') || d === '/dev/console')).toBe(false);
+    // Symlinks (/dev/stdin, /dev/fd) and directories are not devices.
+    expect(devs).not.toContain('/dev/stdin');
+    expect(hostDevices('/nonexistent-dev')).toEqual([]);
   });
 
   it('binds ports with a host port, exposes all, rejects impossible ports', () => {

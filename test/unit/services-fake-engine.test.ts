@@ -22,6 +22,8 @@ import { sandboxLifecycleHandlers } from '../../src/server/sandbox/lifecycle.js'
 import type { Services } from '../../src/services.js';
 import { CheckpointStore } from '../../src/store/checkpoint.js';
 import { ContainerIndex } from '../../src/store/container-index.js';
+import { ContainerWarnings } from '../../src/store/container-warnings.js';
+import { CgroupReader } from '../../src/stats/cgroup.js';
 import { CriClient, expectCode } from '../helpers/cri-client.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 
@@ -105,7 +107,9 @@ function world(opts: { timeoutMs?: number; concurrency?: number } = {}) {
   const images = new ImageService(engine, logger);
   const config = { ...DEFAULTS, rootDirectory: root, podInfraContainerImage: PAUSE };
   const sandboxes = new SandboxService({ config, docker: engine, index, images, checkpoints, network, logger });
-  const containers = new ContainerService(engine, index, images, new LogManager(engine, logger), logger);
+  // A /proc with no processes: the fake containers' pids are nobody's cgroup on this host.
+  const cgroups = new CgroupReader(root);
+  const containers = new ContainerService(engine, index, images, new LogManager(engine, logger), logger, cgroups, new ContainerWarnings());
   return { engine, index, network, checkpoints, images, sandboxes, containers };
 }
 
@@ -231,6 +235,29 @@ describe('ImageService on a FakeEngine', () => {
   });
 });
 
+describe('RemoveImage racing another removal on a FakeEngine', () => {
+  it('a removal whose Docker call fails because another one won is success; a failure with the image still there is not', async () => {
+    const w = world();
+    const image = w.engine.addImage('fake/race:1');
+    const removeImage = w.engine.removeImage.bind(w.engine);
+    // The winner deletes the image just before the loser's request, which dockerd 20.10 then
+    // answers with a 500 "unrecognized image ID" (UNKNOWN once through the gateway).
+    w.engine.removeImage = async (name, call) => {
+      w.engine.images.delete(image.Id);
+      return removeImage(name, call);
+    };
+    w.engine.failNext('removeImage', new CriError(Code.UNKNOWN, `unrecognized image ID ${image.Id}`));
+    await w.images.remove('fake/race:1');
+    expect(w.engine.images.has(image.Id)).toBe(false);
+
+    w.engine.removeImage = removeImage;
+    const kept = w.engine.addImage('fake/kept:1');
+    w.engine.failNext('removeImage', new CriError(Code.UNKNOWN, 'driver failed'));
+    expect(await codeOf(w.images.remove('fake/kept:1'))).toBe(Code.UNKNOWN);
+    expect(w.engine.images.has(kept.Id)).toBe(true);
+  });
+});
+
 describe('Docker deadlines through the gateway', () => {
   it('a Docker call that never answers ends the CRI call with DEADLINE_EXCEEDED at the deadline', async () => {
     const w = world({ timeoutMs: 200 });
@@ -287,7 +314,7 @@ describe('Docker deadlines through the gateway', () => {
       await expectCode(client.rt('RunPodSandbox', { config: { metadata: { name: 'web', namespace: 'default', uid: 'uid-web', attempt: 0 } } }, 300), status.DEADLINE_EXCEEDED);
       // The shim's side of the call ends too: the hanging start is abandoned and undone.
       const t0 = Date.now();
-      // The undo removes the pause container, then the checkpoint: wait for both.
+      // The undo removes the pause container, then the checkpoint: wait for the whole undo.
       const undone = async () => w.engine.requestsInFlight.running === 0 && w.engine.containers.size === 0 && (await w.checkpoints.list()).length === 0;
       while (!(await undone()) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
       expect(w.engine.requestsInFlight).toEqual({ running: 0, queued: 0 });

@@ -1,12 +1,12 @@
 // Pure parts of resource updates and log resume: what a CRI resource request becomes in
-// Docker's update, which fields are refused, and where a CRI log file ends.
+// Docker's update, which fields are refused, and where a CRI log file ends. The unified and
+// hugepage fields the kubelet sends are in kubelet-resources.test.ts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LinuxContainerResources__Output } from '../../src/generated/runtime/v1/LinuxContainerResources.js';
 import { dockerUpdateOf } from '../../src/service/resources.js';
-import { refuseUnifiedAtCreate } from '../../src/docker/resource-limits.js';
 import { dockerLogConfig } from '../../src/docker/log-config.js';
 import { lastRecordTime, sinceAfter } from '../../src/service/log-resume.js';
 
@@ -43,18 +43,12 @@ describe('dockerUpdateOf', () => {
     expect(dockerUpdateOf(res({}), 'linux')).toEqual({});
   });
   it('names the field it refuses', () => {
-    expect(() => dockerUpdateOf(res({ hugepage_limits: [{ page_size: '2MB', limit: '4194304' }] }), 'overhead')).toThrow(
-      /overhead\.hugepage_limits\[2MB\]/,
-    );
-    expect(dockerUpdateOf(res({ hugepage_limits: [{ page_size: '2MB', limit: '0' }] }), 'linux')).toEqual({});
     expect(() => dockerUpdateOf(res({ cpu_shares: '-2' }), 'linux')).toThrow(/linux\.cpu_shares/);
     expect(() => dockerUpdateOf(res({ memory_limit_in_bytes: '-1' }), 'resources')).toThrow(/resources\.memory_limit_in_bytes/);
   });
-  it('unified resources cannot be given at create', () => {
-    expect(() => refuseUnifiedAtCreate(res({ unified: { 'memory.high': '1' } }), 'config.linux.resources')).toThrow(
-      /config\.linux\.resources\.unified\["memory\.high"\]/,
-    );
-    expect(() => refuseUnifiedAtCreate(res({}), 'c')).not.toThrow();
+  it('takes the swap limit memory.swap.max worked out, and ignores hugepages (written to the cgroup instead)', () => {
+    expect(dockerUpdateOf(res({ memory_limit_in_bytes: '1000', memory_swap_limit_in_bytes: '3000' }), 'linux', 1000)).toEqual({ Memory: 1000, MemorySwap: 1000 });
+    expect(dockerUpdateOf(res({ hugepage_limits: [{ page_size: '2MB', limit: '4194304' }] }), 'overhead')).toEqual({});
   });
 });
 
