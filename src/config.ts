@@ -148,7 +148,11 @@ export function parseListenAddress(flag: string, text: string, anyHost: string):
   if (t === '') throw bad('empty address');
   if (/^\d+$/.test(t)) return { host: anyHost, port: portOf(t) };
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
-  if (bracketed) return { host: bracketed[1], port: bracketed[2] === undefined ? 0 : portOf(bracketed[2]) };
+  if (bracketed) {
+    // Brackets are for IPv6 only: anything else would be accepted here and refused once written out.
+    if (!isIPv6(bracketed[1])) throw bad(`"[${bracketed[1]}]" is not a bracketed IPv6 address`);
+    return { host: bracketed[1], port: bracketed[2] === undefined ? 0 : portOf(bracketed[2]) };
+  }
   // Two colons or more, unbracketed: an IPv6 address alone (as Go's netip.ParseAddr reads it).
   if ((t.match(/:/g) ?? []).length > 1) {
     if (!isIPv6(t)) throw bad('not an IPv6 address (put a port after [addr]:)');

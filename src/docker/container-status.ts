@@ -216,6 +216,8 @@ export function userFromProcStatus(text: string): ContainerUser | null {
   return { linux: { uid, gid, supplemental_groups: field('Groups') } };
 }
 
+const NUMERIC_ID = /^\d+$/;
+
 /** One /etc/passwd or /etc/group file, split into fields per line. */
 function entries(file: string): string[][] {
   return file
@@ -234,22 +236,25 @@ export function userFromConfig(user: string, groupAdd: readonly string[], passwd
   const [u = '', g] = user.split(':');
   const users = entries(passwd);
   const groups = entries(group);
-  const pw = /^\d+$/.test(u) ? users.find((e) => e[2] === u) : users.find((e) => e[0] === (u || 'root'));
-  const uid = /^\d+$/.test(u) ? u : pw?.[2];
-  if (uid === undefined) return null;
+  const pw = NUMERIC_ID.test(u) ? users.find((e) => e[2] === u) : users.find((e) => e[0] === (u || 'root'));
+  // The container writes these files: an id that is not a number (say "root::" with an empty
+  // uid) must not reach the CRI's int64 fields, where it fails the whole ContainerStatus.
+  const uid = NUMERIC_ID.test(u) ? u : pw?.[2];
+  if (uid === undefined || !NUMERIC_ID.test(uid)) return null;
   let gid: string | undefined;
   let supplemental: string[];
   if (g !== undefined) {
-    gid = /^\d+$/.test(g) ? g : groups.find((e) => e[0] === g)?.[2];
-    if (gid === undefined) return null;
+    gid = NUMERIC_ID.test(g) ? g : groups.find((e) => e[0] === g)?.[2];
+    if (gid === undefined || !NUMERIC_ID.test(gid)) return null;
     supplemental = [gid];
   } else {
     gid = pw?.[3] ?? '0';
+    if (!NUMERIC_ID.test(gid)) return null;
     const name = pw?.[0];
     const member = name ? groups.filter((e) => (e[3] ?? '').split(',').includes(name)).map((e) => e[2]) : [];
-    supplemental = [gid, ...member];
+    supplemental = [gid, ...member.filter((x) => NUMERIC_ID.test(x))];
   }
-  const add = groupAdd.map((x) => (/^\d+$/.test(x) ? x : groups.find((e) => e[0] === x)?.[2])).filter((x): x is string => !!x);
+  const add = groupAdd.map((x) => (NUMERIC_ID.test(x) ? x : groups.find((e) => e[0] === x)?.[2])).filter((x): x is string => x !== undefined && NUMERIC_ID.test(x));
   return { linux: { uid, gid, supplemental_groups: [...new Set([...add, ...supplemental])] } };
 }
 

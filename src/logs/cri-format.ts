@@ -31,6 +31,8 @@ export function formatRecord(stream: LogStream, entry: LogEntry): Buffer {
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** A P record went out and no F has ended its line yet. */
+  private lineOpen = false;
 
   constructor(private readonly maxBytes = MAX_RECORD_BYTES) {}
 
@@ -46,6 +48,7 @@ export class LineSplitter {
         const room = this.maxBytes - this.pendingBytes;
         this.pending.push(piece.subarray(0, room));
         out.push({ tag: 'P', content: this.take(), time });
+        this.lineOpen = true;
         piece = piece.subarray(room);
       }
       if (piece.length > 0) {
@@ -53,18 +56,35 @@ export class LineSplitter {
         this.pendingBytes += piece.length;
       }
       if (nl < 0) {
-        if (this.pendingBytes === this.maxBytes) out.push({ tag: 'P', content: this.take(), time });
+        if (this.pendingBytes === this.maxBytes) {
+          // A CR ending the record may be the first half of a tty's CRLF: hold it back for the next read.
+          const full = this.take();
+          const cr = full.length > 1 && full[full.length - 1] === CR;
+          out.push({ tag: 'P', content: cr ? full.subarray(0, full.length - 1) : full, time });
+          this.lineOpen = true;
+          if (cr) {
+            this.pending.push(full.subarray(full.length - 1));
+            this.pendingBytes = 1;
+          }
+        }
         break;
       }
       out.push({ tag: 'F', content: stripCr(this.take()), time });
+      this.lineOpen = false;
       start = nl + 1;
     }
     return out;
   }
 
-  /** The stream ended: text printed without a final newline is still a complete line. */
+  /**
+   * The stream ended: text printed without a final newline is still a complete line. When the
+   * last piece went out as a P record (the line filled whole records), an empty F ends it, or
+   * readers would wait for the rest of that line.
+   */
   end(time: string): LogEntry[] {
-    return this.pendingBytes > 0 ? [{ tag: 'F', content: this.take(), time }] : [];
+    const open = this.pendingBytes > 0 || this.lineOpen;
+    this.lineOpen = false;
+    return open ? [{ tag: 'F', content: this.take(), time }] : [];
   }
 
   private take(): Buffer {

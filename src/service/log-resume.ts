@@ -38,7 +38,8 @@ export async function lastRecordTime(path: string): Promise<string | undefined |
     const end = text.lastIndexOf('\n');
     if (end < 0) return undefined;
     const line = text.slice(text.lastIndexOf('\n', end - 1) + 1, end);
-    const time = line.slice(0, line.indexOf(' '));
+    const space = line.indexOf(' ');
+    const time = space < 0 ? line : line.slice(0, space);
     return /^\d{4}-\d\d-\d\dT/.test(time) ? time : undefined;
   } finally {
     await fh.close();
@@ -73,7 +74,8 @@ export function sinceAfter(rfc3339: string): string | undefined {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339);
   if (!m) return undefined;
   const ms = Date.parse(`${m[1]}${m[3]}`);
-  if (!Number.isFinite(ms)) return undefined;
+  // Before 1970 is no time a container wrote (and would make a negative, malformed `since`).
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
   const ns = BigInt(ms / 1000) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0')) + 1n;
   return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
 }

@@ -1,7 +1,7 @@
 // CNI results across spec versions: 0.1.0/0.2.0 ("ip4"/"ip6" objects), 0.3.x/0.4.0 ("ips" with a
 // "version" field) and 1.x ("ips" without it). Chained plugins expect the previous result in
 // the list's own version, and the pod's addresses are read from whichever shape came back.
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 
 interface Ip {
   address: string;
@@ -41,17 +41,28 @@ function asObject(v: unknown): Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {};
 }
 
+/** Routes without a destination are dropped: every reader of a route needs its dst. */
+function asRoutes(v: unknown): Route[] {
+  return asArray<unknown>(v).filter((r): r is Route => typeof asObject(r).dst === 'string');
+}
+
 function normalize(raw: Json, fallbackVersion: string): Normalized {
   const version = typeof raw.cniVersion === 'string' ? raw.cniVersion : fallbackVersion;
-  if (!isLegacy(version)) {
+  // Some plugins answer a 0.1/0.2 list in the newer "ips" shape (Debian's loopback 1.1 does).
+  const ipsShape = Array.isArray(raw.ips) && raw.ip4 === undefined && raw.ip6 === undefined;
+  if (!isLegacy(version) || ipsShape) {
     return {
       interfaces: asArray<Interface>(raw.interfaces),
-      ips: asArray<Json>(raw.ips).map((ip) => ({
-        address: String(ip.address),
-        ...(typeof ip.gateway === 'string' ? { gateway: ip.gateway } : {}),
-        ...(typeof ip.interface === 'number' ? { interface: ip.interface } : {}),
-      })),
-      routes: asArray<Route>(raw.routes),
+      // Interfaces stay as they are (ips point into the list by index); an ip without an address says nothing.
+      ips: asArray<unknown>(raw.ips)
+        .map(asObject)
+        .filter((ip): ip is Json & { address: string } => typeof ip.address === 'string')
+        .map((ip) => ({
+          address: ip.address,
+          ...(typeof ip.gateway === 'string' ? { gateway: ip.gateway } : {}),
+          ...(typeof ip.interface === 'number' ? { interface: ip.interface } : {}),
+        })),
+      routes: asRoutes(raw.routes),
       dns: asObject(raw.dns),
     };
   }
@@ -61,7 +72,7 @@ function normalize(raw: Json, fallbackVersion: string): Normalized {
     const cfg = asObject(raw[key]);
     if (typeof cfg.ip !== 'string') continue;
     ips.push({ address: cfg.ip, ...(typeof cfg.gateway === 'string' ? { gateway: cfg.gateway } : {}) });
-    routes.push(...asArray<Route>(cfg.routes));
+    routes.push(...asRoutes(cfg.routes));
   }
   return { interfaces: [], ips, routes, dns: asObject(raw.dns) };
 }
@@ -101,8 +112,10 @@ export function convertResult(raw: unknown, fromVersion: string, toVersion: stri
  */
 export function podIpsFromResult(raw: unknown, version: string, ifName: string): string[] {
   const n = normalize(asObject(raw), version);
-  const podIf = n.interfaces.findIndex((i) => i.name === ifName && i.sandbox);
+  const podIf = n.interfaces.findIndex((i) => asObject(i).name === ifName && asObject(i).sandbox);
   const onPod = n.ips.filter((ip) => ip.interface === undefined || podIf < 0 || ip.interface === podIf);
-  const addrs = onPod.map((ip) => ip.address.split('/')[0]);
+  // A plugin's result is not trusted to hold addresses: what is not one (a missing field read as
+  // "undefined", "05.1.2.3") would reach the kubelet as a pod IP.
+  const addrs = onPod.map((ip) => ip.address.split('/')[0]).filter((a) => isIP(a) !== 0);
   return [...addrs.filter((a) => isIPv4(a)), ...addrs.filter((a) => !isIPv4(a))];
 }

@@ -49,6 +49,26 @@ export class SpdyCapError extends Error {
   }
 }
 
+/** A frame that breaks SPDY/3.1's own rules (a payload too short for its type, ...). */
+export class SpdyProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpdyProtocolError';
+  }
+}
+
+/** Fixed part of each control frame's payload (SPDY/3.1 section 2.6): shorter is a protocol error. */
+export const MIN_CONTROL_PAYLOAD: Readonly<Record<number, number>> = {
+  [FrameType.SYN_STREAM]: 10,
+  [FrameType.SYN_REPLY]: 4,
+  [FrameType.RST_STREAM]: 8,
+  [FrameType.SETTINGS]: 4,
+  [FrameType.PING]: 4,
+  [FrameType.GOAWAY]: 8,
+  [FrameType.HEADERS]: 4,
+  [FrameType.WINDOW_UPDATE]: 8,
+};
+
 export const SETTINGS_INITIAL_WINDOW_SIZE = 7;
 /** Initial stream and session window of SPDY/3.1. */
 export const DEFAULT_WINDOW = 64 * 1024;
@@ -181,6 +201,7 @@ export function goAwayFrame(lastGoodStreamId: number, status: number): Buffer {
 
 /** SETTINGS payload -> id/value pairs (flags dropped). */
 export function parseSettings(payload: Buffer): Map<number, number> {
+  if (payload.length < 4) throw new SpdyProtocolError(`SETTINGS payload of ${payload.length} bytes has no entry count`);
   const out = new Map<number, number>();
   const n = payload.readUInt32BE(0);
   for (let i = 0; i < n && 12 + i * 8 <= payload.length; i++) {

@@ -37,7 +37,9 @@ import {
   SpdyCapError,
   dataFrame,
   goAwayFrame,
+  MIN_CONTROL_PAYLOAD,
   parseSettings,
+  SpdyProtocolError,
   pingFrame,
   rstStreamFrame,
   synReplyFrame,
@@ -146,6 +148,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly parser = new FrameParser();
   private readonly codec = new HeaderCodec();
   private readonly streams = new Map<number, SpdyStream>();
+  /** Every stream not yet destroyed, also those forgotten above once both sides finished: the session's end destroys them all. */
+  private readonly live = new Set<SpdyStream>();
   private chain: Promise<void> = Promise.resolve();
   private sessionSendWindow = DEFAULT_WINDOW;
   private initialStreamWindow = DEFAULT_WINDOW;
@@ -345,6 +349,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       return;
     }
     const p = f.payload;
+    const min = MIN_CONTROL_PAYLOAD[f.type];
+    if (min !== undefined && p.length < min) {
+      throw new SpdyProtocolError(`control frame type ${f.type} with a ${p.length}-byte payload (at least ${min} bytes)`);
+    }
     switch (f.type) {
       case FrameType.SYN_STREAM:
         return this.onSynStream(p, f.flags);
@@ -414,6 +422,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     }
     const stream = new SpdyStream(this, id, headers, flags, this.initialStreamWindow);
     this.streams.set(id, stream);
+    this.live.add(stream);
     const reply = await this.codec.compress(
       new Map([
         [':status', '200'],
@@ -534,6 +543,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   onStreamDestroyed(stream: SpdyStream): void {
+    this.live.delete(stream);
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
     if (!stream.resetByPeer && !(stream.localClosed && stream.remoteClosed)) {
       this.reply(rstStreamFrame(stream.id, RstStatus.CANCEL), false);
@@ -548,8 +558,9 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (this.closed) return;
     this.closed = true;
     this.wakeWindowWaiters();
-    for (const s of [...this.streams.values()]) s.destroy();
+    for (const s of [...this.live]) s.destroy();
     this.streams.clear();
+    this.live.clear();
     this.codec.close();
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
     this.emit('close');
