@@ -43,6 +43,7 @@ export async function run(config: Config): Promise<void> {
   await services.streaming.start();
   // dockerd may be down at start: the shim serves anyway (Status says so) and catches up.
   index.start();
+  services.images.store.start();
   await server.start();
   logger.info({ version: VERSION, docker: config.dockerEndpoint }, 'docker-cri-shim started');
 
@@ -56,6 +57,7 @@ export async function run(config: Config): Promise<void> {
       .then(() => Promise.all([server.stop(), metrics?.stop(), services.streaming.close()]))
       .then(() => {
         index.stop();
+        services.images.store.stop();
         logger.flush();
         process.exit(0);
       })

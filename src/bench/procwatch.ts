@@ -99,10 +99,19 @@ export class ProcessWatch {
     return { cpuSeconds: ticks / TICKS_PER_SECOND, peakRssBytes: this.peakRss, peakPssBytes: this.peakPss, processes: this.seen.size };
   }
 
-  private sample(): void {
+  /** CPU used since start() and the RSS now: a workload marks its phases with two of these. */
+  snapshot(): { cpuSeconds: number; rssBytes: number } {
+    const rss = this.sample(true);
+    let ticks = 0;
+    for (const s of this.seen.values()) ticks += s.lastTicks - s.firstTicks;
+    return { cpuSeconds: ticks / TICKS_PER_SECOND, rssBytes: rss };
+  }
+
+  /** Returns the summed RSS when memory was read this time, else 0. */
+  private sample(forceMemory = false): number {
     const n = this.samples++;
     if (n % RESOLVE_EVERY === 0) this.pids = ProcessWatch.resolve(this.specs);
-    const memory = n % MEMORY_EVERY === 0 || !this.timer;
+    const memory = forceMemory || n % MEMORY_EVERY === 0 || !this.timer;
     let rss = 0;
     let pss = 0;
     for (const pid of this.pids) {
@@ -124,6 +133,7 @@ export class ProcessWatch {
     }
     this.peakRss = Math.max(this.peakRss, rss);
     this.peakPss = Math.max(this.peakPss, pss);
+    return rss;
   }
 }
 

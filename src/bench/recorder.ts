@@ -7,6 +7,13 @@ export interface Throughput {
   seconds: number;
 }
 
+export interface PollingCost {
+  seconds: number;
+  cpuSeconds: number;
+  rssStartBytes: number;
+  rssEndBytes: number;
+}
+
 export class Recorder {
   readonly latencies = new Map<string, number[]>();
   readonly errors = new Map<string, Map<string, number>>();
@@ -14,6 +21,8 @@ export class Recorder {
   /** The first message seen for each "key CODE", so a failing run says why. */
   readonly errorSamples = new Map<string, string>();
   cost: ProcessCost | undefined;
+  /** The watched processes over the steady workload's polling phase alone (no pod setup or teardown). */
+  polling: PollingCost | undefined;
 
   latency(key: string, ms: number): void {
     let list = this.latencies.get(key);

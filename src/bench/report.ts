@@ -1,6 +1,7 @@
 // Turns the rounds of every endpoint into figures (JSON) and the side-by-side table.
 import { ratioSpread, median, summarize, type Spread, type Summary } from './stats.js';
 import type { EndpointRun } from './runner.js';
+import type { Recorder } from './recorder.js';
 
 export interface RpcFigures extends Summary {
   /** Median of each round, for the spread of ratios. */
@@ -26,6 +27,8 @@ export interface ProcessFigures {
   roundCpuSeconds: number[];
   roundPeakRssBytes: number[];
   roundPeakPssBytes: number[];
+  /** Over the steady workload's polling phase (mean of the rounds), when it ran. */
+  polling?: { cpuSecondsPerMinute: number; rssStartBytes: number; rssEndBytes: number };
 }
 
 export interface EndpointReport {
@@ -104,6 +107,7 @@ export function endpointReport(run: EndpointRun): EndpointReport {
           peakPssBytes: Math.max(...costs.map((c) => c.peakPssBytes)),
           roundPeakRssBytes: costs.map((c) => c.peakRssBytes),
           roundPeakPssBytes: costs.map((c) => c.peakPssBytes),
+          polling: pollingFigures(run.rounds),
         }
       : null;
   return {
@@ -185,6 +189,15 @@ export function formatTable(report: BenchReport): string {
       ...eps.map((e) => (e.processes ? (e.processes.peakPssBytes / 2 ** 20).toFixed(1) : '-')),
       ...report.ratios.map((r) => ratioCell(r.peakPssBytes ?? undefined)),
     ]);
+    if (eps.some((e) => e.processes?.polling)) {
+      const p = (e: EndpointReport) => e.processes?.polling;
+      rows.push(['steady polling CPU s/min (watched)', ...eps.map((e) => (p(e) ? p(e)!.cpuSecondsPerMinute.toFixed(2) : '-')), ...report.ratios.map(() => '')]);
+      rows.push([
+        'steady polling RSS MiB start -> end',
+        ...eps.map((e) => (p(e) ? `${(p(e)!.rssStartBytes / 2 ** 20).toFixed(1)} -> ${(p(e)!.rssEndBytes / 2 ** 20).toFixed(1)}` : '-')),
+        ...report.ratios.map(() => ''),
+      ]);
+    }
     rows.push(['processes (watched)', ...eps.map((e) => (e.processes ? String(e.processes.processes) : '-')), ...report.ratios.map(() => '')]);
   }
   const widths = header.map((_, c) => Math.max(header[c].length, ...rows.map((r) => r[c].length)));
@@ -218,4 +231,15 @@ function keysInOrder(maps: ReadonlyMap<string, unknown>[]): string[] {
   const keys = new Set<string>();
   for (const m of maps) for (const k of m.keys()) keys.add(k);
   return [...keys];
+}
+
+function pollingFigures(rounds: readonly Recorder[]): ProcessFigures['polling'] {
+  const polls = rounds.map((r) => r.polling).filter((p) => p !== undefined && p.seconds > 0);
+  if (polls.length === 0) return undefined;
+  const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  return {
+    cpuSecondsPerMinute: mean(polls.map((p) => (p!.cpuSeconds / p!.seconds) * 60)),
+    rssStartBytes: mean(polls.map((p) => p!.rssStartBytes)),
+    rssEndBytes: mean(polls.map((p) => p!.rssEndBytes)),
+  };
 }

@@ -50,7 +50,8 @@ export async function runBench(opts: RunnerOptions, signal: AbortSignal, progres
         const watch = new ProcessWatch(opts.endpoints[i].watch);
         if (opts.endpoints[i].watch.length) watch.start();
         progress(`round ${round + 1}/${opts.rounds}: ${cri.name} (${opts.workloads.join(', ')})`);
-        const ctx = { cri, opts: opts.workload, tracker: trackers[i], signal, recorder, nextPod: () => podCounters[i]++ };
+        const watched = opts.endpoints[i].watch.length ? watch : undefined;
+        const ctx = { cri, opts: opts.workload, tracker: trackers[i], signal, recorder, watch: watched, nextPod: () => podCounters[i]++ };
         for (const w of opts.workloads) {
           if (signal.aborted) break;
           await runWorkload(ctx, w);

@@ -9,6 +9,7 @@ import type { PodSandboxConfig } from '../generated/runtime/v1/PodSandboxConfig.
 import type { ContainerConfig } from '../generated/runtime/v1/ContainerConfig.js';
 import { errorText, type BenchCri } from './cri.js';
 import type { Recorder } from './recorder.js';
+import type { ProcessWatch } from './procwatch.js';
 
 export const WORKLOADS = ['lifecycle', 'parallel', 'steady', 'exec', 'image'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -65,6 +66,8 @@ export interface WorkloadContext {
   nextPod: () => number;
   /** Also the recorder of `cri`'s timed calls in this round. */
   recorder: Recorder;
+  /** The endpoint's watched processes, when any are. */
+  watch?: ProcessWatch;
 }
 
 export async function runWorkload(ctx: WorkloadContext, w: Workload): Promise<void> {
@@ -194,6 +197,7 @@ async function steady(ctx: WorkloadContext): Promise<void> {
   let stats: Promise<unknown> = Promise.resolve();
   let statusBusy = false;
   let statsBusy = false;
+  const pollStart = { at: performance.now(), ...ctx.watch?.snapshot() };
   for (let t = 0; t < opts.durationSeconds && !signal.aborted; t++) {
     const tick = performance.now();
     if (t % opts.statusPeriodSeconds === 0 && !statusBusy) {
@@ -220,6 +224,15 @@ async function steady(ctx: WorkloadContext): Promise<void> {
     await sleep(Math.max(0, 1000 - (performance.now() - tick)));
   }
   await Promise.all([statuses, stats]);
+  const pollEnd = ctx.watch?.snapshot();
+  if (pollEnd && pollStart.cpuSeconds !== undefined) {
+    ctx.recorder.polling = {
+      seconds: (performance.now() - pollStart.at) / 1000,
+      cpuSeconds: pollEnd.cpuSeconds - pollStart.cpuSeconds,
+      rssStartBytes: pollStart.rssBytes ?? 0,
+      rssEndBytes: pollEnd.rssBytes,
+    };
+  }
 
   for (let i = 0; i < opts.listCalls && !signal.aborted; i++) {
     await cri.timed('list', 'ListPodSandbox', {}).catch(ignore);

@@ -47,8 +47,22 @@ export function imageRefOf(record: ContainerRecord): string {
   return record.Config?.Labels?.[LABEL_IMAGE_REF] || imageIdOf(record);
 }
 
+/**
+ * Per record: an index record is never changed in place (a change is a new record from a new
+ * inspect), so a ListContainers builds each entry once per state change, not once per call.
+ * Callers must not modify what they get.
+ */
+const containers = new WeakMap<ContainerRecord, Container | undefined>();
+
 /** The CRI Container a List call returns; undefined for a record whose name is not ours. */
 export function toContainer(record: ContainerRecord): Container | undefined {
+  if (containers.has(record)) return containers.get(record);
+  const built = buildContainer(record);
+  containers.set(record, built);
+  return built;
+}
+
+function buildContainer(record: ContainerRecord): Container | undefined {
   const parsed = parseName(record.Name);
   if (!parsed) return undefined;
   const { labels, annotations } = fromDockerLabels(record.Config?.Labels);

@@ -71,6 +71,16 @@ export function sandboxIp(record: ContainerRecord): string {
 
 /** The CRI PodSandbox of a pause container's record; undefined when the name is not ours. */
 export function toPodSandbox(record: ContainerRecord): PodSandbox | undefined {
+  if (sandboxes.has(record)) return sandboxes.get(record);
+  const built = buildPodSandbox(record);
+  sandboxes.set(record, built);
+  return built;
+}
+
+/** Per record, as toContainer: built once per state change; callers must not modify it. */
+const sandboxes = new WeakMap<ContainerRecord, PodSandbox | undefined>();
+
+function buildPodSandbox(record: ContainerRecord): PodSandbox | undefined {
   const parsed = parseName(record.Name);
   if (!parsed) return undefined;
   const { labels, annotations } = fromDockerLabels(record.Config?.Labels);

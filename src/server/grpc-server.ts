@@ -93,7 +93,12 @@ export class CriServer {
   private context(method: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
     const id = ++nextCallId;
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call')));
+    let finished = false;
+    // grpc-js also reports 'cancelled' for a call that already ended; the error (and its stack)
+    // is made only for a call still under way.
+    call.on('cancelled', () => {
+      if (!finished) controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call'));
+    });
     // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes; the signal
     // makes the work under way (Docker requests among it) stop then too.
     const deadline = call.getDeadline();
@@ -102,9 +107,26 @@ export class CriServer {
       ? setTimeout(() => controller.abort(deadlineExceeded(`the call's deadline passed`)), Math.max(0, left))
       : undefined;
     timer?.unref();
-    const ctx: CallContext = { method, logger: this.opts.logger.child({ method, id }), signal: controller.signal };
+    // The call's child logger is made only when something logs: a pino child per call was a
+    // measurable part of every List and Status call, most of which log nothing.
+    const base = this.opts.logger;
+    let logger: Logger | undefined;
+    const ctx: CallContext = {
+      method,
+      get logger() {
+        return (logger ??= base.child({ method, id }));
+      },
+      signal: controller.signal,
+    };
     this.running++;
-    return { ctx, controller, done: () => clearTimeout(timer) };
+    return {
+      ctx,
+      controller,
+      done: () => {
+        finished = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   private finish(ctx: CallContext, started: number, err: unknown): grpc.ServiceError | null {
@@ -117,7 +139,7 @@ export class CriServer {
       code = error.code;
       const level = code === Code.NOT_FOUND || code === Code.UNIMPLEMENTED || code === Code.INVALID_ARGUMENT ? 'debug' : 'warn';
       ctx.logger[level]({ durationMs: ms, code: Code[code], err: error.message }, 'rpc failed');
-    } else {
+    } else if (this.opts.logger.isLevelEnabled('debug')) {
       ctx.logger.debug({ durationMs: ms }, 'rpc');
     }
     for (const o of this.observers) o(ctx.method, code, ms);

@@ -316,7 +316,7 @@ export class ContainerService {
   }
 
   async status(idOrPrefix: string, verbose: boolean): Promise<ContainerStatusResponse> {
-    let record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container');
+    let record = await this.index.current(idOrPrefix, TYPE_CONTAINER, 'container');
     if (containerState(record) === 'CONTAINER_EXITED' && this.logs.isFollowing(record.Id)) {
       // Whoever sees EXITED may read the log right away: let the last output reach the file.
       await this.logs.settled(record.Id, LOG_SETTLE_MS);

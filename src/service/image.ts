@@ -12,6 +12,7 @@ import type { ImageFsInfoResponse } from '../generated/runtime/v1/ImageFsInfoRes
 import { parseImageRef, repositoryOf, fullImageId } from '../docker/image-ref.js';
 import { encodeRegistryAuth, toDockerAuth } from '../docker/registry-auth.js';
 import { diskUsage, type DiskUsage } from '../docker/layer-usage.js';
+import { ImageStore } from '../store/image-store.js';
 import { CriError, Code, failedPrecondition, invalidArgument, notFound, toCriError } from '../errors.js';
 
 /** One line of Docker's pull progress stream; the last one carries the error of a failed pull. */
@@ -51,6 +52,8 @@ export class ImageService {
     private readonly logger: Logger,
     /** --image-pull-progress-deadline; 0 = never cancel. */
     private readonly pullProgressDeadlineMs = 0,
+    /** ListImages and ImageStatus come from here while it is current (it needs `start()`). */
+    readonly store = new ImageStore(docker, logger),
   ) {}
 
   /** Pulls cancelled by --image-pull-progress-deadline are reported here (metrics hook in). */
@@ -118,12 +121,19 @@ export class ImageService {
     const pulled = repositoryOf(parsed) + (parsed.digest ? `@${parsed.digest}` : `:${parsed.tag ?? 'latest'}`);
     const image = await this.inspect(pulled, { signal });
     if (!image) throw notFound(`${what}: Docker reported success but has no image "${pulled}"`);
+    await this.syncStore();
     return image.Id;
+  }
+
+  /** The image `ref` names, from the image store when it can tell, else from Docker. */
+  private async lookup(ref: string, call?: CallOptions): Promise<ImageRecord | undefined> {
+    if (ref === '') throw invalidArgument('image reference is empty');
+    return (await this.store.find(ref)) ?? this.inspect(ref, call);
   }
 
   /** ImageStatus: an absent image is an empty answer, not an error. */
   async status(ref: string, verbose: boolean, call?: CallOptions): Promise<ImageStatusResponse> {
-    const info = await this.inspect(ref, call);
+    const info = await this.lookup(ref, call);
     if (!info) return { image: null, info: {} };
     return { image: toCriImage(info, info.Config?.User ?? ''), info: verbose ? { info: JSON.stringify(info) } : {} };
   }
@@ -131,9 +141,11 @@ export class ImageService {
   /** Every image, or only the one `ref` names (name, tag, digest or id) when given. */
   async list(ref?: string, call?: CallOptions): Promise<Image[]> {
     if (ref) {
-      const info = await this.inspect(ref, call);
+      const info = await this.lookup(ref, call);
       return info ? [toCriImage(info, info.Config?.User ?? '')] : [];
     }
+    const stored = await this.store.all();
+    if (stored) return stored.map((i) => toCriImage(i, i.Config?.User ?? ''));
     const summaries = await this.summaries(call);
     const facts = await this.factsFor(summaries);
     return summaries.map((s, i) => toCriImage(s, facts[i]?.user ?? ''));
@@ -158,6 +170,12 @@ export class ImageService {
       if (await this.deleteName(ref, image.Id, name, call)) break;
     }
     this.facts.delete(image.Id);
+    await this.syncStore();
+  }
+
+  /** After the shim's own pull or removal: the store must not wait for Docker's events. */
+  private async syncStore(): Promise<void> {
+    if (this.store.isLive) await this.store.sync().catch((err: unknown) => this.logger.warn({ err }, 'could not re-list images'));
   }
 
   /**

@@ -432,7 +432,7 @@ export class SandboxService {
 
   async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
     if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
-    const record = await this.index.resolve(idOrPrefix, TYPE_SANDBOX, 'pod sandbox').catch(async (err: unknown) => {
+    const record = await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox').catch(async (err: unknown) => {
       if (!(err instanceof CriError) || err.code !== Code.NOT_FOUND || /ambiguous/.test(err.message)) throw err;
       return (await this.orphan(idOrPrefix)) ?? Promise.reject(err);
     });

@@ -68,7 +68,7 @@ export class StatsService {
   }
 
   async containerStats(containerId: string): Promise<ContainerStats> {
-    const record = await this.index.resolve(containerId, TYPE_CONTAINER, 'container');
+    const record = await this.index.current(containerId, TYPE_CONTAINER, 'container');
     return this.statsOf(record, now());
   }
 
@@ -86,7 +86,7 @@ export class StatsService {
   }
 
   async podSandboxStats(sandboxId: string): Promise<PodSandboxStats> {
-    const sandbox = await this.index.resolve(sandboxId, TYPE_SANDBOX, 'pod sandbox');
+    const sandbox = await this.index.current(sandboxId, TYPE_SANDBOX, 'pod sandbox');
     return this.podStatsOf(sandbox, this.containersOf(await this.index.all(), sandbox.Id), now());
   }
 

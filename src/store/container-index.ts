@@ -6,6 +6,7 @@ import type { CallOptions, ContainerRecord, Engine } from '../docker/engine.js';
 import { LABEL_TYPE } from '../docker/labels.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { EventFeed, type DockerEvent } from './event-feed.js';
 
 export type { ContainerRecord } from '../docker/engine.js';
 
@@ -19,21 +20,16 @@ export interface ContainerIndexEvents {
   disconnected: [error: Error];
 }
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
-
 export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private readonly records = new Map<string, ContainerRecord>();
   /** Per id, the sequence number of the newest inspect applied, so a slow stale inspect never wins. */
   private readonly applied = new Map<string, number>();
   /** Per id, inspects under way; a gone id's `applied` entry is kept only while one may still land. */
   private readonly inflight = new Map<string, number>();
+  /** Per id, the newest inspect an event started that has not landed yet (see `current`). */
+  private readonly pending = new Map<string, Promise<unknown>>();
   private seq = 0;
-  private live = false;
-  private stream: NodeJS.ReadableStream | undefined;
-  private stopped = false;
-  private reconnectMs = RECONNECT_MIN_MS;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly feed: EventFeed;
   private resyncing: Promise<void> | undefined;
 
   constructor(
@@ -41,25 +37,29 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     private readonly logger: Logger,
   ) {
     super();
+    this.feed = new EventFeed(engine, logger, { type: ['container'], label: [LABEL_TYPE] }, 'container', {
+      onEvent: (ev) => this.onEvent(ev),
+      onConnected: () => this.resync(),
+      onLive: () => {
+        this.emit('resynced');
+        this.logger.debug({ containers: this.records.size }, 'container index synced with dockerd');
+      },
+      onBroken: (err) => this.emit('disconnected', err),
+    });
   }
 
   /** True while the event stream is connected and the index is complete. */
   get isLive(): boolean {
-    return this.live;
+    return this.feed.isLive;
   }
 
   /** Connects to Docker's event stream and loads the index; retries in the background when dockerd is down. */
   start(): void {
-    this.stopped = false;
-    void this.connect();
+    this.feed.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.live = false;
-    clearTimeout(this.reconnectTimer);
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
-    this.stream = undefined;
+    this.feed.stop();
   }
 
   /**
@@ -67,7 +67,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    * caller never gets a stale answer (and gets Unavailable when dockerd is gone).
    */
   async all(): Promise<ContainerRecord[]> {
-    if (!this.live) await this.resync();
+    if (!this.isLive) await this.resync();
     return [...this.records.values()];
   }
 
@@ -77,11 +77,12 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
 
   /**
    * Finds a container of the given kind by full id or unique id prefix, as Docker accepts.
-   * NotFound names the id for an unknown or ambiguous one; the entry is read fresh from Docker.
+   * NotFound names the id for an unknown or ambiguous one; the entry is read fresh from Docker
+   * (for the write paths, which act on the state; status calls use `current`).
    */
   async resolve(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
     if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
-    if (!this.live) await this.resync();
+    if (!this.isLive) await this.resync();
     const matches = [...this.records.values()].filter(
       (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind,
     );
@@ -89,6 +90,40 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     const fresh = matches.length === 1 ? await this.refresh(matches[0].Id, call) : undefined;
     if (!fresh || fresh.Config?.Labels?.[LABEL_TYPE] !== kind) throw notFound(`${what} "${idOrPrefix}" not found`);
     return fresh;
+  }
+
+  /**
+   * The index record of a container of the given kind, for status calls: no Docker request on
+   * the hot path. The record is as new as the newest event Docker delivered before the call:
+   * every event but exec_* re-inspects its container (`onEvent`), a call that finds such an
+   * inspect under way waits for it, and the shim's own writes (create, start, stop, update)
+   * refresh their entry before they return, removals drop it. While the event stream is down
+   * nothing says the record is current, so the container is inspected as `resolve` does.
+   */
+  async current(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
+    if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
+    if (!this.isLive) return this.resolve(idOrPrefix, kind, what, call);
+    const id = this.matchOne(idOrPrefix, kind, what);
+    const pending = id ? this.pending.get(id) : undefined;
+    if (pending) await pending;
+    const record = id ? this.records.get(id) : undefined;
+    if (!record || record.Config?.Labels?.[LABEL_TYPE] !== kind) throw notFound(`${what} "${idOrPrefix}" not found`);
+    return record;
+  }
+
+  private matchOne(idOrPrefix: string, kind: string, what: string): string | undefined {
+    const exact = this.records.get(idOrPrefix);
+    if (exact) return exact.Config?.Labels?.[LABEL_TYPE] === kind ? exact.Id : undefined;
+    let found: string | undefined;
+    let count = 0;
+    for (const r of this.records.values()) {
+      if (r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind) {
+        found = r.Id;
+        count++;
+      }
+    }
+    if (count > 1) throw notFound(`${what} id prefix "${idOrPrefix}" is ambiguous (${count} matches)`);
+    return found;
   }
 
   /** Re-reads one container from Docker (after the shim changed it) and returns the fresh record. */
@@ -161,54 +196,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     }
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const stream = await this.engine.events({ type: ['container'], label: [LABEL_TYPE] });
-      if (this.stopped) {
-        (stream as { destroy?: () => void }).destroy?.();
-        return;
-      }
-      this.stream = stream;
-      this.watch(stream);
-      // Subscribe first, then list: nothing that happens in between is missed.
-      await this.resync();
-      this.live = true;
-      this.reconnectMs = RECONNECT_MIN_MS;
-      this.emit('resynced');
-      this.logger.debug({ containers: this.records.size }, 'container index synced with dockerd');
-    } catch (err) {
-      this.disconnect(err as Error);
-    }
-  }
-
-  private watch(stream: NodeJS.ReadableStream): void {
-    let buffered = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line) this.onEvent(line);
-      }
-    });
-    const broken = (err?: Error) => {
-      if (this.stream !== stream) return;
-      this.disconnect(err ?? new Error('Docker event stream ended'));
-    };
-    stream.on('end', () => broken());
-    stream.on('close', () => broken());
-    stream.on('error', (err: Error) => broken(err));
-  }
-
-  private onEvent(line: string): void {
-    let ev: { id?: string; Action?: string; status?: string };
-    try {
-      ev = JSON.parse(line) as typeof ev;
-    } catch {
-      return;
-    }
+  private onEvent(ev: DockerEvent): void {
     const id = ev.id;
     const action = ev.Action ?? ev.status ?? '';
     if (!id) return;
@@ -218,24 +206,13 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       this.forget(id);
       return;
     }
-    this.refresh(id).catch((err: unknown) => {
-      this.logger.warn({ err, id }, 'could not inspect container after Docker event');
-    });
-  }
-
-  private disconnect(err: Error): void {
-    const wasLive = this.live;
-    this.live = false;
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
-    this.stream = undefined;
-    if (this.stopped) return;
-    if (wasLive) {
-      this.logger.warn({ err: err.message }, 'Docker event stream broke; reconnecting');
-      this.emit('disconnected', err);
-    }
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => void this.connect(), this.reconnectMs);
-    this.reconnectTimer.unref();
-    this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MAX_MS);
+    const read = this.refresh(id)
+      .catch((err: unknown) => {
+        this.logger.warn({ err, id }, 'could not inspect container after Docker event');
+      })
+      .finally(() => {
+        if (this.pending.get(id) === read) this.pending.delete(id);
+      });
+    this.pending.set(id, read);
   }
 }

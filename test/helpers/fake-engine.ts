@@ -54,6 +54,7 @@ export class FakeEngine implements Engine {
   readonly images = new Map<string, ImageRecord>();
   /** Every operation asked for, in order (`op id-or-name`). */
   readonly calls: string[] = [];
+  private readonly eventStreams: Array<{ type: string; stream: PassThrough }> = [];
   /** Operations that never answer (dockerd accepted the request and went silent). */
   readonly hanging = new Set<FakeOp>();
   private readonly failures = new Map<FakeOp, Error>();
@@ -248,9 +249,28 @@ export class FakeEngine implements Engine {
     return Readable.from([]);
   }
 
-  /** An event stream that stays open and quiet: the index is live, and every change is the shim's own. */
-  async events(): Promise<Readable> {
-    return new PassThrough();
+  /**
+   * An event stream that stays open and quiet (the stores are live, and every change is the
+   * shim's own) until a test announces a change with `announce` or breaks it with `breakEvents`.
+   */
+  async events(filters: Record<string, string[]>): Promise<Readable> {
+    const stream = new PassThrough();
+    this.eventStreams.push({ type: filters.type?.[0] ?? '', stream });
+    stream.once('close', () => {
+      const i = this.eventStreams.findIndex((e) => e.stream === stream);
+      if (i >= 0) this.eventStreams.splice(i, 1);
+    });
+    return stream;
+  }
+
+  /** Sends one Docker event (`{"id":..,"Action":..}`) on the open streams of that type. */
+  announce(type: 'container' | 'image', id: string, action: string): void {
+    for (const e of this.eventStreams) if (e.type === type) e.stream.write(`${JSON.stringify({ Type: type, id, Action: action })}\n`);
+  }
+
+  /** Ends every open event stream, as a dockerd restart would. */
+  breakEvents(): void {
+    for (const e of [...this.eventStreams]) e.stream.destroy();
   }
 
   listImages(call?: CallOptions): Promise<ImageSummary[]> {
