@@ -126,8 +126,13 @@ export class SpdyStream extends Duplex {
   }
 
   override _read(): void {
-    this.ackConsumed();
-    this.session.updateInput();
+    // Readable.read() calls _read before it takes the chunk out of the buffer: looked at now,
+    // the buffer would still seem full, the socket would stay paused, and with no push to come
+    // no _read either (a client sending more than the stream cap at once stalled for good).
+    process.nextTick(() => {
+      this.ackConsumed();
+      this.session.updateInput();
+    });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
