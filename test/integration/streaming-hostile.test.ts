@@ -317,9 +317,10 @@ describe('SPDY', () => {
     }
     peer.socket.write(pings); // 24 MB of pings: 24 MB of pongs owed to a peer that reads none
     await new Promise((r) => setTimeout(r, 2000));
-    // Nothing is retained per ping; what RSS gains is V8's heap growing under the churn of
-    // parsing a million frames (heap used grows ~10 MiB), far below the 24 MB owed.
-    expect(rssKiB(shim.proc.pid!) - rssBefore).toBeLessThan(96 * 1024);
+    // Nothing is retained per ping (the pongs below are dropped); what RSS gains is V8's heap
+    // growing under the churn of parsing a million frames: heap used grows ~10 MiB, RSS was
+    // seen to grow 47-117 MiB from run to run, so the bound only catches retention per ping.
+    expect(rssKiB(shim.proc.pid!) - rssBefore).toBeLessThan(192 * 1024);
     peer.socket.resume();
     let seen = -1;
     await until('the pongs to stop', () => {
