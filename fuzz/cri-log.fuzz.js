@@ -7,7 +7,7 @@
 // "<unix seconds>.<9 digits>" one nanosecond after it, or refuses; no foreign errors.
 import { LineSplitter, formatRecord } from '../dist/logs/cri-format.js';
 import { FrameParser, splitTimestamp } from '../dist/logs/docker-frames.js';
-import { sinceAfter } from '../dist/service/log-resume.js';
+import { sinceAfter } from '../dist/services/log-resume.js';
 import { assert, assertEqual, chunks } from './lib.js';
 
 const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/;

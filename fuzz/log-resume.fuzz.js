@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastRecordTime, sinceAfter } from '../dist/service/log-resume.js';
+import { lastRecordTime, sinceAfter } from '../dist/services/log-resume.js';
 import { assert } from './lib.js';
 
 const dir = mkdtempSync(join(process.env.FUZZ_TMPDIR ?? tmpdir(), 'fuzz-log-resume-'));

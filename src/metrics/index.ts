@@ -4,9 +4,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../docker/engine.js';
 import { Code } from '../errors.js';
-import type { CriServer } from '../server/grpc-server.js';
-import type { ImageService } from '../service/image.js';
-import type { StreamingService } from '../service/streaming.js';
+import type { CriServer } from '../handlers/grpc-server.js';
+import type { ImageService } from '../services/image.js';
+import type { StreamingService } from '../services/streaming.js';
 import type { ContainerIndex } from '../store/container-index.js';
 
 const PREFIX = 'docker_cri_shim_';

@@ -8,7 +8,7 @@ import { parseListenAddress } from '../../src/config.js';
 import { userFromConfig } from '../../src/docker/container-status.js';
 import { LineSplitter } from '../../src/logs/cri-format.js';
 import { convertResult, podIpsFromResult } from '../../src/network/cni/result.js';
-import { lastRecordTime, sinceAfter } from '../../src/service/log-resume.js';
+import { lastRecordTime, sinceAfter } from '../../src/services/log-resume.js';
 
 describe('fuzz regressions: --metrics-bind-addr (fuzz/flags.fuzz.js)', () => {
   const parse = (text: string) => parseListenAddress('metrics-bind-addr', text, '127.0.0.1');

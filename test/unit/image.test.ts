@@ -8,7 +8,7 @@ import { fullImageId, parseImageRef, repositoryOf } from '../../src/docker/image
 import { encodeRegistryAuth, toDockerAuth } from '../../src/docker/registry-auth.js';
 import { diskUsage, LSTATS_IN_FLIGHT, type WalkFs } from '../../src/docker/layer-usage.js';
 import { lstat, opendir } from 'node:fs/promises';
-import { imageUser } from '../../src/service/image.js';
+import { imageUser } from '../../src/services/image.js';
 
 describe('parseImageRef', () => {
   it('adds docker.io and library/ to familiar names', () => {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LABEL_TYPE, TYPE_CONTAINER } from '../../src/docker/labels.js';
 import { createLogger } from '../../src/logger.js';
-import { ImageService } from '../../src/service/image.js';
+import { ImageService } from '../../src/services/image.js';
 import { ContainerIndex } from '../../src/store/container-index.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 

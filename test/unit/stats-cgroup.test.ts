@@ -6,8 +6,8 @@ import { parseCgroupMounts, parseNetDev, parseProcCgroup, sampleFromV1, sampleFr
 import { CgroupReader, parentDirs } from '../../src/stats/cgroup.js';
 import { CpuRateTracker } from '../../src/stats/cpu-rate.js';
 import { WritableLayerUsage } from '../../src/stats/fs-usage.js';
-import { BASE_LABEL_KEYS, MetricWriter, metricDescriptors } from '../../src/stats/metrics.js';
-import { sumSamples } from '../../src/service/stats.js';
+import { BASE_LABEL_KEYS, MetricWriter, metricDescriptors } from '../../src/stats/cadvisor-metrics.js';
+import { sumSamples } from '../../src/services/stats.js';
 
 const FIX = resolve(import.meta.dirname, 'fixtures/stats');
 const fixture = (p: string) => readFileSync(join(FIX, p), 'utf8');

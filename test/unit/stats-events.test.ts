@@ -11,10 +11,10 @@ import pino from 'pino';
 import { ContainerEventHub, transitions } from '../../src/events/container-events.js';
 import type { ContainerEventResponse } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
 import type { ContainerIndexEvents, ContainerRecord } from '../../src/store/container-index.js';
-import { CriServer } from '../../src/server/grpc-server.js';
-import { eventsHandlers } from '../../src/server/events/index.js';
-import { EventsService } from '../../src/service/events.js';
-import type { Services } from '../../src/services.js';
+import { CriServer } from '../../src/handlers/grpc-server.js';
+import { eventsHandlers } from '../../src/handlers/events/index.js';
+import { EventsService } from '../../src/services/events.js';
+import type { Services } from '../../src/wiring.js';
 import { CriClient } from '../helpers/cri-client.js';
 
 const ZERO = '0001-01-01T00:00:00Z';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LinuxContainerResources__Output } from '../../src/generated/runtime/v1/LinuxContainerResources.js';
-import { dockerUpdateOf } from '../../src/service/resources.js';
+import { dockerUpdateOf } from '../../src/services/resources.js';
 import { dockerLogConfig } from '../../src/docker/log-config.js';
-import { lastRecordTime, sinceAfter } from '../../src/service/log-resume.js';
+import { lastRecordTime, sinceAfter } from '../../src/services/log-resume.js';
 
 function res(r: Partial<LinuxContainerResources__Output>): LinuxContainerResources__Output {
   return {

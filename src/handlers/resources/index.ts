@@ -1,5 +1,5 @@
 // UpdateContainerResources, UpdatePodSandboxResources.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 export function resourcesHandlers(svc: Services): HandlerSet {

@@ -1,5 +1,5 @@
 // ReopenContainerLog.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 export function logHandlers(svc: Services): HandlerSet {

@@ -1,5 +1,5 @@
 // Exec, Attach, PortForward (URLs on the streaming server) and ExecSync.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 export function streamingHandlers(svc: Services): HandlerSet {

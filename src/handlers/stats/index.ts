@@ -1,6 +1,6 @@
 // ContainerStats, PodSandboxStats, their List and Stream forms, ListMetricDescriptors and
 // ListPodSandboxMetrics / StreamPodSandboxMetrics.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 /** Items per message of the Stream* forms: far below gRPC's message size limit at any pod size. */

@@ -1,5 +1,5 @@
 // PodSandboxStatus, ListPodSandbox and its streaming twin StreamPodSandboxes.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 /** Pods per StreamPodSandboxes message: far below gRPC's message size limit even with big labels. */

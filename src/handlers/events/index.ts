@@ -1,5 +1,5 @@
 // GetContainerEvents (the kubelet's evented PLEG, crictl events).
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 export function eventsHandlers(svc: Services): HandlerSet {

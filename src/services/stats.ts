@@ -21,7 +21,7 @@ import { parseNetDev } from '../stats/cgroup-parse.js';
 import { CgroupReader, parentDirs, readOptional, type CgroupDirs } from '../stats/cgroup.js';
 import { CpuRateTracker } from '../stats/cpu-rate.js';
 import { WritableLayerUsage } from '../stats/fs-usage.js';
-import { MetricWriter, metricDescriptors, type BaseLabels } from '../stats/metrics.js';
+import { MetricWriter, metricDescriptors, type BaseLabels } from '../stats/cadvisor-metrics.js';
 
 /** The interface the kubelet treats as the pod's (its network.DefaultInterfaceName). */
 const DEFAULT_INTERFACE = 'eth0';

@@ -1,6 +1,6 @@
 // Assembles the handler sets of every domain. An RPC no domain implements answers
 // UNIMPLEMENTED (the grpc-server does that), which is the code the kubelet falls back on.
-import type { Services } from '../services.js';
+import type { Services } from '../wiring.js';
 import type { HandlerSet } from './cri-types.js';
 import { runtimeHandlers } from './runtime/index.js';
 import { containerHandlers } from './container/index.js';

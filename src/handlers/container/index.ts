@@ -1,5 +1,5 @@
 // The container domain's RPCs.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 import { lifecycleHandlers } from './lifecycle.js';
 import { queryHandlers } from './query.js';

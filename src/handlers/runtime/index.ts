@@ -1,5 +1,5 @@
 // Version, Status, RuntimeConfig, UpdateRuntimeConfig.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 export function runtimeHandlers(svc: Services): HandlerSet {

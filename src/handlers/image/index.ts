@@ -1,5 +1,5 @@
 // ListImages, StreamImages, ImageStatus, PullImage, RemoveImage, ImageFsInfo.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 import type { ImageSpec__Output } from '../../generated/runtime/v1/ImageSpec.js';
 import { invalidArgument } from '../../errors.js';

@@ -1,5 +1,5 @@
 // CreateContainer, StartContainer, StopContainer, RemoveContainer.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 export function lifecycleHandlers(svc: Services): HandlerSet {

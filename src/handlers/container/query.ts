@@ -1,5 +1,5 @@
 // ListContainers, StreamContainers, ContainerStatus.
-import type { Services } from '../../services.js';
+import type { Services } from '../../wiring.js';
 import type { HandlerSet } from '../cri-types.js';
 
 /** Containers per StreamContainers message: keeps each message far below gRPC's size limit. */
