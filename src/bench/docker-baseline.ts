@@ -1,7 +1,9 @@
 // The bare Docker calls one pod needs (pause container create+start+inspect, workload
 // container create+start+inspect joined to it, stop, remove), straight against dockerd and
 // timed like the CRI calls, so the shim's own share of a pod lifecycle is a measured ratio.
-// Through the shim's Docker gateway (its queue adds microseconds), without the shim's logic.
+// Through the shim's Docker gateway, without the shim's logic: its queue and deadline cost about
+// 0.14 ms a request (inspect, 1,000 rounds beside raw dockerode on the same dockerd: median 0.80
+// vs 0.66 ms), about 1.4 ms of a pod's ten requests, under the run-to-run spread of create/start.
 import type { ContainerCreateOptions } from '../docker/engine.js';
 import { DockerodeEngine } from '../docker/dockerode-engine.js';
 import { Code, CriError } from '../errors.js';

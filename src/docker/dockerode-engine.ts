@@ -14,6 +14,7 @@ import {
   type ContainerCreateOptions,
   type ContainerLogsOptions,
   type ContainerRecord,
+  type ContainerStatsRecord,
   type ContainerSummary,
   type CreateOutcome,
   type DockerInfo,
@@ -241,6 +242,16 @@ export class DockerodeEngine implements Engine {
       (d, abortSignal) => d.getContainer(id).update({ ...update, abortSignal }) as Promise<{ Warnings?: string[] | null }>,
       call,
     );
+  }
+
+  async stats(id: string, options: { oneShot: boolean }, call?: CallOptions): Promise<ContainerStatsRecord | undefined> {
+    const what = `read Docker's stats of container ${id}`;
+    try {
+      return await this.request('container.stats', what, (d, abortSignal) => d.getContainer(id).stats({ stream: false, 'one-shot': options.oneShot, abortSignal } as { stream: false }), call);
+    } catch (err) {
+      if (isDockerNotFound(err)) return undefined;
+      throw toCriError(err, what);
+    }
   }
 
   async getArchive(id: string, path: string, call?: CallOptions): Promise<Readable | undefined> {

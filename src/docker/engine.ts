@@ -18,6 +18,7 @@ export type ContainerLogsOptions = Dockerode.ContainerLogsOptions;
 export type ImageRecord = Dockerode.ImageInspectInfo;
 export type ImageSummary = Dockerode.ImageInfo;
 export type ExecRecord = Dockerode.ExecInspectInfo;
+export type ContainerStatsRecord = Dockerode.ContainerStats;
 
 /** The `docker info` fields the shim reads. */
 export interface DockerInfo {
@@ -134,6 +135,12 @@ export interface Engine {
   /** Every container (running or not) matching Docker's list filters. */
   list(filters: Record<string, string[]>, call?: CallOptions): Promise<ContainerSummary[]>;
   update(id: string, update: Record<string, unknown>, call?: CallOptions): Promise<{ Warnings?: string[] | null }>;
+  /**
+   * Docker's own stats sample of a container (the shim reads cgroups instead; the bench compares
+   * the two). Without oneShot dockerd waits for a second sample (about 1 s) to fill precpu_stats.
+   * Undefined when the container is absent.
+   */
+  stats(id: string, options: { oneShot: boolean }, call?: CallOptions): Promise<ContainerStatsRecord | undefined>;
   /** A tar of `path` in the container's filesystem; undefined when the container or path is absent. */
   getArchive(id: string, path: string, call?: CallOptions): Promise<Readable | undefined>;
 

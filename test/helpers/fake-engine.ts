@@ -10,6 +10,7 @@ import type {
   ContainerCreateOptions,
   ContainerLogsOptions,
   ContainerRecord,
+  ContainerStatsRecord,
   ContainerSummary,
   CreateOutcome,
   DockerInfo,
@@ -41,6 +42,7 @@ export type FakeOp =
   | 'inspect'
   | 'list'
   | 'update'
+  | 'stats'
   | 'listImages'
   | 'inspectImage'
   | 'removeImage';
@@ -218,6 +220,16 @@ export class FakeEngine implements Engine {
     return this.op('update', id, call, () => {
       if (!this.find(id)) throw notFound(`No such container: ${id}`);
       return { Warnings: [] };
+    });
+  }
+
+  /** One sample with the container's state; no usage figures (the fake has no cgroups). */
+  stats(id: string, _options: { oneShot: boolean }, call?: CallOptions): Promise<ContainerStatsRecord | undefined> {
+    return this.op('stats', id, call, () => {
+      const c = this.find(id);
+      if (!c) return undefined;
+      const now = new Date().toISOString();
+      return { id: c.Id, name: c.Name, read: now, preread: now, pids_stats: { current: c.State.Running ? 1 : 0 } } as unknown as ContainerStatsRecord;
     });
   }
 
