@@ -7,7 +7,6 @@ import type { PodSandboxNetworkStatus } from '../generated/runtime/v1/PodSandbox
 import type { PodSandboxState__Output } from '../generated/runtime/v1/PodSandboxState.js';
 import type { NamespaceOption } from '../generated/runtime/v1/NamespaceOption.js';
 import type { NamespaceMode__Output } from '../generated/runtime/v1/NamespaceMode.js';
-import type { SandboxCheckpoint } from '../store/checkpoint.js';
 import type { ContainerRecord } from './engine.js';
 import { fromDockerLabels } from './labels.js';
 import { parseName } from './naming.js';
@@ -96,11 +95,23 @@ function buildPodSandbox(record: ContainerRecord): PodSandbox | undefined {
 }
 
 /**
+ * What a sandbox's checkpoint (src/store/checkpoint.ts) says of its pod: named here, below the
+ * store, so that this layer imports nothing above it.
+ */
+export interface CheckpointedPod {
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt?: number;
+  data: { host_network: boolean };
+}
+
+/**
  * A sandbox whose pause container is gone (removed behind the shim) but whose checkpoint is
  * left, as cri-dockerd lists it: NOTREADY, so the kubelet stops and removes it, which releases
  * its network and the checkpoint. Created "0": older than any sandbox the pod has.
  */
-export function checkpointPodSandbox(id: string, checkpoint: SandboxCheckpoint): PodSandbox {
+export function checkpointPodSandbox(id: string, checkpoint: CheckpointedPod): PodSandbox {
   return {
     id,
     metadata: { name: checkpoint.name, namespace: checkpoint.namespace, uid: checkpoint.uid, attempt: checkpoint.attempt ?? 0 },
@@ -113,7 +124,7 @@ export function checkpointPodSandbox(id: string, checkpoint: SandboxCheckpoint):
 }
 
 /** PodSandboxStatus of such a sandbox: no address, its namespaces as far as the checkpoint says. */
-export function checkpointPodSandboxStatus(id: string, checkpoint: SandboxCheckpoint): PodSandboxStatus {
+export function checkpointPodSandboxStatus(id: string, checkpoint: CheckpointedPod): PodSandboxStatus {
   const network = checkpoint.data.host_network ? 'NODE' : 'POD';
   return {
     ...checkpointPodSandbox(id, checkpoint),
