@@ -9,6 +9,7 @@
 // Plugin time comes from the shim's own debug log ("CNI plugin ran", pluginMs per plugin).
 // Removes every pod, bridge and temp dir it made, also on failure (on Ctrl-C: its containers,
 // the shims and their temp dirs; not the CNI bridge and conf dir).
+import { median, percentileOf } from '../dist/bench/stats.js';
 import { createCniWorld, type CniWorld } from '../test/helpers/cni.ts';
 import { arg, cleanupAll, RUN, startBenchShim, type BenchShim } from './shim-process.ts';
 
@@ -77,15 +78,7 @@ function pluginTimeOf(log: string, sandboxId: string): number {
     .reduce((a, r) => a + r.pluginMs, 0);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
-}
-
-function p90(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] : NaN;
-}
+const p90 = (xs: number[]) => percentileOf(xs, 90);
 
 const fmt = (n: number) => n.toFixed(1).padStart(8);
 
@@ -95,7 +88,7 @@ async function main(): Promise<void> {
     world = createCniWorld();
     world.writeConflist();
     const bridge = await startShim(['--network-plugin=']);
-    const cni = await startShim(['--network-plugin=cni', `--cni-conf-dir=${world.confDir}`, `--cni-bin-dir=${world.binDirs.join(',')}`, `--cni-cache-dir=${world.cacheDir}`]);
+    const cni = await startShim(world.shimArgs());
 
     console.log(`pod sandbox lifecycle, ${PODS} pods one after another per mode, the modes alternating (medians / p90, ms)\n`);
     const results: Record<string, ModeResult> = { 'docker-bridge': emptyResult(), cni: emptyResult() };

@@ -8,9 +8,10 @@
 // Runs packaging/out/docker-cri-shim on temporary sockets against the machine's dockerd with
 // the locally built pause image; removes every pod it made, also when interrupted.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BenchCri } from '../dist/bench/cri.js';
+import { median } from '../dist/bench/stats.js';
+import { freePort } from '../test/helpers/registry.ts';
 import { arg, cleanupAll, RUN, startBenchShim, TOP } from './shim-process.ts';
 
 const EXE = join(TOP, 'packaging/out/docker-cri-shim');
@@ -52,15 +53,6 @@ function rssMiB(pid: number): number {
   return Number(m![1]) / 1024;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
 /** JS heap in use right after a full GC, in MiB; the snapshot file itself is discarded. */
 async function heapAfterGcMiB(metrics: string): Promise<number> {
   const path = (await (await fetch(`${metrics}/debug/heap-snapshot`, { method: 'POST' })).text()).trim();
@@ -70,13 +62,12 @@ async function heapAfterGcMiB(metrics: string): Promise<number> {
   return Number(m![1]) / 1024 / 1024;
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const f = (n: number) => n.toFixed(1);
 
 try {
   const starts: number[] = [];
   for (let i = 0; i < STARTS; i++) starts.push(await timeToVersion());
-  console.log(`start-up to first Version (${STARTS} starts): median ${f(pct(starts, 50))} ms, min ${f(Math.min(...starts))} ms, max ${f(Math.max(...starts))} ms`);
+  console.log(`start-up to first Version (${STARTS} starts): median ${f(median(starts))} ms, min ${f(Math.min(...starts))} ms, max ${f(Math.max(...starts))} ms`);
 
   const port = await freePort();
   const metrics = `http://127.0.0.1:${port}`;

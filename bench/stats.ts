@@ -9,6 +9,7 @@
 // queue as wide as the containers so that every stats request is in flight at once.
 import { join } from 'node:path';
 import { DockerodeEngine } from '../dist/docker/dockerode-engine.js';
+import { median, percentileOf as pct } from '../dist/bench/stats.js';
 import { DEFAULTS } from '../dist/config.js';
 import { createLogger } from '../dist/logger.js';
 import { arg, BUSYBOX, RUN, startBenchShim } from './shim-process.ts';
@@ -18,11 +19,6 @@ const PODS = arg('pods', 10);
 const ROUNDS = arg('rounds', 30);
 const DOCKER_ROUNDS = arg('docker-rounds', 3);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {

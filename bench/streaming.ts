@@ -10,15 +10,14 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { median, percentileOf } from '../dist/bench/stats.js';
 import { spdyExec, wsConnect } from '../test/helpers/stream-clients.ts';
 import { arg, BUSYBOX, RUN, startBenchShim, TOP } from './shim-process.ts';
 
 const ROUNDS = arg('rounds', 50);
 const MB = arg('mb', 200);
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)];
-const p95 = (xs: number[]) => sorted(xs)[Math.min(xs.length - 1, Math.floor(0.95 * xs.length))];
+const p95 = (xs: number[]) => percentileOf(xs, 95);
 
 /** Samples a process's resident set every 20 ms; stop() returns the peak in MiB. */
 function rssSampler(pid: number): { stop(): number } {

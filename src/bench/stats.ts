@@ -24,8 +24,13 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
 }
 
+/** percentile() of values in any order. */
+export function percentileOf(values: readonly number[], p: number): number {
+  return percentile(ascending(values), p);
+}
+
 export function median(values: readonly number[]): number {
-  return percentile(ascending(values), 50);
+  return percentileOf(values, 50);
 }
 
 export function summarize(values: readonly number[]): Summary {

@@ -32,6 +32,13 @@ export interface CniWorld {
   reservedIps(): string[];
   /** Adds a fake plugin: a node script given the parsed stdin and env. */
   writeFakePlugin(name: string, body: string): string;
+  /** The shim's flags for CNI in this world (conf, plugin and cache dirs). */
+  shimArgs(): string[];
+  /**
+   * What the tests left on the host: network namespaces of these tests made since the world
+   * was (netns), iptables rules on its subnet (filter, nat). All empty after a clean run.
+   */
+  leftovers(): { netns: string[]; filter: string[]; nat: string[] };
   cleanup(): void;
 }
 
@@ -44,6 +51,7 @@ function subnetInUse(prefix: string): boolean {
 }
 
 export function createCniWorld(): CniWorld {
+  const netnsBefore = netnsList();
   const dir = mkdtempSync(join(tmpdir(), 'cni-test-'));
   const tag = randomBytes(3).toString('hex');
   const network = `crishim-${tag}`;
@@ -111,6 +119,12 @@ export function createCniWorld(): CniWorld {
       writeFileSync(path, script);
       chmodSync(path, 0o755);
       return path;
+    },
+    shimArgs() {
+      return ['--network-plugin=cni', `--cni-conf-dir=${confDir}`, `--cni-bin-dir=${[CNI_BIN_DIR, fakeBinDir].join(',')}`, `--cni-cache-dir=${cacheDir}`];
+    },
+    leftovers() {
+      return { netns: netnsList().filter((n) => !netnsBefore.includes(n)), filter: iptablesLines(`${prefix}.`), nat: iptablesLines(`${prefix}.`, 'nat') };
     },
     cleanup() {
       try {

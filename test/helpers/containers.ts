@@ -1,5 +1,6 @@
 // Pods and containers for the container/log tests: unique names per run, a log directory per
-// pod, waiting on states, reading the CRI log file back, and cleanup of what a test made.
+// pod, waiting on states, reading the CRI log file back, and cleanup of what a test made;
+// shimWithPods() is the usual set-up of a describe block (a shim, a PodFixture on it).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +9,9 @@ import { join } from 'node:path';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import type { ContainerStatus__Output } from '../../src/generated/runtime/v1/ContainerStatus.js';
-import { BUSYBOX, type RunningShim } from './shim.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { DockerProxy } from './docker-proxy.js';
+import { BUSYBOX, startShim, type RunningShim, type ShimOptions } from './shim.js';
 
 export function docker(...args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -65,6 +68,12 @@ export function criLines(records: LogRecord[], stream: LogRecord['stream']): str
   }
   return out;
 }
+
+/** A command that prints `tick 0`, `tick 1`, ... every `seconds`, and `bye` when it is stopped. */
+export const ticker = (seconds: number): string[] => ['sh', '-c', `trap "echo bye; exit 0" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep ${seconds}; done`];
+
+/** What the log of a stopped ticker() holds when no line was lost or doubled: every tick from 0, then `bye`. */
+export const tickerLog = (lines: string[]): string[] => [...lines.slice(0, -1).map((_, i) => `tick ${i}`), 'bye'];
 
 export class PodFixture {
   readonly runId = randomBytes(4).toString('hex');
@@ -143,6 +152,13 @@ export class PodFixture {
     return { id, status, records, stdout: criLines(records, 'stdout'), stderr: criLines(records, 'stderr') };
   }
 
+  /** Stops the container (10 s grace) and returns the stdout lines of its log once it exited. */
+  async stopAndRead(id: string, path: string): Promise<string[]> {
+    await this.shim().client.rt('StopContainer', { container_id: id, timeout: 10 });
+    await this.waitState(id, 'CONTAINER_EXITED');
+    return criLines(readCriLog(path), 'stdout');
+  }
+
   logPath(pod: PodSandboxConfig, config: ContainerConfig): string {
     return join(pod.log_directory!, config.log_path!);
   }
@@ -160,4 +176,50 @@ export class PodFixture {
     if (leftovers) docker('rm', '-f', ...leftovers.split('\n'));
     rmSync(this.logDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The set-up of a describe block: a shim started before its tests (behind `proxy` when given,
+ * which it starts first, so that a test can cut dockerd off) and a PodFixture on it; after the
+ * tests, what they made is removed, the shim stopped and the proxy disposed. `shim` stands for
+ * the shim started in beforeAll: it can be handed around at once and used from the tests on.
+ */
+export function shimWithPods(opts: ShimOptions & { proxy?: DockerProxy } = {}): { shim: RunningShim; fx: PodFixture } {
+  const { proxy, ...shimOpts } = opts;
+  let started: RunningShim | undefined;
+  const current = (): RunningShim => {
+    if (!started) throw new Error('the shim starts in beforeAll: use it in a test or a later hook');
+    return started;
+  };
+  const shim: RunningShim = {
+    get client() {
+      return current().client;
+    },
+    get socketPath() {
+      return current().socketPath;
+    },
+    get rootDir() {
+      return current().rootDir;
+    },
+    get tmp() {
+      return current().tmp;
+    },
+    get proc() {
+      return current().proc;
+    },
+    logs: () => current().logs(),
+    stop: () => current().stop(),
+  };
+  const fx = new PodFixture(current);
+  beforeAll(async () => {
+    if (proxy) await proxy.start();
+    const args = proxy ? [`--docker-endpoint=${proxy.endpoint}`, ...(shimOpts.args ?? [])] : shimOpts.args;
+    started = await startShim({ ...shimOpts, args });
+  });
+  afterAll(async () => {
+    await fx.cleanup();
+    await started?.stop();
+    proxy?.dispose();
+  });
+  return { shim, fx };
 }

@@ -1,5 +1,6 @@
 // Starts the built shim (dist/main.js) as a real process on a temporary socket and root
-// directory, against the machine's dockerd, and hands back a CRI client for it.
+// directory, against the machine's dockerd, and hands back a CRI client for it; also as
+// systemd starts a socket-activated service.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,4 +83,25 @@ export async function startShim(opts: ShimOptions = {}): Promise<RunningShim> {
       return code;
     },
   };
+}
+
+// What systemd does for a .socket unit: bind+listen, put the socket at fd 3, set LISTEN_FDS
+// and LISTEN_PID to the pid that exec() keeps, then exec the service.
+const ACTIVATE = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(16)
+os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[2], sys.argv[2:])
+`;
+
+/** The shim socket-activated on `socketPath` (python3 binds it and execs the shim with it at fd 3). */
+export function startSocketActivatedShim(socketPath: string, opts: Omit<ShimOptions, 'socketPath' | 'command'> = {}): Promise<RunningShim> {
+  return startShim({
+    ...opts,
+    socketPath,
+    command: ['python3', '-c', ACTIVATE, socketPath, process.execPath, join(TOP, 'dist/main.js')],
+    args: ['--container-runtime-endpoint=fd://', ...(opts.args ?? [])],
+  });
 }

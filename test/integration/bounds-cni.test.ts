@@ -10,15 +10,15 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { docker } from '../helpers/containers.js';
+import { until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
-import { CNI_BIN_DIR, createCniWorld, iptablesLines, netnsList, type CniWorld } from '../helpers/cni.js';
+import { CNI_BIN_DIR, createCniWorld, type CniWorld } from '../helpers/cni.js';
 
 const RUN = randomBytes(4).toString('hex');
 let seq = 0;
 let world: CniWorld;
 let shim: RunningShim;
 const root = () => join(world.dir, 'shim-root');
-const netnsBefore = netnsList();
 
 function podConfig(): PodSandboxConfig {
   seq += 1;
@@ -29,18 +29,7 @@ function podConfig(): PodSandboxConfig {
 }
 
 function startCniShim(): Promise<RunningShim> {
-  return startShim({
-    rootDir: root(),
-    args: ['--network-plugin=cni', `--cni-conf-dir=${world.confDir}`, `--cni-bin-dir=${world.binDirs.join(',')}`, `--cni-cache-dir=${world.cacheDir}`],
-  });
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return startShim({ rootDir: root(), args: world.shimArgs() });
 }
 
 const cacheEntries = () => (existsSync(join(world.cacheDir, 'results')) ? readdirSync(join(world.cacheDir, 'results')) : []);
@@ -78,9 +67,7 @@ afterAll(async () => {
   await shim?.stop();
   for (const id of docker('ps', '-aq', '--filter', `name=bcni-${RUN}-`).split('\n').filter(Boolean)) docker('rm', '-f', id);
   world.cleanup();
-  expect(netnsList()).toEqual(netnsBefore);
-  expect(iptablesLines(`${world.prefix}.`)).toEqual([]);
-  expect(iptablesLines(`${world.prefix}.`, 'nat')).toEqual([]);
+  expect(world.leftovers()).toEqual({ netns: [], filter: [], nat: [] });
 });
 
 /** The standard list with the bridge behind the wrapper and a failing plugin after it. */
@@ -102,7 +89,7 @@ describe('failed teardowns', () => {
     expect(err.details).toMatch(/ADD refused on purpose.*cleanup DEL failed too \(retried in the background\).*DEL refused on purpose/s);
     // The pause container and checkpoint went with the failed run; only the retry can release it.
     expect(docker('ps', '-aq', '--filter', `name=${config.metadata!.name}`)).toBe('');
-    await until('the retried DEL to release the address', () => world.reservedIps().length === 0 && cacheEntries().length === 0);
+    await until(() => world.reservedIps().length === 0 && cacheEntries().length === 0, 'the retried DEL to release the address', 30_000, 200);
     // Three refused DELs (the ADD's cleanup, the failed run's undo, the first background retry), then one that worked.
     expect(readFileSync(`${refusalsFile}.log`, 'utf8')).toBe('refused\nrefused\nrefused\n');
     expect(shim.logs()).toContain('retried CNI teardown failed; trying again later');
@@ -119,8 +106,8 @@ describe('failed teardowns', () => {
     await shim.stop();
     rmSync(blockFile);
     shim = await startCniShim();
-    await until('the start-up sweep to release the address', () => world.reservedIps().length === 0);
-    await until('our cache entry to go', () => cacheEntries().length === 1);
+    await until(() => world.reservedIps().length === 0, 'the start-up sweep to release the address', 30_000, 200);
+    await until(() => cacheEntries().length === 1, 'our cache entry to go', 30_000, 200);
     expect(cacheEntries()).toEqual([foreign.split('/').pop()]);
     rmSync(foreign);
     expect(shim.logs()).toContain('releasing the CNI network of a sandbox that is gone');
@@ -134,7 +121,7 @@ describe('a pause container removed behind the shim', () => {
     const { pod_sandbox_id: id } = await shim.client.rt('RunPodSandbox', { config, runtime_handler: '' });
     expect(world.reservedIps().length).toBe(1);
     docker('rm', '-f', id);
-    await until('the index to drop the pause container', () => !docker('ps', '-aq', '--no-trunc').includes(id));
+    await until(() => !docker('ps', '-aq', '--no-trunc').includes(id), 'the index to drop the pause container', 30_000, 200);
 
     const listed = async () => (await shim.client.rt('ListPodSandbox', { filter: null })).items.filter((s) => s.id === id);
     const [item] = await listed();

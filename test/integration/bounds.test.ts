@@ -6,11 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
-import { criLines, docker, PodFixture, readCriLog } from '../helpers/containers.js';
-import { startShim, type RunningShim } from '../helpers/shim.js';
+import { criLines, docker, PodFixture, readCriLog, shimWithPods } from '../helpers/containers.js';
 import { DockerProxy } from '../helpers/docker-proxy.js';
 
 /** Resident memory of a process, in bytes. */
@@ -21,17 +20,11 @@ function rssOf(pid: number): number {
 const MiB = 1024 * 1024;
 
 describe('bounded work against dockerd', () => {
-  let shim: RunningShim;
-  const fx = new PodFixture(() => shim);
+  const { shim, fx } = shimWithPods();
   let pod: Awaited<ReturnType<PodFixture['pod']>>;
 
   beforeAll(async () => {
-    shim = await startShim();
     pod = await fx.pod('bounds');
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
   });
 
   it('answers ContainerStatus of a container whose /etc/passwd is 512 MiB: EXITED, no user, the cap named, memory flat', async () => {
@@ -189,19 +182,8 @@ describe('bounded work against dockerd', () => {
 });
 
 describe('a tty container whose output outgrew Docker\'s own log, across a follow break', () => {
-  let shim: RunningShim;
   const proxy = new DockerProxy();
-  const fx = new PodFixture(() => shim);
-
-  beforeAll(async () => {
-    await proxy.start();
-    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`] });
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
-    proxy.dispose();
-  });
+  const { fx } = shimWithPods({ proxy });
 
   it('catches up by Docker\'s timestamps after the break: every line once, none dropped', async () => {
     const pod = await fx.pod('ttybreak');

@@ -11,17 +11,13 @@ import { status } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { BUSYBOX, startShim, type RunningShim } from '../helpers/shim.js';
+import { docker } from '../helpers/containers.js';
 import { createCniWorld, iptablesLines, netnsList, ping, type CniWorld } from '../helpers/cni.js';
 
 const RUN = randomBytes(4).toString('hex');
 let seq = 0;
 let world: CniWorld;
 let shim: RunningShim;
-const netnsBefore = netnsList();
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
 
 function pauseOf(id: string): { pid: number; networkMode: string; portBindings: unknown } {
   const [r] = JSON.parse(docker('inspect', id)) as Array<{ State: { Pid: number }; HostConfig: { NetworkMode: string; PortBindings: unknown } }>;
@@ -77,10 +73,7 @@ function tcpGet(port: number): Promise<string> {
 }
 
 function startCniShim(extra: string[] = [], rootDir?: string): Promise<RunningShim> {
-  return startShim({
-    rootDir,
-    args: ['--network-plugin=cni', `--cni-conf-dir=${world.confDir}`, `--cni-bin-dir=${world.binDirs.join(',')}`, `--cni-cache-dir=${world.cacheDir}`, ...extra],
-  });
+  return startShim({ rootDir, args: [...world.shimArgs(), ...extra] });
 }
 
 beforeAll(async () => {
@@ -93,9 +86,7 @@ afterAll(async () => {
   await shim?.stop();
   for (const id of docker('ps', '-aq', '--filter', `name=cni-${RUN}-`).split('\n').filter(Boolean)) docker('rm', '-f', id);
   world.cleanup();
-  expect(netnsList()).toEqual(netnsBefore);
-  expect(iptablesLines(`${world.prefix}.`)).toEqual([]);
-  expect(iptablesLines(`${world.prefix}.`, 'nat')).toEqual([]);
+  expect(world.leftovers()).toEqual({ netns: [], filter: [], nat: [] });
 });
 
 describe('NetworkReady', () => {

@@ -1,11 +1,11 @@
 // GetContainerEvents against the real dockerd: lifecycle events in order, for several
 // subscribers, and a subscriber that goes away is dropped.
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ContainerEventResponse__Output } from '../../src/generated/runtime/v1/ContainerEventResponse.js';
-import { docker, PodFixture } from '../helpers/containers.js';
+import { docker, shimWithPods } from '../helpers/containers.js';
 import { DockerProxy } from '../helpers/docker-proxy.js';
-import { startShim, type RunningShim } from '../helpers/shim.js';
+import type { RunningShim } from '../helpers/shim.js';
 
 const SLEEPER = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
 
@@ -53,16 +53,7 @@ const REMOVED = 'container event subscriber removed';
 const LIFECYCLE = ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT'];
 
 describe('container events against dockerd', () => {
-  let shim: RunningShim;
-  const fx = new PodFixture(() => shim);
-
-  beforeAll(async () => {
-    shim = await startShim();
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
-  });
+  const { shim, fx } = shimWithPods();
 
   it('create/start/stop/remove reach two subscribers in order, with pod and container statuses', async () => {
     const added = logCount(shim, ADDED);
@@ -117,18 +108,7 @@ describe('container events against dockerd', () => {
 
 describe('container events across a break of the Docker event stream', () => {
   const proxy = new DockerProxy();
-  let shim: RunningShim;
-  const fx = new PodFixture(() => shim);
-
-  beforeAll(async () => {
-    await proxy.start();
-    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`] });
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
-    proxy.dispose();
-  });
+  const { shim, fx } = shimWithPods({ proxy });
 
   it('a restart that happened while the stream was down is reported after it reconnects', async () => {
     // The stream must have been up (the index synced) for its break to be a gap.

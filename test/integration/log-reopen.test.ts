@@ -2,26 +2,16 @@
 // new output goes to a new file at the path, nothing lost or doubled; a stopped container is
 // FailedPrecondition and gets no new file.
 import { existsSync, renameSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
-import { PodFixture } from '../helpers/containers.js';
+import { shimWithPods } from '../helpers/containers.js';
 import { stdoutLines, until } from '../helpers/log-wait.js';
-import { startShim, type RunningShim } from '../helpers/shim.js';
 
 const COUNTER = ['sh', '-c', 'trap "exit 0" TERM; i=0; while :; do echo "line $i"; i=$((i+1)); sleep 0.05; done'];
 
 describe('ReopenContainerLog', () => {
-  let shim: RunningShim;
-  const fx = new PodFixture(() => shim);
-
-  beforeAll(async () => {
-    shim = await startShim();
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
-  });
+  const { shim, fx } = shimWithPods();
 
   it('after a rename, new output goes to a new file at the path; nothing is lost or doubled', async () => {
     const pod = await fx.pod('reopen');

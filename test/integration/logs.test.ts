@@ -1,22 +1,16 @@
 // The CRI log file: every line a container prints reaches log_directory/log_path in the CRI
 // format, in order, long lines as P pieces then an F, the last output before exit included.
 import { existsSync, statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { criLines, PodFixture, readCriLog } from '../helpers/containers.js';
-import { startShim, type RunningShim } from '../helpers/shim.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PodFixture, shimWithPods, ticker, tickerLog } from '../helpers/containers.js';
+import { stdoutLines, until } from '../helpers/log-wait.js';
 
 describe('CRI container logs', () => {
-  let shim: RunningShim;
-  const fx = new PodFixture(() => shim);
+  const { fx } = shimWithPods();
   let pod: Awaited<ReturnType<PodFixture['pod']>>;
 
   beforeAll(async () => {
-    shim = await startShim();
     pod = await fx.pod('logs');
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
   });
 
   it('creates the (empty) log file at CreateContainer, with its directory', async () => {
@@ -75,19 +69,11 @@ describe('CRI container logs', () => {
   });
 
   it('follows a long-running container until it is stopped', async () => {
-    const config = fx.containerConfig('follow', { command: ['sh', '-c', 'trap "echo bye; exit 0" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'] });
+    const config = fx.containerConfig('follow', { command: ticker(0.1) });
     const id = await fx.run(pod, config);
     const path = fx.logPath(pod.config, config);
-    const deadline = Date.now() + 10_000;
-    while (criLines(readCriLog(path), 'stdout').length < 5) {
-      if (Date.now() > deadline) throw new Error('no output reached the log');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await shim.client.rt('StopContainer', { container_id: id, timeout: 10 });
-    await fx.waitState(id, 'CONTAINER_EXITED');
-    const lines = criLines(readCriLog(path), 'stdout');
-    expect(lines.at(-1)).toBe('bye');
-    const ticks = lines.slice(0, -1);
-    expect(ticks).toEqual(ticks.map((_, i) => `tick ${i}`));
+    await until(() => stdoutLines(path).length >= 5, 'output to reach the log', 10_000);
+    const lines = await fx.stopAndRead(id, path);
+    expect(lines).toEqual(tickerLog(lines));
   });
 });

@@ -7,23 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
-import { dockerInspect, PodFixture } from '../helpers/containers.js';
+import { dockerInspect, PodFixture, shimWithPods } from '../helpers/containers.js';
 import { BUSYBOX, PAUSE, startShim, type RunningShim } from '../helpers/shim.js';
 
 const dockerRuntimes = (): string[] =>
   Object.keys(JSON.parse(execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' })) as Record<string, unknown>);
 
 describe('RuntimeClass handlers', () => {
-  let shim: RunningShim;
-  const fx = new PodFixture(() => shim);
-
-  beforeAll(async () => {
-    shim = await startShim();
-  });
-  afterAll(async () => {
-    await fx.cleanup();
-    await shim?.stop();
-  });
+  const { shim, fx } = shimWithPods();
 
   it('Status lists the default handler and every Docker runtime, without unsupported features', async () => {
     const s = await shim.client.rt('Status', { verbose: false });

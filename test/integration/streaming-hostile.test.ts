@@ -14,7 +14,7 @@ import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
 import { MAX_OUTSTANDING_TOKENS, MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_PORTS_PER_REQUEST } from '../../src/streaming/limits.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { PodFixture } from '../helpers/containers.js';
-import { startShim, TOP, type RunningShim } from '../helpers/shim.js';
+import { startShim, startSocketActivatedShim, TOP, type RunningShim } from '../helpers/shim.js';
 import { HttpStatusError, collect, spdyConnect, wsConnect } from '../helpers/stream-clients.js';
 
 let shim: RunningShim;
@@ -484,16 +484,6 @@ describe('tokens', () => {
 });
 
 describe('systemd-passed socket', () => {
-  // As systemd does it: bind+listen, the socket at fd 3, LISTEN_FDS/LISTEN_PID, then exec.
-  const ACTIVATE = `
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(sys.argv[1]); s.listen(16)
-os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
-os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())
-os.execv(sys.argv[2], sys.argv[2:])
-`;
-
   /** `socket:[inode]` of the unix socket bound at `path` (from /proc/net/unix: Path is the last field). */
   function boundSocket(path: string): string {
     const line = readFileSync('/proc/net/unix', 'utf8')
@@ -516,11 +506,7 @@ os.execv(sys.argv[2], sys.argv[2:])
   it('is not inherited by socat (port forward) nor by a CNI plugin', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'cri-shim-fds-'));
     const socketPath = join(tmp, 'activated.sock');
-    const activated = await startShim({
-      socketPath,
-      command: ['python3', '-c', ACTIVATE, socketPath, process.execPath, join(TOP, 'dist/main.js')],
-      args: ['--container-runtime-endpoint=fd://'],
-    });
+    const activated = await startSocketActivatedShim(socketPath);
     try {
       const listening = boundSocket(socketPath);
       expect(fdLinks(activated.proc.pid!)).toContain(listening);

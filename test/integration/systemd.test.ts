@@ -7,20 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startShim, TOP } from '../helpers/shim.js';
+import { until } from '../helpers/log-wait.js';
+import { startShim, startSocketActivatedShim, TOP } from '../helpers/shim.js';
 
 const SHIM = [process.execPath, join(TOP, 'dist/main.js')];
-
-// What systemd does for a .socket unit: bind+listen, put the socket at fd 3, set LISTEN_FDS
-// and LISTEN_PID to the pid that exec() keeps, then exec the service.
-const ACTIVATE = `
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(sys.argv[1]); s.listen(16)
-os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
-os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())
-os.execv(sys.argv[2], sys.argv[2:])
-`;
 
 // systemd's side of NOTIFY_SOCKET: a unix datagram socket; each datagram printed on one line.
 // recv() without ancillary buffer drops (closes) the barrier fd systemd-notify sends.
@@ -50,27 +40,14 @@ async function notifyReceiver(path: string): Promise<() => string> {
   return () => out;
 }
 
-async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('systemd', () => {
   it('serves on the socket passed as fd 3, reports READY=1 and STOPPING=1, and leaves the socket to systemd', async () => {
     const socketPath = join(tmp, 'activated.sock');
     const received = await notifyReceiver(join(tmp, 'notify.sock'));
-    const shim = await startShim({
-      socketPath,
-      command: ['python3', '-c', ACTIVATE, socketPath, ...SHIM],
-      args: ['--container-runtime-endpoint=fd://'],
-      env: { NOTIFY_SOCKET: join(tmp, 'notify.sock') },
-    });
+    const shim = await startSocketActivatedShim(socketPath, { env: { NOTIFY_SOCKET: join(tmp, 'notify.sock') } });
     const version = await shim.client.rt('Version', { version: 'v1' });
     expect(version.runtime_api_version).toBe('v1');
-    await until('READY=1', () => received().includes('READY=1'));
+    await until(() => received().includes('READY=1'), 'READY=1', 15_000);
     expect(received()).toContain(`MAINPID=${shim.proc.pid}`);
     expect(await shim.stop()).toBe(0);
     expect(received()).toContain('STOPPING=1');

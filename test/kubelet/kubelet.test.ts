@@ -12,12 +12,12 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX, PAUSE, TOP, startShim, type RunningShim } from '../helpers/shim.js';
 import { createCniWorld, iptablesLines, type CniWorld } from '../helpers/cni.js';
+import { freePort } from '../helpers/registry.js';
 import { BRIDGE_PREFIX, startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 import {
   Kubelet,
   NAMESPACE,
   createCgroupRoot,
-  freePort,
   removeCgroupRoot,
   saveKernelTunables,
   unmountUnder,
@@ -142,7 +142,7 @@ async function startTheShim(): Promise<void> {
     args: [
       `--docker-endpoint=unix://${dockerd.socket}`,
       `--metrics-bind-addr=127.0.0.1:${metricsPort}`,
-      ...(cni ? ['--network-plugin=cni', `--cni-conf-dir=${cni.confDir}`, `--cni-bin-dir=${cni.binDirs.join(',')}`, `--cni-cache-dir=${cni.cacheDir}`] : []),
+      ...(cni ? cni.shimArgs() : []),
     ],
   });
 }

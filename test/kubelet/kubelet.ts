@@ -4,9 +4,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../helpers/registry.js';
 
 export const NODE_NAME = 'kubelet-shim-test';
 export const NAMESPACE = 'default';
@@ -19,17 +19,6 @@ export interface KubeletOptions {
   dir: string;
   criSocket: string;
   featureGates?: Record<string, boolean>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 // The kubelet's setupNode sets these kernel tunables when protectKernelDefaults is false (and

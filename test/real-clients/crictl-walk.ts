@@ -386,7 +386,7 @@ async function launchShim(): Promise<void> {
     '--cri-dockerd-root-directory', rootDir,
     '--pod-infra-container-image', PAUSE,
     ...(cni
-      ? ['--network-plugin', 'cni', '--cni-bin-dir', cni.binDirs.join(','), '--cni-conf-dir', cni.confDir, '--cni-cache-dir', cni.cacheDir]
+      ? cni.shimArgs()
       : ['--network-plugin=']),
     '--runtime-request-timeout', '2m0s',
     // cri-dockerd's form: an address without a port (an ephemeral port).

@@ -4,12 +4,13 @@
 // /etc/hosts pointing the hosts at 127.0.0.1, and the CA in /etc/docker/certs.d/<host>/ca.crt so
 // dockerd trusts it (no port in the names: dockerd talks to :443). stop() undoes every host change
 // (hosts entries, certs.d files and the directories it made) and removes the registry's storage.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { serveRegistry, type RegistryProcess } from '../helpers/registry.ts';
 
 export const UPSTREAM_HOSTS = ['registry.k8s.io', 'gcr.io', 'k8s.gcr.io'];
 const ADDR = '127.0.0.1:443';
@@ -63,16 +64,13 @@ export async function startUpstreamRegistry(log: (msg: string) => void = () => {
   const madeFiles: string[] = [];
   const savedFiles = new Map<string, Buffer>();
   let hostsChanged = false;
-  let proc: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const logFile = join(dir, 'registry.log');
-  const output = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-4000) : '');
+  let registry: RegistryProcess | undefined;
+  const output = () => registry?.output() ?? '';
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
+      await registry?.stop();
       if (hostsChanged) {
         // In place (no rename): /etc/hosts may be a bind mount.
         const kept = readFileSync(HOSTS_FILE, 'utf8')
@@ -94,29 +92,6 @@ export async function startUpstreamRegistry(log: (msg: string) => void = () => {
 
   try {
     const { ca, cert, key } = makeCerts(dir);
-    mkdirSync(join(dir, 'data'));
-    writeFileSync(
-      join(dir, 'config.yml'),
-      [
-        'version: 0.1',
-        'log:',
-        '  level: warn',
-        '  accesslog:',
-        '    disabled: true',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${join(dir, 'data')}`,
-        '  delete:',
-        '    enabled: true',
-        'http:',
-        `  addr: ${ADDR}`,
-        `  secret: ${randomBytes(16).toString('hex')}`,
-        '  tls:',
-        `    certificate: ${cert}`,
-        `    key: ${key}`,
-        '',
-      ].join('\n'),
-    );
 
     // The CA where dockerd looks for each registry host.
     if (!existsSync(CERTS_D)) {
@@ -140,21 +115,8 @@ export async function startUpstreamRegistry(log: (msg: string) => void = () => {
     hostsChanged = true;
     writeFileSync(HOSTS_FILE, `${hosts.endsWith('\n') || hosts === '' ? hosts : `${hosts}\n`}${block}\n`);
 
-    // Its log to a file, not a pipe: the callers push with synchronous docker calls, and a pipe
-    // nobody drains meanwhile would fill and stall the registry.
-    const logFd = openSync(logFile, 'w');
-    proc = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', logFd, logFd] });
-    closeSync(logFd);
-    const p = proc;
-    exited = new Promise<void>((res) => p.once('exit', () => res()));
     const caPem = readFileSync(ca);
-    const deadline = Date.now() + 15_000;
-    while (!(await answers(caPem))) {
-      if (p.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`docker-registry did not start on ${ADDR} (is the port taken by another run?):\n${output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    registry = await serveRegistry(dir, ADDR, () => answers(caPem), ['  tls:', `    certificate: ${cert}`, `    key: ${key}`]);
     log(`registry on ${ADDR} serves ${UPSTREAM_HOSTS.join(', ')} (hosts entries and ${CERTS_D} set for this run)`);
   } catch (err) {
     await stop();

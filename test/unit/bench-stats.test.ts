@@ -1,6 +1,6 @@
 // Statistics and parsers of the bench on known data.
 import { describe, expect, it } from 'vitest';
-import { median, percentile, ratioSpread, spread, summarize } from '../../src/bench/stats.js';
+import { median, percentile, percentileOf, ratioSpread, spread, summarize } from '../../src/bench/stats.js';
 import { readFileSync } from 'node:fs';
 import { parseSmapsRollup, parseStat, ProcessSpec } from '../../src/bench/procwatch.js';
 import { parseCommand } from '../../src/bench/workloads.js';
@@ -24,6 +24,7 @@ describe('bench statistics', () => {
     expect(percentile(s, 95)).toBeCloseTo(95.05, 10);
     expect(percentile(s, 99)).toBeCloseTo(99.01, 10);
     expect(percentile([10, 20], 95)).toBeCloseTo(19.5, 10);
+    expect(percentileOf([20, 10], 95)).toBeCloseTo(19.5, 10); // any order
   });
 
   it('summarize gives count, extremes, mean, median, p95, p99', () => {
