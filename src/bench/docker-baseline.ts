@@ -1,9 +1,9 @@
 // The bare Docker calls one pod needs (pause container create+start+inspect, workload
 // container create+start+inspect joined to it, stop, remove), straight against dockerd and
 // timed like the CRI calls, so the shim's own share of a pod lifecycle is a measured ratio.
-// Through the shim's Docker gateway, without the shim's logic: its queue and deadline cost about
-// 0.14 ms a request (inspect, 1,000 rounds beside raw dockerode on the same dockerd: median 0.80
-// vs 0.66 ms), about 1.4 ms of a pod's ten requests, under the run-to-run spread of create/start.
+// Through the shim's Docker gateway, without the shim's logic. What the gateway adds to a request
+// is measured by `npm run bench:gateway`: 0.4-0.6 ms (median) next to bare HTTP on the socket,
+// 4-6 ms of a pod's ten requests, well under the run-to-run spread of create, start and stop.
 import type { ContainerCreateOptions } from '../docker/engine.js';
 import { DockerodeEngine } from '../docker/dockerode-engine.js';
 import { Code, CriError } from '../errors.js';

@@ -1,7 +1,7 @@
-// The Engine on a real dockerd, and the only module that imports dockerode. Every
-// request/response call goes through the RequestGate (bounded queue, deadline from the moment
-// it is asked for, the caller's signal handed to the HTTP request); Docker's HTTP statuses
-// become the Engine's typed outcomes here and nowhere else.
+// The Engine on a real dockerd, and the only module that calls dockerode (engine.ts borrows its
+// type names). Every request/response call goes through the RequestGate (bounded queue, deadline
+// from the moment it is asked for, the caller's signal handed to the HTTP request); Docker's
+// HTTP statuses become the Engine's typed outcomes here and nowhere else.
 import Dockerode from 'dockerode';
 import { Readable, type Duplex } from 'node:stream';
 import { requestTimeoutMs } from '../config.js';
