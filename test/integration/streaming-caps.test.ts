@@ -1,15 +1,17 @@
 // The streaming server's node-wide caps against the real shim and dockerd (issue 11): TCP
-// connections to the streaming port (MAX_STREAMING_CONNECTIONS). Bounds are connection counts,
-// never timings.
+// connections to the streaming port (MAX_STREAMING_CONNECTIONS) and port-forward connections
+// through the real nsenter/socat forwarder into a pod's network namespace
+// (MAX_PORT_FORWARD_CONNECTIONS). Bounds are connection and process counts, never timings.
 // One shim of its own, so that no other test's connections count against its caps.
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_STREAMING_CONNECTIONS } from '../../src/streaming/limits.js';
+import { MAX_PORT_FORWARD_CONNECTIONS, MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_STREAMING_CONNECTIONS } from '../../src/streaming/limits.js';
 import { PodFixture } from '../helpers/containers.js';
 import { until } from '../helpers/log-wait.js';
+import { alive, helperChildren } from '../helpers/processes.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
-import { wsExec } from '../helpers/stream-clients.js';
+import { collect, spdyConnect, wsExec, type SpdyClient } from '../helpers/stream-clients.js';
 
 let shim: RunningShim;
 const fx = new PodFixture(() => shim);
@@ -106,3 +108,68 @@ async function probeUntilAnswered(host: string, port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('port-forward connections on the node, through the real forwarder', () => {
+  it(`hold at most MAX_PORT_FORWARD_CONNECTIONS (${MAX_PORT_FORWARD_CONNECTIONS}) socat helpers across sessions; the rest get the cap named; every helper dies with its session`, async () => {
+    const shimPid = shim.proc.pid!;
+    const before = helperChildren(shimPid);
+    expect(before).toHaveLength(0);
+    const full = Math.ceil(MAX_PORT_FORWARD_CONNECTIONS / MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION);
+    const sessions: SpdyClient[] = [];
+    const seen = new Set<number>();
+    let peak = 0;
+    const sample = () => {
+      const now = helperChildren(shimPid);
+      for (const p of now) seen.add(p);
+      peak = Math.max(peak, now.length);
+      return now.length;
+    };
+    /** Opens `n` connections to 8080 (an error and a data stream each, as kubectl does); their error texts. */
+    const openConnections = async (client: SpdyClient, n: number): Promise<Array<Promise<string>>> => {
+      const errors: Array<Promise<string>> = [];
+      for (let i = 0; i < n; i++) {
+        const error = await client.open({ streamtype: 'error', port: '8080', requestid: String(i) });
+        errors.push(collect(error).then((b) => b.toString()));
+        await client.open({ streamtype: 'data', port: '8080', requestid: String(i) });
+        sample();
+      }
+      return errors;
+    };
+    try {
+      // Full sessions up to the node's cap, each within its own session cap.
+      for (let s = 0; s < full; s++) {
+        const client = await spdyConnect((await shim.client.rt('PortForward', { pod_sandbox_id: pod.id, port: [8080] })).url, ['portforward.k8s.io']);
+        sessions.push(client);
+        await openConnections(client, Math.min(MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_PORT_FORWARD_CONNECTIONS - s * MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION));
+      }
+      await until(() => sample() >= MAX_PORT_FORWARD_CONNECTIONS, `${MAX_PORT_FORWARD_CONNECTIONS} socat helpers running`, 60_000);
+      // One more session, well within its own cap: every connection refused by the node's.
+      const extra = await spdyConnect((await shim.client.rt('PortForward', { pod_sandbox_id: pod.id, port: [8080] })).url, ['portforward.k8s.io']);
+      sessions.push(extra);
+      const refused = await Promise.race([
+        Promise.all(await openConnections(extra, 8)),
+        new Promise<string[]>((r) => setTimeout(() => r([]), 20_000)),
+      ]);
+      expect(refused).toHaveLength(8);
+      for (const e of refused) expect(e).toContain('cap MAX_PORT_FORWARD_CONNECTIONS)');
+      sample();
+      expect(peak).toBe(MAX_PORT_FORWARD_CONNECTIONS);
+      await expectAlive();
+      // A session ending frees its share of the node's budget: the next session gets its connection.
+      sessions.shift()!.close();
+      await until(() => sample() <= MAX_PORT_FORWARD_CONNECTIONS - MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, 'the first session\'s helpers gone', 30_000);
+      const next = await spdyConnect((await shim.client.rt('PortForward', { pod_sandbox_id: pod.id, port: [8080] })).url, ['portforward.k8s.io']);
+      sessions.push(next);
+      await openConnections(next, 1);
+      await until(() => sample() === MAX_PORT_FORWARD_CONNECTIONS - MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION + 1, 'the new session\'s helper running', 30_000);
+      expect(peak).toBe(MAX_PORT_FORWARD_CONNECTIONS);
+    } finally {
+      for (const c of sessions) c.close();
+    }
+    await until(() => sample() === 0, 'every helper gone', 60_000);
+    // Gone, not reparented: none of the helpers ever seen is alive anywhere.
+    expect(seen.size).toBeGreaterThanOrEqual(MAX_PORT_FORWARD_CONNECTIONS);
+    expect([...seen].filter(alive)).toEqual([]);
+    await expectAlive();
+  }, 180_000);
+});
