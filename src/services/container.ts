@@ -172,8 +172,10 @@ export class ContainerService {
 
   /**
    * Writes what Docker could not set (memory.oom.group, hugepage limits, ...) into the cgroup of
-   * a container that just started. The process already runs: for these files (OOM policy, limits
-   * far above a starting process's use) the first milliseconds do not matter.
+   * a container that just started. Docker 20.10 (API 1.41) has no field for them and runc
+   * creates the cgroup only as it starts the process, so they land after the process runs; the
+   * verbose status says so for each one. A cgroup parent does not stand in: memory.oom.group is
+   * not inherited, and the pod cgroup's hugetlb limits (the kubelet's) bound the pod already.
    */
   private applyStartWrites(id: string, labels: Record<string, string> | null | undefined): void {
     const writes = cgroupWritesOf(labels);
@@ -184,6 +186,12 @@ export class ContainerService {
       ? applyCgroupWrites(dirs, writes)
       : writes.filter((w) => !w.optional).map((w) => `${w.file} = "${w.value}" not applied: the container stopped before its cgroup could be written`);
     for (const warning of warnings) this.logger.warn({ id, warning }, 'a container setting Docker cannot hold was not applied');
+    const late = dirs ? writes.filter((w) => !w.optional && !warnings.some((x) => x.startsWith(`${w.file} = `))) : [];
+    if (late.length > 0) {
+      const what = late.map((w) => `${w.file} = "${w.value}"`).join(', ');
+      warnings.push(`${what} written right after the process started, not before: Docker 20.10 (API 1.41) has no field for them, so the container's first milliseconds ran without them`);
+      this.logger.debug({ id, files: late.map((w) => w.file) }, 'cgroup settings Docker cannot hold written after start');
+    }
     this.warnings.add(id, warnings);
   }
 
