@@ -309,13 +309,14 @@ export class SandboxService {
    * For the verbose status only (it runs the plugins): whether the pod's network is still as
    * set up (CNI CHECK); "ok" or what is wrong. Undefined when no plugin networks the pod.
    */
-  private async networkCheck(record: ContainerRecord, checkpoint: SandboxCheckpoint | undefined): Promise<string | undefined> {
+  private async networkCheck(record: ContainerRecord, checkpoint: SandboxCheckpoint | undefined, call?: CallOptions): Promise<string | undefined> {
     const pid = record.State?.Running ? record.State.Pid : undefined;
     if (!pid || (await this.deps.network.podIps(record.Id)) === undefined) return undefined;
     try {
-      await this.deps.network.checkPod({ ...podIdentity(record.Id, checkpoint), portMappings: [], annotations: {} }, `/proc/${pid}/ns/net`);
+      await this.deps.network.checkPod({ ...podIdentity(record.Id, checkpoint), portMappings: [], annotations: {} }, `/proc/${pid}/ns/net`, call?.signal);
       return 'ok';
     } catch (err) {
+      if (call?.signal?.aborted) throw call.signal.reason;
       return toCriError(err).message;
     }
   }
@@ -445,7 +446,7 @@ export class SandboxService {
     const checkpoint = verbose ? await this.deps.checkpoints.read(record.Id) : undefined;
     const info = verbose ? sandboxVerboseInfo(record, checkpoint ?? null) : {};
     if (verbose) {
-      const check = await this.networkCheck(record, checkpoint);
+      const check = await this.networkCheck(record, checkpoint, call);
       if (check !== undefined) info.networkCheck = check;
     }
     return { status, info, containers_statuses: await this.containerStatuses(record.Id, call), timestamp: nowNs() };
