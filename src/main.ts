@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // docker-cri-shim: a CRI (runtime.v1) server on Docker Engine.
+// First: sizes libuv's thread pool before anything starts it.
+import './thread-pool.js';
 import { parseArgs, usage, UsageError, type Config } from './config.js';
 import { Diagnostics } from './diagnostics/index.js';
 import { DockerodeEngine } from './docker/dockerode-engine.js';

@@ -3,10 +3,10 @@
 // sizes every container's writable layer.
 //
 // A container decides how many files its layer holds, so a walk is bounded whatever it finds:
-// one walk at a time in the process, a few lstat calls in flight (libuv's thread pool has four
-// threads, and a flood of completions runs back to back on the event loop, starving every other
-// RPC), directories read in batches rather than whole, and a turn of the event loop every few
-// hundred entries.
+// one walk at a time in the process, a few lstat calls in flight (at most 3 of the 8 threads
+// src/thread-pool.ts gives libuv's pool, and a flood of completions would run back to back on the
+// event loop, starving every other RPC), directories read in batches rather than whole, and a
+// turn of the event loop every few hundred entries.
 import { lstat, opendir } from 'node:fs/promises';
 import type { Dir, Stats } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -28,7 +28,7 @@ const nodeFs: WalkFs = { lstat, opendir: (path) => opendir(path, { bufferSize: D
 
 /** Walks running at once in the process. */
 export const WALKS_AT_ONCE = 1;
-/** lstat calls in flight per walk (plus one directory read): at most 3 of libuv's 4 threads. */
+/** lstat calls in flight per walk (plus one directory read): at most 3 of the pool's threads. */
 export const LSTATS_IN_FLIGHT = 2;
 /** Directory entries read per readdir(3) batch. */
 const DIR_BATCH = 256;

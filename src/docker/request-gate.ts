@@ -3,6 +3,7 @@
 // place in the queue counts against it: a dockerd that accepts and never answers fills the
 // queue, and what waits behind it fails in time instead of wedging every RPC.
 import PQueue from 'p-queue';
+import { abortable } from '../abortable.js';
 import { Code, CriError, toCriError } from '../errors.js';
 
 /** Called after every Docker request with its operation name; metrics hook in here. */
@@ -26,13 +27,6 @@ export interface GateCall {
 /** Raised as the cause of a deadline error, so retry loops treat it like an unreachable dockerd. */
 function timedOut(ms: number): Error {
   return Object.assign(new Error(`no answer from dockerd within ${ms / 1000}s`), { code: 'ETIMEDOUT' });
-}
-
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
 }
 
 export class RequestGate {
@@ -75,7 +69,7 @@ export class RequestGate {
       if (controller.signal.aborted) throw controller.signal.reason;
       const signal = controller.signal;
       // Settles at the abort even if the request ignores its signal: the queue slot is freed.
-      const task = () => Promise.race([fn(signal), aborted(signal)]);
+      const task = () => abortable(fn(signal), signal);
       const result = call.queued === false ? await task() : ((await this.queue.add(task, { signal })) as T);
       ok = true;
       return result;

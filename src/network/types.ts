@@ -51,6 +51,9 @@ export interface NetworkManager {
   releaseOrphans(isKnown: (sandboxId: string) => Promise<boolean>): Promise<void>;
   /** The pod's addresses from the last set-up, without running anything; undefined if unknown. */
   podIps(sandboxId: string): Promise<string[] | undefined>;
-  /** Asks the plugins whether the pod's network is still as set up (CNI CHECK); throws if not. */
-  checkPod(pod: PodNetworkContext, netnsPath: string): Promise<void>;
+  /**
+   * Asks the plugins whether the pod's network is still as set up (CNI CHECK); throws if not.
+   * `signal`: the caller gave up; the check's plugins are killed (CHECK changes nothing).
+   */
+  checkPod(pod: PodNetworkContext, netnsPath: string, signal?: AbortSignal): Promise<void>;
 }

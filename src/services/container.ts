@@ -3,6 +3,7 @@
 // index; every change the shim makes refreshes the index before the RPC returns.
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
+import { addAbortSignal } from 'node:stream';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
 import { LABEL_LOG_PATH, LABEL_SANDBOX_ID, LABEL_TYPE, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX } from '../docker/labels.js';
 import { cgroupWritesOf, containerCreateOptions, createWarningsOf, validateContainerConfig } from '../docker/container-spec.js';
@@ -171,8 +172,10 @@ export class ContainerService {
 
   /**
    * Writes what Docker could not set (memory.oom.group, hugepage limits, ...) into the cgroup of
-   * a container that just started. The process already runs: for these files (OOM policy, limits
-   * far above a starting process's use) the first milliseconds do not matter.
+   * a container that just started. Docker 20.10 (API 1.41) has no field for them and runc
+   * creates the cgroup only as it starts the process, so they land after the process runs; the
+   * verbose status says so for each one. A cgroup parent does not stand in: memory.oom.group is
+   * not inherited, and the pod cgroup's hugetlb limits (the kubelet's) bound the pod already.
    */
   private applyStartWrites(id: string, labels: Record<string, string> | null | undefined): void {
     const writes = cgroupWritesOf(labels);
@@ -183,6 +186,12 @@ export class ContainerService {
       ? applyCgroupWrites(dirs, writes)
       : writes.filter((w) => !w.optional).map((w) => `${w.file} = "${w.value}" not applied: the container stopped before its cgroup could be written`);
     for (const warning of warnings) this.logger.warn({ id, warning }, 'a container setting Docker cannot hold was not applied');
+    const late = dirs ? writes.filter((w) => !w.optional && !warnings.some((x) => x.startsWith(`${w.file} = `))) : [];
+    if (late.length > 0) {
+      const what = late.map((w) => `${w.file} = "${w.value}"`).join(', ');
+      warnings.push(`${what} written right after the process started, not before: Docker 20.10 (API 1.41) has no field for them, so the container's first milliseconds ran without them`);
+      this.logger.debug({ id, files: late.map((w) => w.file) }, 'cgroup settings Docker cannot hold written after start');
+    }
     this.warnings.add(id, warnings);
   }
 
@@ -300,9 +309,9 @@ export class ContainerService {
     }
   }
 
-  async list(filter: ContainerFilter__Output | null | undefined): Promise<Container[]> {
+  async list(filter: ContainerFilter__Output | null | undefined, call?: CallOptions): Promise<Container[]> {
     const out: Container[] = [];
-    for (const record of await this.index.all()) {
+    for (const record of await this.index.all(call)) {
       if (record.Config?.Labels?.[LABEL_TYPE] !== TYPE_CONTAINER) continue;
       if (filter?.id && !record.Id.startsWith(filter.id)) continue;
       const c = toContainer(record);
@@ -315,14 +324,14 @@ export class ContainerService {
     return out;
   }
 
-  async status(idOrPrefix: string, verbose: boolean): Promise<ContainerStatusResponse> {
-    let record = await this.index.current(idOrPrefix, TYPE_CONTAINER, 'container');
+  async status(idOrPrefix: string, verbose: boolean, call?: CallOptions): Promise<ContainerStatusResponse> {
+    let record = await this.index.current(idOrPrefix, TYPE_CONTAINER, 'container', call);
     if (containerState(record) === 'CONTAINER_EXITED' && this.logs.isFollowing(record.Id)) {
       // Whoever sees EXITED may read the log right away: let the last output reach the file.
       await this.logs.settled(record.Id, LOG_SETTLE_MS);
       record = this.index.get(record.Id) ?? record;
     }
-    const facts = await this.userOf(record);
+    const facts = await this.userOf(record, call);
     const status = toContainerStatus(record, facts.user);
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
     const oom = await liveOomScoreAdj(record);
@@ -334,7 +343,7 @@ export class ContainerService {
   }
 
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
-  private async userOf(record: ContainerRecord): Promise<UserFacts> {
+  private async userOf(record: ContainerRecord, call?: CallOptions): Promise<UserFacts> {
     if (record.State?.Running && record.State.Pid > 0) {
       const proc = await readFile(`/proc/${record.State.Pid}/status`, 'utf8').catch(() => undefined);
       const user = proc ? userFromProcStatus(proc) : null;
@@ -344,10 +353,12 @@ export class ContainerService {
     if (cached) return cached;
     let facts: UserFacts;
     try {
-      const passwd = await this.containerFile(record.Id, '/etc/passwd');
-      const group = await this.containerFile(record.Id, '/etc/group');
+      const passwd = await this.containerFile(record.Id, '/etc/passwd', call);
+      const group = await this.containerFile(record.Id, '/etc/group', call);
       facts = { user: userFromConfig(record.Config?.User ?? '', record.HostConfig?.GroupAdd ?? [], passwd, group) };
     } catch (err) {
+      // A caller that gave up gets its own error, and nothing is cached from a cut read.
+      if (call?.signal?.aborted) throw call.signal.reason;
       if (!(err instanceof ContainerFileTooLarge)) {
         // The user is an optional part of the status, never a reason to fail it: Docker mounts a
         // stopped container's binds to read its files, and once the kubelet has removed a killed
@@ -365,9 +376,11 @@ export class ContainerService {
   }
 
   /** A file of the container's filesystem (works stopped or created), read up to the cap; "" when it has none. */
-  private async containerFile(id: string, path: string): Promise<string> {
-    const stream = await this.docker.getArchive(id, path);
+  private async containerFile(id: string, path: string, call?: CallOptions): Promise<string> {
+    const stream = await this.docker.getArchive(id, path, call);
     if (!stream) return '';
+    // The deadline covers the answer's headers; a caller giving up also cuts the archive's body.
+    if (call?.signal) addAbortSignal(call.signal, stream);
     // Stopping early (over the cap) closes the response: Docker stops producing the archive.
     return (await firstFileOfTar(stream as AsyncIterable<Buffer>, CONTAINER_FILE_CAP, path)) ?? '';
   }

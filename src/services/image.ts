@@ -2,6 +2,7 @@
 // filesystem's usage, all on Docker's image API. Other services resolve images through
 // inspect()/ensure() here so that every image reference is read the same way.
 import type { Readable } from 'node:stream';
+import { abortable } from '../abortable.js';
 import { PullProgressWatchdog, type PullProgressLine } from '../docker/pull-progress.js';
 import { pullFailure, type CallOptions, type Engine, type ImageRecord, type ImageSummary } from '../docker/engine.js';
 import type { Logger } from '../logger.js';
@@ -184,15 +185,16 @@ export class ImageService {
    * Container writable layers live in the same directory, so no separate container
    * filesystem is reported (the kubelet then treats both as one).
    */
-  async fsInfo(): Promise<ImageFsInfoResponse> {
-    const info = await this.docker.info();
-    const summaries = await this.summaries();
-    const facts = await this.factsFor(summaries);
+  async fsInfo(call?: CallOptions): Promise<ImageFsInfoResponse> {
+    const info = await this.docker.info(call);
+    const summaries = await this.summaries(call);
+    const facts = await this.factsFor(summaries, call);
     const dirs = new Set(facts.flatMap((f) => f?.layerDirs ?? []));
     for (const dir of this.layerUsages.keys()) if (!dirs.has(dir)) this.layerUsages.delete(dir);
     for (const dir of dirs) if (!this.layerUsages.has(dir)) this.layerUsages.set(dir, diskUsage(dir));
     const usage = new Map<string, DiskUsage | undefined>();
-    for (const dir of dirs) usage.set(dir, await this.layerUsages.get(dir));
+    // Walks are shared and cached: a caller that gives up stops waiting, the walk goes on.
+    for (const dir of dirs) usage.set(dir, await abortable(this.layerUsages.get(dir)!, call?.signal));
     let bytes = 0;
     let inodes = 0;
     const counted = new Set<string>();
@@ -231,10 +233,10 @@ export class ImageService {
   }
 
   /** Facts of each listed image, inspecting only ids not seen before; forgets vanished ids. */
-  private async factsFor(summaries: ImageSummary[]): Promise<(ImageFacts | undefined)[]> {
+  private async factsFor(summaries: ImageSummary[], call?: CallOptions): Promise<(ImageFacts | undefined)[]> {
     const listed = new Set(summaries.map((s) => s.Id));
     for (const id of this.facts.keys()) if (!listed.has(id)) this.facts.delete(id);
-    await Promise.all(summaries.filter((s) => !this.facts.has(s.Id)).map((s) => this.inspect(s.Id)));
+    await Promise.all(summaries.filter((s) => !this.facts.has(s.Id)).map((s) => this.inspect(s.Id, call)));
     return summaries.map((s) => this.facts.get(s.Id));
   }
 

@@ -309,13 +309,14 @@ export class SandboxService {
    * For the verbose status only (it runs the plugins): whether the pod's network is still as
    * set up (CNI CHECK); "ok" or what is wrong. Undefined when no plugin networks the pod.
    */
-  private async networkCheck(record: ContainerRecord, checkpoint: SandboxCheckpoint | undefined): Promise<string | undefined> {
+  private async networkCheck(record: ContainerRecord, checkpoint: SandboxCheckpoint | undefined, call?: CallOptions): Promise<string | undefined> {
     const pid = record.State?.Running ? record.State.Pid : undefined;
     if (!pid || (await this.deps.network.podIps(record.Id)) === undefined) return undefined;
     try {
-      await this.deps.network.checkPod({ ...podIdentity(record.Id, checkpoint), portMappings: [], annotations: {} }, `/proc/${pid}/ns/net`);
+      await this.deps.network.checkPod({ ...podIdentity(record.Id, checkpoint), portMappings: [], annotations: {} }, `/proc/${pid}/ns/net`, call?.signal);
       return 'ok';
     } catch (err) {
+      if (call?.signal?.aborted) throw call.signal.reason;
       return toCriError(err).message;
     }
   }
@@ -430,34 +431,34 @@ export class SandboxService {
 
   // ---- PodSandboxStatus / ListPodSandbox ----
 
-  async status(idOrPrefix: string, verbose: boolean): Promise<PodSandboxStatusResponse> {
+  async status(idOrPrefix: string, verbose: boolean, call?: CallOptions): Promise<PodSandboxStatusResponse> {
     if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
-    const record = await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox').catch(async (err: unknown) => {
+    const record = await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox', call).catch(async (err: unknown) => {
       if (!(err instanceof CriError) || err.code !== Code.NOT_FOUND || /ambiguous/.test(err.message)) throw err;
       return (await this.orphan(idOrPrefix)) ?? Promise.reject(err);
     });
     if ('checkpoint' in record) {
       const info: Record<string, string> = verbose ? { info: JSON.stringify({ pauseContainer: 'gone', checkpoint: record.checkpoint }) } : {};
-      return { status: checkpointPodSandboxStatus(record.id, record.checkpoint), info, containers_statuses: await this.containerStatuses(record.id), timestamp: nowNs() };
+      return { status: checkpointPodSandboxStatus(record.id, record.checkpoint), info, containers_statuses: await this.containerStatuses(record.id, call), timestamp: nowNs() };
     }
     const status = toPodSandboxStatus(record, await this.networkStatus(record));
     if (!status) throw notFound(`pod sandbox "${idOrPrefix}" not found`);
     const checkpoint = verbose ? await this.deps.checkpoints.read(record.Id) : undefined;
     const info = verbose ? sandboxVerboseInfo(record, checkpoint ?? null) : {};
     if (verbose) {
-      const check = await this.networkCheck(record, checkpoint);
+      const check = await this.networkCheck(record, checkpoint, call);
       if (check !== undefined) info.networkCheck = check;
     }
-    return { status, info, containers_statuses: await this.containerStatuses(record.Id), timestamp: nowNs() };
+    return { status, info, containers_statuses: await this.containerStatuses(record.Id, call), timestamp: nowNs() };
   }
 
   /**
    * Status of every workload container of the pod (the kubelet's evented PLEG reads them), from
    * the index records alone: no Docker call per container, so no process user is reported.
    */
-  private async containerStatuses(sandboxId: string): Promise<ContainerStatus[]> {
+  private async containerStatuses(sandboxId: string, call?: CallOptions): Promise<ContainerStatus[]> {
     const out: ContainerStatus[] = [];
-    for (const record of await this.index.all()) {
+    for (const record of await this.index.all(call)) {
       const labels = record.Config?.Labels;
       if (labels?.[LABEL_TYPE] !== TYPE_CONTAINER || labels[LABEL_SANDBOX_ID] !== sandboxId) continue;
       const status = toContainerStatus(record, null);
@@ -467,9 +468,9 @@ export class SandboxService {
   }
 
   /** Sandboxes matching the filter (id or id prefix, state, label selector), from the index. */
-  async list(filter: PodSandboxFilter__Output | null): Promise<PodSandbox[]> {
+  async list(filter: PodSandboxFilter__Output | null, call?: CallOptions): Promise<PodSandbox[]> {
     const out: PodSandbox[] = [];
-    for (const record of await this.index.all()) {
+    for (const record of await this.index.all(call)) {
       if (record.Config?.Labels?.[LABEL_TYPE] !== TYPE_SANDBOX) continue;
       if (filter?.id && !record.Id.startsWith(filter.id)) continue;
       const sandbox = toPodSandbox(record);

@@ -1,6 +1,6 @@
 // Container and pod stats and metrics, read from the cgroup filesystem and /proc for the
 // containers in the index: a List call costs no Docker request and a few file reads per container.
-import type { Engine } from '../docker/engine.js';
+import type { CallOptions, Engine } from '../docker/engine.js';
 import { fromDockerLabels, LABEL_SANDBOX_ID, matchesSelector, TYPE_CONTAINER, TYPE_SANDBOX, LABEL_TYPE } from '../docker/labels.js';
 import { parseName } from '../docker/naming.js';
 import { dockerTimeToNs } from '../docker/sandbox-status.js';
@@ -67,14 +67,14 @@ export class StatsService {
     return this.dirs.size + this.cpuRates.size + this.layers.size;
   }
 
-  async containerStats(containerId: string): Promise<ContainerStats> {
-    const record = await this.index.current(containerId, TYPE_CONTAINER, 'container');
-    return this.statsOf(record, now());
+  async containerStats(containerId: string, call?: CallOptions): Promise<ContainerStats> {
+    const record = await this.index.current(containerId, TYPE_CONTAINER, 'container', call);
+    return this.statsOf(record, now(), call);
   }
 
-  async listContainerStats(filter: ContainerStatsFilter__Output | null): Promise<ContainerStats[]> {
+  async listContainerStats(filter: ContainerStatsFilter__Output | null, call?: CallOptions): Promise<ContainerStats[]> {
     const clock = now();
-    const records = (await this.index.all()).filter(
+    const records = (await this.index.all(call)).filter(
       (r) =>
         kindOf(r) === TYPE_CONTAINER &&
         isRunning(r) &&
@@ -82,17 +82,17 @@ export class StatsService {
         (!filter?.pod_sandbox_id || (r.Config?.Labels?.[LABEL_SANDBOX_ID] ?? '').startsWith(filter.pod_sandbox_id)) &&
         matchesSelector(fromDockerLabels(r.Config?.Labels).labels, filter?.label_selector),
     );
-    return Promise.all(records.map((r) => this.statsOf(r, clock)));
+    return Promise.all(records.map((r) => this.statsOf(r, clock, call)));
   }
 
-  async podSandboxStats(sandboxId: string): Promise<PodSandboxStats> {
-    const sandbox = await this.index.current(sandboxId, TYPE_SANDBOX, 'pod sandbox');
-    return this.podStatsOf(sandbox, this.containersOf(await this.index.all(), sandbox.Id), now());
+  async podSandboxStats(sandboxId: string, call?: CallOptions): Promise<PodSandboxStats> {
+    const sandbox = await this.index.current(sandboxId, TYPE_SANDBOX, 'pod sandbox', call);
+    return this.podStatsOf(sandbox, this.containersOf(await this.index.all(call), sandbox.Id), now(), call);
   }
 
-  async listPodSandboxStats(filter: PodSandboxStatsFilter__Output | null): Promise<PodSandboxStats[]> {
+  async listPodSandboxStats(filter: PodSandboxStatsFilter__Output | null, call?: CallOptions): Promise<PodSandboxStats[]> {
     const clock = now();
-    const all = await this.index.all();
+    const all = await this.index.all(call);
     const sandboxes = all.filter(
       (r) =>
         kindOf(r) === TYPE_SANDBOX &&
@@ -100,17 +100,17 @@ export class StatsService {
         (!filter?.id || r.Id.startsWith(filter.id)) &&
         matchesSelector(fromDockerLabels(r.Config?.Labels).labels, filter?.label_selector),
     );
-    return Promise.all(sandboxes.map((s) => this.podStatsOf(s, this.containersOf(all, s.Id), clock)));
+    return Promise.all(sandboxes.map((s) => this.podStatsOf(s, this.containersOf(all, s.Id), clock, call)));
   }
 
   metricDescriptors(): MetricDescriptor[] {
     return metricDescriptors();
   }
 
-  async listPodSandboxMetrics(): Promise<PodSandboxMetrics[]> {
+  async listPodSandboxMetrics(call?: CallOptions): Promise<PodSandboxMetrics[]> {
     const clock = now();
-    const all = await this.index.all();
-    const device = await this.dockerRootDir();
+    const all = await this.index.all(call);
+    const device = await this.dockerRootDir(call);
     const out: PodSandboxMetrics[] = [];
     for (const sandbox of all.filter((r) => kindOf(r) === TYPE_SANDBOX && isRunning(r))) {
       const pod = parseName(sandbox.Name);
@@ -134,7 +134,7 @@ export class StatsService {
         const w = new MetricWriter(podLabels(parseName(c.Name)?.containerName ?? '', c));
         const s = this.sample(c, 'metrics');
         if (s) w.cgroup(s);
-        const fs = await this.layerUsage(c);
+        const fs = await this.layerUsage(c, call);
         if (fs) w.filesystem(device, fs.bytes, fs.inodes);
         w.lastSeen(clock.ns / 1e6);
         containers.push({ container_id: c.Id, metrics: w.out });
@@ -149,7 +149,7 @@ export class StatsService {
   }
 
   /** `sample`: the container's cgroup already read by the caller (pod stats read each one once). */
-  private async statsOf(record: ContainerRecord, clock: Clock, sample = isRunning(record) ? this.sample(record) : undefined): Promise<ContainerStats> {
+  private async statsOf(record: ContainerRecord, clock: Clock, call?: CallOptions, sample = isRunning(record) ? this.sample(record) : undefined): Promise<ContainerStats> {
     const parsed = parseName(record.Name);
     const { labels, annotations } = fromDockerLabels(record.Config?.Labels);
     const stats: ContainerStats = {
@@ -165,15 +165,15 @@ export class StatsService {
       stats.memory = memoryUsage(sample, clock);
       stats.swap = swapUsage(sample, clock);
     }
-    stats.writable_layer = await this.writableLayer(record);
+    stats.writable_layer = await this.writableLayer(record, call);
     return stats;
   }
 
-  private async podStatsOf(sandbox: ContainerRecord, containers: ContainerRecord[], clock: Clock): Promise<PodSandboxStats> {
+  private async podStatsOf(sandbox: ContainerRecord, containers: ContainerRecord[], clock: Clock, call?: CallOptions): Promise<PodSandboxStats> {
     const parsed = parseName(sandbox.Name);
     const { labels, annotations } = fromDockerLabels(sandbox.Config?.Labels);
     const samples = new Map(containers.map((c) => [c.Id, this.sample(c)]));
-    const containerStats = await Promise.all(containers.map((c) => this.statsOf(c, clock, samples.get(c.Id))));
+    const containerStats = await Promise.all(containers.map((c) => this.statsOf(c, clock, call, samples.get(c.Id))));
     const stats: PodSandboxStats = {
       attributes: {
         id: sandbox.Id,
@@ -244,26 +244,26 @@ export class StatsService {
     };
   }
 
-  private async layerUsage(record: ContainerRecord) {
+  private async layerUsage(record: ContainerRecord, call?: CallOptions) {
     // overlay2 (and fuse-overlayfs) name the writable layer UpperDir; the typings predate it.
     const upper = (record.GraphDriver?.Data as { UpperDir?: string } | undefined)?.UpperDir;
-    return upper ? this.layers.get(record.Id, upper) : undefined;
+    return upper ? this.layers.get(record.Id, upper, call?.signal) : undefined;
   }
 
-  private async writableLayer(record: ContainerRecord): Promise<FilesystemUsage | undefined> {
-    const usage = await this.layerUsage(record);
+  private async writableLayer(record: ContainerRecord, call?: CallOptions): Promise<FilesystemUsage | undefined> {
+    const usage = await this.layerUsage(record, call);
     if (!usage) return undefined;
     return {
       timestamp: String(BigInt(Math.round(usage.atNs))),
-      fs_id: { mountpoint: await this.dockerRootDir() },
+      fs_id: { mountpoint: await this.dockerRootDir(call) },
       used_bytes: u64(usage.bytes),
       inodes_used: u64(usage.inodes),
     };
   }
 
   /** The filesystem writable layers live on: Docker's root directory, as ImageFsInfo reports it. */
-  private async dockerRootDir(): Promise<string> {
-    return (await this.docker.info()).DockerRootDir ?? '/var/lib/docker';
+  private async dockerRootDir(call?: CallOptions): Promise<string> {
+    return (await this.docker.info(call)).DockerRootDir ?? '/var/lib/docker';
   }
 
   private forget(id: string): void {

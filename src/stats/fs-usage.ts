@@ -4,6 +4,7 @@
 // answers with the cached figure, and the very first one for a container waits for its walk only
 // a short while (a layer of a million files would otherwise hold the kubelet's stats call).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortable } from '../abortable.js';
 import { diskUsage } from '../docker/layer-usage.js';
 
 export interface LayerUsage {
@@ -25,9 +26,10 @@ export class WritableLayerUsage {
   /**
    * Usage of `dir` for container `id`: the cached figure (a walk starts in the background when it
    * is older than the refresh interval); with none yet, the first walk's if it ends within
-   * FIRST_WAIT_MS, else undefined until it does.
+   * FIRST_WAIT_MS, else undefined until it does. A caller whose `signal` aborts stops waiting;
+   * the walk goes on and its figure is cached for the next call.
    */
-  async get(id: string, dir: string): Promise<LayerUsage | undefined> {
+  async get(id: string, dir: string, signal?: AbortSignal): Promise<LayerUsage | undefined> {
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at < FRESH_MS) return hit.usage;
     const walk = this.refresh(id, dir);
@@ -35,7 +37,7 @@ export class WritableLayerUsage {
     const timer = new AbortController();
     const waited = sleep(FIRST_WAIT_MS, undefined, { signal: timer.signal, ref: false }).catch(() => undefined);
     try {
-      return await Promise.race([walk, waited]);
+      return await abortable(Promise.race([walk, waited]), signal);
     } finally {
       timer.abort();
     }

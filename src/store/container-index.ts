@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { CallOptions, ContainerRecord, Engine } from '../docker/engine.js';
 import { LABEL_TYPE } from '../docker/labels.js';
+import { abortable } from '../abortable.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { EventFeed, type DockerEvent } from './event-feed.js';
@@ -30,7 +31,11 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private readonly pending = new Map<string, Promise<unknown>>();
   private seq = 0;
   private readonly feed: EventFeed;
-  private resyncing: Promise<void> | undefined;
+  /**
+   * The resync under way. Its Docker requests are dropped once every caller waiting on it has
+   * given up (a caller without a signal, the event feed's, keeps it going).
+   */
+  private resyncing: { done: Promise<void>; controller: AbortController; waiting: number; kept: boolean } | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -66,8 +71,8 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    * Every indexed container. While the event stream is down this lists Docker live, so a
    * caller never gets a stale answer (and gets Unavailable when dockerd is gone).
    */
-  async all(): Promise<ContainerRecord[]> {
-    if (!this.isLive) await this.resync();
+  async all(call?: CallOptions): Promise<ContainerRecord[]> {
+    if (!this.isLive) await this.resync(call);
     return [...this.records.values()];
   }
 
@@ -82,7 +87,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
    */
   async resolve(idOrPrefix: string, kind: string, what: string, call?: CallOptions): Promise<ContainerRecord> {
     if (!idOrPrefix) throw invalidArgument(`${what} id is empty`);
-    if (!this.isLive) await this.resync();
+    if (!this.isLive) await this.resync(call);
     const matches = [...this.records.values()].filter(
       (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === kind,
     );
@@ -171,18 +176,37 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   }
 
   /** Full rebuild: list our containers, inspect new or changed ones, drop vanished ones. */
-  resync(): Promise<void> {
-    this.resyncing ??= this.doResync().finally(() => {
-      this.resyncing = undefined;
-    });
-    return this.resyncing;
+  resync(call?: CallOptions): Promise<void> {
+    let run = this.resyncing;
+    // One every caller gave up on is not joined: its requests are being dropped.
+    if (!run || run.controller.signal.aborted) {
+      const controller = new AbortController();
+      const started = { controller, waiting: 0, kept: false, done: this.doResync({ signal: controller.signal }) };
+      started.done = started.done.finally(() => {
+        if (this.resyncing === started) this.resyncing = undefined;
+      });
+      this.resyncing = run = started;
+    }
+    const signal = call?.signal;
+    if (!signal) {
+      run.kept = true;
+      return run.done;
+    }
+    const joined = run;
+    joined.waiting++;
+    const leave = () => {
+      if (--joined.waiting === 0 && !joined.kept) joined.controller.abort(signal.reason);
+    };
+    if (signal.aborted) leave();
+    else signal.addEventListener('abort', leave, { once: true });
+    return abortable(joined.done, signal).finally(() => signal.removeEventListener('abort', leave));
   }
 
-  private async doResync(): Promise<void> {
+  private async doResync(call: CallOptions): Promise<void> {
     // Entries inspected after the list was asked for (a container the shim created meanwhile)
     // are newer than the list: they must not be dropped for being absent from it.
     const listedAtSeq = this.seq;
-    const listed = await this.engine.list({ label: [LABEL_TYPE] });
+    const listed = await this.engine.list({ label: [LABEL_TYPE] }, call);
     const seen = new Set<string>();
     const stale: string[] = [];
     for (const c of listed) {
@@ -190,7 +214,7 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       const known = this.records.get(c.Id);
       if (!known || known.State.Status !== c.State) stale.push(c.Id);
     }
-    await Promise.all(stale.map((id) => this.refresh(id)));
+    await Promise.all(stale.map((id) => this.refresh(id, call)));
     for (const id of [...this.records.keys()]) {
       if (!seen.has(id) && (this.applied.get(id) ?? 0) <= listedAtSeq) this.forget(id);
     }

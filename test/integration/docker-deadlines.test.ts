@@ -1,10 +1,11 @@
 // Docker deadlines and cancellation against the real shim: a dockerd that accepts and never
 // answers (a proxy that holds every connection) must not wedge the shim: calls end with
 // DEADLINE_EXCEEDED after --runtime-request-timeout, queue wait included; a CRI call the client
-// gives up on drops its Docker request; --runtime-request-timeout 0 means cri-dockerd's default.
+// gives up on drops its Docker request (status, list and stats calls too); --runtime-request-timeout 0 means cri-dockerd's default.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
+import { docker, PodFixture } from '../helpers/containers.js';
 import { StallingDockerProxy } from '../helpers/docker-proxy.js';
 import { until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
@@ -93,6 +94,42 @@ describe('Docker deadlines', () => {
     // Closed because the CRI call's deadline passed, not the 5 minutes of --runtime-request-timeout.
     await until(() => version()?.closedAt !== undefined, 'the shim to drop the Docker request of the abandoned call', 15_000);
   });
+
+  it('status, list, stats and ImageFsInfo calls whose client gives up drop their Docker requests (the index resync, inspects, the image list)', async () => {
+    const proxy = await stallingProxy();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`, '--runtime-request-timeout=5m'] });
+    const fx = new PodFixture(() => shim!);
+    const pod = await fx.pod('gives-up');
+    const cid = await fx.create(pod, fx.containerConfig('c', { command: ['sleep', '3600'] }));
+    try {
+      proxy.stall();
+      // The event stream is cut: the index no longer vouches for its records, so List and Status
+      // calls ask Docker (a resync, an inspect), as they do whenever the stream is down.
+      await until(() => proxy.held.some((h) => h.request.includes('/events')), 'the event stream to try again against the silent dockerd');
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['ListContainers', () => shim!.client.rt('ListContainers', {}, 1_000)],
+        ['ListPodSandbox', () => shim!.client.rt('ListPodSandbox', {}, 1_000)],
+        ['ContainerStatus', () => shim!.client.rt('ContainerStatus', { container_id: cid, verbose: true }, 1_000)],
+        ['PodSandboxStatus', () => shim!.client.rt('PodSandboxStatus', { pod_sandbox_id: pod.id, verbose: true }, 1_000)],
+        ['ContainerStats', () => shim!.client.rt('ContainerStats', { container_id: cid }, 1_000)],
+        ['ListContainerStats', () => shim!.client.rt('ListContainerStats', {}, 1_000)],
+        ['PodSandboxStats', () => shim!.client.rt('PodSandboxStats', { pod_sandbox_id: pod.id }, 1_000)],
+        ['ListPodSandboxStats', () => shim!.client.rt('ListPodSandboxStats', {}, 1_000)],
+        ['ImageFsInfo', () => shim!.client.im('ImageFsInfo', {}, 1_000)],
+      ];
+      for (const [name, call] of calls) {
+        const from = proxy.held.length;
+        await expectCode(call(), status.DEADLINE_EXCEEDED);
+        const mine = () => proxy.held.slice(from).filter((h) => h.request !== '' && !h.request.includes('/events'));
+        await until(() => mine().length > 0, `${name}: its Docker request to reach the stalled dockerd`);
+        // Closed because the CRI call's deadline passed, not the 5 minutes of --runtime-request-timeout.
+        await until(() => mine().every((h) => h.closedAt !== undefined), `${name}: the shim to drop its Docker requests (${mine().map((h) => h.request).join(', ')})`, 15_000);
+      }
+      expect(shim.proc.exitCode).toBeNull();
+    } finally {
+      docker('rm', '-f', cid, pod.id);
+    }
+  }, 120_000);
 
   it('--runtime-request-timeout 0 means cri-dockerd\'s default, not "fail every call"', async () => {
     shim = await startShim({ args: ['--runtime-request-timeout=0s'] });

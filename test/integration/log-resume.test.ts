@@ -1,6 +1,7 @@
 // Log resume across a shim restart: the shim is killed while a container prints; the next shim
 // (same root directory) continues the CRI log file where it ends: no line lost, none twice.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodFixture } from '../helpers/containers.js';
 import { stdoutLines, until } from '../helpers/log-wait.js';
@@ -80,4 +81,65 @@ describe('container logs across a shim restart', () => {
       rmSync(tmp, { recursive: true, force: true });
     });
   }
+
+  /** Kills the shim (nothing flushed), runs `meanwhile` while the container prints on, starts the next one on the same root. */
+  async function restartAround(meanwhile: () => void): Promise<void> {
+    const rootDir = shim.rootDir;
+    const tmp = shim.tmp;
+    shim.proc.kill('SIGKILL');
+    await new Promise((r) => shim.proc.once('exit', r));
+    shim.client.close();
+    meanwhile();
+    await new Promise((r) => setTimeout(r, 1000));
+    shim = await startShim({ rootDir });
+    onStop.push(() => rmSync(tmp, { recursive: true, force: true }));
+  }
+  const onStop: Array<() => void> = [];
+  afterAll(() => onStop.forEach((f) => f()));
+
+  it('a garbled last line (a full disk, another writer) is skipped back to the last dated record: nothing doubled or dropped', async () => {
+    const pod = await fx.pod('garbled');
+    const config = fx.containerConfig('garb', { command: COUNTER });
+    const id = await fx.run(pod, config);
+    const path = fx.logPath(pod.config, config);
+    await until(() => stdoutLines(path).length >= 20, '20 lines');
+    const garbage = 'garbage \u0000\u00ff not a record';
+    await restartAround(() => appendFileSync(path, `${garbage}\n`));
+    await until(() => readFileSync(path, 'utf8').split(`${garbage}\n`)[1]?.split('\n').length > 40, 'the resumed file to go on past the garbage');
+    await shim.client.rt('StopContainer', { container_id: id, timeout: 5 });
+    await fx.waitState(id, 'CONTAINER_EXITED');
+    // The garbage stays where it was, once; the records around it join up.
+    const parts = readFileSync(path, 'utf8').split(`${garbage}\n`);
+    expect(parts).toHaveLength(2);
+    const copy = `${path}.without-garbage`;
+    writeFileSync(copy, parts.join(''));
+    const all = stdoutLines(copy);
+    rmSync(copy);
+    expect(all.length).toBeGreaterThan(60);
+    expect(all).toEqual(contiguous(all));
+  });
+
+  it('after a rotation whose copy the kubelet gzipped, resumes from the end of the .gz: nothing doubled or dropped', async () => {
+    const pod = await fx.pod('rotated-gz');
+    const config = fx.containerConfig('rotgz', { command: COUNTER });
+    const id = await fx.run(pod, config);
+    const path = fx.logPath(pod.config, config);
+    await until(() => stdoutLines(path).length >= 20, '20 lines');
+    const older = `${path}.20261201-110000.gz`;
+    const newest = `${path}.20261201-120000.gz`;
+    await restartAround(() => {
+      // An older compressed copy (nothing of it may count) and the newest, compressed too.
+      writeFileSync(older, gzipSync('2026-12-01T11:00:00.000000000Z stdout F line -1\n'));
+      writeFileSync(newest, gzipSync(readFileSync(path)));
+      writeFileSync(path, '');
+    });
+    await until(() => stdoutLines(path).length >= 60, 'the resumed file to fill');
+    await shim.client.rt('StopContainer', { container_id: id, timeout: 5 });
+    await fx.waitState(id, 'CONTAINER_EXITED');
+    const rotated = `${path}.rotated-plain`;
+    writeFileSync(rotated, gunzipSync(readFileSync(newest)));
+    const all = [...stdoutLines(rotated), ...stdoutLines(path)];
+    rmSync(rotated);
+    expect(all).toEqual(contiguous(all));
+  });
 });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
 import { MAX_OUTSTANDING_TOKENS, MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_PORTS_PER_REQUEST } from '../../src/streaming/limits.js';
 import { expectCode } from '../helpers/cri-client.js';
+import { helperChildren } from '../helpers/processes.js';
 import { PodFixture } from '../helpers/containers.js';
 import { startShim, startSocketActivatedShim, TOP, type RunningShim } from '../helpers/shim.js';
 import { HttpStatusError, collect, spdyConnect, wsConnect } from '../helpers/stream-clients.js';
@@ -39,23 +40,6 @@ afterAll(async () => {
 
 function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-}
-
-/** Live children of `pid` whose command is nsenter or socat (the port-forward helpers). */
-function helperChildren(pid: number): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z' && (comm === 'socat' || comm === 'nsenter')) out.push(Number(p));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {

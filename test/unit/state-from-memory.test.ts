@@ -68,6 +68,45 @@ describe('ContainerIndex.current', () => {
   });
 });
 
+describe('ContainerIndex resync, shared by callers while the event stream is down', () => {
+  it('drops its Docker list once every caller waiting on it gave up, not before; a caller without a signal keeps it', async () => {
+    const engine = new FakeEngine({ timeoutMs: 1_000 });
+    engine.addImage('fake/busybox:latest');
+    await engine.createContainer({ name: 'c1', Image: 'fake/busybox:latest', Labels: { [LABEL_TYPE]: TYPE_CONTAINER } });
+    // Never started: not live, so every all() asks Docker through one shared resync.
+    const index = new ContainerIndex(engine, logger);
+    engine.hanging.add('list');
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = index.all({ signal: a.signal });
+    const second = index.all({ signal: b.signal });
+    await until(() => engine.requestsInFlight.running === 1);
+    expect(engine.calls.filter((c) => c.startsWith('list'))).toHaveLength(1);
+    a.abort(new Error('first gave up'));
+    await expect(first).rejects.toThrow('first gave up');
+    // The other caller still waits on it: the request stays.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(engine.requestsInFlight.running).toBe(1);
+    b.abort(new Error('second gave up'));
+    await expect(second).rejects.toThrow('second gave up');
+    await until(() => engine.requestsInFlight.running === 0);
+
+    // With a caller that has no signal (the event feed's own resync), one giving up drops nothing.
+    const c = new AbortController();
+    const kept = index.all();
+    const leaving = index.all({ signal: c.signal });
+    await until(() => engine.requestsInFlight.running === 1);
+    c.abort(new Error('gave up'));
+    await expect(leaving).rejects.toThrow('gave up');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(engine.requestsInFlight.running).toBe(1);
+    engine.hanging.delete('list');
+    // The held request never answers (dockerd went silent); the gate's deadline ends it.
+    await expect(kept).rejects.toThrow(/did not answer/);
+    expect(await index.all()).toHaveLength(1);
+  });
+});
+
 describe('ImageService reads from the image store', () => {
   async function liveImages() {
     const engine = new FakeEngine();

@@ -7,11 +7,11 @@ const STREAM_CHUNK = 100;
 
 export function queryHandlers(svc: Services): HandlerSet {
   return {
-    ListContainers: async (req) => ({ containers: await svc.containers.list(req.filter) }),
-    StreamContainers: async (req, stream) => {
-      const all = await svc.containers.list(req.filter);
+    ListContainers: async (req, ctx) => ({ containers: await svc.containers.list(req.filter, ctx) }),
+    StreamContainers: async (req, stream, ctx) => {
+      const all = await svc.containers.list(req.filter, ctx);
       for (let i = 0; i < all.length; i += STREAM_CHUNK) stream.write({ containers: all.slice(i, i + STREAM_CHUNK) });
     },
-    ContainerStatus: (req) => svc.containers.status(req.container_id, req.verbose),
+    ContainerStatus: (req, ctx) => svc.containers.status(req.container_id, req.verbose, ctx),
   };
 }

@@ -25,6 +25,6 @@ export function imageHandlers(svc: Services): HandlerSet {
       await svc.images.remove(requiredImage(req.image, 'image'), ctx);
       return {};
     },
-    ImageFsInfo: async () => svc.images.fsInfo(),
+    ImageFsInfo: async (_req, ctx) => svc.images.fsInfo(ctx),
   };
 }

@@ -7,11 +7,11 @@ const STREAM_CHUNK = 100;
 
 export function sandboxQueryHandlers(svc: Services): HandlerSet {
   return {
-    PodSandboxStatus: (req) => svc.sandboxes.status(req.pod_sandbox_id, req.verbose),
-    ListPodSandbox: async (req) => ({ items: await svc.sandboxes.list(req.filter) }),
+    PodSandboxStatus: (req, ctx) => svc.sandboxes.status(req.pod_sandbox_id, req.verbose, ctx),
+    ListPodSandbox: async (req, ctx) => ({ items: await svc.sandboxes.list(req.filter, ctx) }),
     // Every pod in exactly one message; no message at all when nothing matches.
-    StreamPodSandboxes: async (req, stream) => {
-      const items = await svc.sandboxes.list(req.filter);
+    StreamPodSandboxes: async (req, stream, ctx) => {
+      const items = await svc.sandboxes.list(req.filter, ctx);
       for (let i = 0; i < items.length; i += STREAM_CHUNK) stream.write({ pod_sandboxes: items.slice(i, i + STREAM_CHUNK) });
     },
   };

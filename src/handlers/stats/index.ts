@@ -14,20 +14,20 @@ function chunks<T>(items: T[]): T[][] {
 
 export function statsHandlers(svc: Services): HandlerSet {
   return {
-    ContainerStats: async (req) => ({ stats: await svc.stats.containerStats(req.container_id) }),
-    ListContainerStats: async (req) => ({ stats: await svc.stats.listContainerStats(req.filter) }),
-    StreamContainerStats: async (req, stream) => {
-      for (const c of chunks(await svc.stats.listContainerStats(req.filter))) stream.write({ container_stats: c });
+    ContainerStats: async (req, ctx) => ({ stats: await svc.stats.containerStats(req.container_id, ctx) }),
+    ListContainerStats: async (req, ctx) => ({ stats: await svc.stats.listContainerStats(req.filter, ctx) }),
+    StreamContainerStats: async (req, stream, ctx) => {
+      for (const c of chunks(await svc.stats.listContainerStats(req.filter, ctx))) stream.write({ container_stats: c });
     },
-    PodSandboxStats: async (req) => ({ stats: await svc.stats.podSandboxStats(req.pod_sandbox_id) }),
-    ListPodSandboxStats: async (req) => ({ stats: await svc.stats.listPodSandboxStats(req.filter) }),
-    StreamPodSandboxStats: async (req, stream) => {
-      for (const c of chunks(await svc.stats.listPodSandboxStats(req.filter))) stream.write({ pod_sandbox_stats: c });
+    PodSandboxStats: async (req, ctx) => ({ stats: await svc.stats.podSandboxStats(req.pod_sandbox_id, ctx) }),
+    ListPodSandboxStats: async (req, ctx) => ({ stats: await svc.stats.listPodSandboxStats(req.filter, ctx) }),
+    StreamPodSandboxStats: async (req, stream, ctx) => {
+      for (const c of chunks(await svc.stats.listPodSandboxStats(req.filter, ctx))) stream.write({ pod_sandbox_stats: c });
     },
     ListMetricDescriptors: async () => ({ descriptors: svc.stats.metricDescriptors() }),
-    ListPodSandboxMetrics: async () => ({ pod_metrics: await svc.stats.listPodSandboxMetrics() }),
-    StreamPodSandboxMetrics: async (_req, stream) => {
-      for (const c of chunks(await svc.stats.listPodSandboxMetrics())) stream.write({ pod_sandbox_metrics: c });
+    ListPodSandboxMetrics: async (_req, ctx) => ({ pod_metrics: await svc.stats.listPodSandboxMetrics(ctx) }),
+    StreamPodSandboxMetrics: async (_req, stream, ctx) => {
+      for (const c of chunks(await svc.stats.listPodSandboxMetrics(ctx))) stream.write({ pod_sandbox_metrics: c });
     },
   };
 }

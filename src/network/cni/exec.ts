@@ -18,6 +18,12 @@ export interface PluginInvocation {
   args: Array<[string, string]>;
   config: Record<string, unknown>;
   timeoutMs: number;
+  /**
+   * For read-only commands (CHECK): the plugin's process group is killed when the caller gives
+   * up, and none is started for a caller already gone. ADD and DEL run to their end: cut
+   * half-way they would leave state behind.
+   */
+  signal?: AbortSignal;
 }
 
 /** Error codes of the CNI specification that a message benefits from naming. */
@@ -87,6 +93,7 @@ function describeFailure(stdout: string, stderr: string, exit: string): { messag
 /** Runs the plugin; resolves with its parsed stdout (undefined when it printed nothing). */
 export async function invokePlugin(inv: PluginInvocation): Promise<unknown> {
   const path = await findPlugin(inv.binDirs, inv.type);
+  if (inv.signal?.aborted) throw inv.signal.reason;
   if (path === undefined) {
     throw new CniPluginError(inv.type, inv.command, `plugin binary "${inv.type}" not found in ${inv.binDirs.join(', ')}`);
   }
@@ -110,14 +117,24 @@ export async function invokePlugin(inv: PluginInvocation): Promise<unknown> {
   child.stdin.end(JSON.stringify(inv.config));
 
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const killGroup = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         // already gone
       }
+    };
+    const timer = setTimeout(() => {
+      killGroup();
       reject(new CniPluginError(inv.type, inv.command, `timed out after ${inv.timeoutMs} ms`, undefined, true));
     }, inv.timeoutMs);
+    const onAbort = () => {
+      clearTimeout(timer);
+      killGroup();
+      reject(inv.signal!.reason);
+    };
+    inv.signal?.addEventListener('abort', onAbort, { once: true });
+    child.once('close', () => inv.signal?.removeEventListener('abort', onAbort));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new CniPluginError(inv.type, inv.command, `cannot run ${path}: ${e.message}`));

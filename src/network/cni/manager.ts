@@ -8,6 +8,7 @@ import type { Logger } from '../../logger.js';
 import { Code, CriError, deadlineExceeded, failedPrecondition } from '../../errors.js';
 import { bandwidthFromAnnotations } from '../bandwidth.js';
 import { SerialByKey } from '../../serial-by-key.js';
+import { abortable } from '../../abortable.js';
 import type { NetworkCondition, NetworkManager, PodNetworkContext, PodNetworkResult } from '../types.js';
 import { ResultCache, encodeList, type CacheEntry } from './cache.js';
 import { CniConfigSource, capabilitiesOf, parseNetworkConfig, type NetworkConfList, type PluginConf } from './config.js';
@@ -214,19 +215,23 @@ export class CniNetworkManager implements NetworkManager {
     return ips === null ? undefined : this.reported(ips);
   }
 
-  async checkPod(pod: PodNetworkContext, netnsPath: string): Promise<void> {
-    await this.locks.run(pod.sandboxId, async () => {
+  async checkPod(pod: PodNetworkContext, netnsPath: string, signal?: AbortSignal): Promise<void> {
+    // A caller that gives up stops waiting for the pod's lock too; its CHECK then starts nothing.
+    const checked = this.locks.run(pod.sandboxId, async () => {
       const entry = await this.cache.find(pod.sandboxId, POD_IFNAME);
       if (entry?.result === undefined) throw failedPrecondition(`pod ${podName(pod)} has no CNI network set up`);
       const list = this.cachedList(entry);
       if (!supportsCheck(list.cniVersion) || list.disableCheck) return;
       const deadline = Date.now() + this.opts.timeoutMs;
       try {
-        for (const plugin of list.plugins) await this.run('CHECK', list, plugin, entry, netnsPath, entry.result, deadline);
+        for (const plugin of list.plugins) await this.run('CHECK', list, plugin, entry, netnsPath, entry.result, deadline, signal);
       } catch (err) {
+        if (signal?.aborted) throw signal.reason;
         throw this.toCriError(err, pod, list);
       }
     });
+    checked.catch(() => undefined);
+    await abortable(checked, signal);
   }
 
   private reported(ips: string[]): string[] {
@@ -251,7 +256,7 @@ export class CniNetworkManager implements NetworkManager {
     if (first !== undefined) throw first;
   }
 
-  private async run(command: CniCommand, list: NetworkConfList, plugin: PluginConf, entry: CacheEntry, netns: string, prev: unknown, deadline: number): Promise<unknown> {
+  private async run(command: CniCommand, list: NetworkConfList, plugin: PluginConf, entry: CacheEntry, netns: string, prev: unknown, deadline: number, signal?: AbortSignal): Promise<unknown> {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new CniPluginError(plugin.type, command, `not run: the ${this.opts.timeoutMs} ms budget of the network operation is spent`, undefined, true);
     const started = performance.now();
@@ -266,6 +271,7 @@ export class CniNetworkManager implements NetworkManager {
         args: entry.cniArgs,
         config: pluginConfig(list, plugin, prev, entry.capabilityArgs),
         timeoutMs: remaining,
+        signal,
       });
     } finally {
       this.opts.logger.debug(
