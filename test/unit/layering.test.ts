@@ -8,7 +8,8 @@
 // | rank | layer       | where                                                                 |
 // | ---: | ----------- | --------------------------------------------------------------------- |
 // |    0 | shared      | generated/, errors, logger, config, config-file, proto, version,      |
-// |      |             | child-process, serial-by-key, systemd, runtime-cgroups (src/*.ts)     |
+// |      |             | child-process, serial-by-key, systemd, runtime-cgroups, abortable,    |
+// |      |             | thread-pool (src/*.ts)                                                |
 // |    1 | docker      | src/docker: the one Docker gateway and the Docker <-> CRI shapes      |
 // |    2 | store       | src/store: in-memory caches of Docker's facts, fed by the gateway     |
 // |    3 | adapters    | src/network, src/logs, src/stats, src/streaming, src/events: one      |
@@ -45,6 +46,8 @@ const SHARED_FILES = new Set([
   'serial-by-key.ts',
   'systemd.ts',
   'runtime-cgroups.ts',
+  'abortable.ts',
+  'thread-pool.ts',
 ]);
 
 interface Layer {
