@@ -14,10 +14,11 @@ export function fuzz(data) {
   const cuts = [...data.subarray(0, 2)];
   const bytes = data.subarray(2);
 
-  const whole = new FrameParser().push(bytes);
+  const whole = [];
+  new FrameParser().push(bytes, (f) => whole.push(f));
   const parser = new FrameParser();
   const pieces = [];
-  for (const c of chunks(bytes, cuts)) pieces.push(...parser.push(c));
+  for (const c of chunks(bytes, cuts)) parser.push(c, (f) => pieces.push(f));
   assertEqual(summary(pieces), summary(whole), 'frames do not depend on how the bytes were chunked');
   const framed = whole.reduce((sum, f) => sum + 8 + (f.kind === 'data' ? f.data.length : f.payload.length), 0);
   assert(framed <= bytes.length && bytes.length - framed < 8 + 0x1000000, 'frames plus the held tail are the input');

@@ -62,7 +62,9 @@ describe('SPDY framing', () => {
     const bytes = Buffer.concat([...dataFrame(1, Buffer.from('hello'), false), ...dataFrame(3, Buffer.alloc(0), true), ...dataFrame(5, Buffer.from('x'.repeat(300)), false)]);
     for (let cut = 1; cut < bytes.length; cut += 7) {
       const p = new FrameParser();
-      const frames: Frame[] = [...p.push(bytes.subarray(0, cut)), ...p.push(bytes.subarray(cut))];
+      const frames: Frame[] = [];
+      p.push(bytes.subarray(0, cut), (f) => frames.push(f));
+      p.push(bytes.subarray(cut), (f) => frames.push(f));
       expect(frames.map((f) => (f.kind === 'data' ? [f.streamId, f.flags, f.data.length] : []))).toEqual([
         [1, 0, 5],
         [3, 1, 0],
@@ -209,7 +211,7 @@ describe('SPDY caps', () => {
     const parser = new FrameParser(1024);
     const big = Buffer.concat([...dataFrame(3, Buffer.alloc(5000, 1), false), ...dataFrame(5, Buffer.from('after'), true)]);
     const frames: Frame[] = [];
-    for (let i = 0; i < big.length; i += 700) frames.push(...parser.push(big.subarray(i, i + 700)));
+    for (let i = 0; i < big.length; i += 700) parser.push(big.subarray(i, i + 700), (f) => frames.push(f));
     expect(frames).toEqual([
       { kind: 'oversized-data', streamId: 3, length: 5000 },
       { kind: 'data', streamId: 5, flags: 1, data: Buffer.from('after') },
@@ -221,7 +223,7 @@ describe('SPDY caps', () => {
     h.writeUInt16BE(0x8003, 0);
     h.writeUInt16BE(1, 2);
     h.writeUInt32BE(2 * 1024 * 1024, 4);
-    expect(() => new FrameParser().push(h)).toThrow(/cap MAX_SPDY_FRAME_BYTES/);
+    expect(() => new FrameParser().push(h, () => undefined)).toThrow(/cap MAX_SPDY_FRAME_BYTES/);
   });
 
   it('stops inflating a header block at the cap: a 64 KB bomb of 64 MiB is refused, the codec unusable after', async () => {
