@@ -312,6 +312,8 @@ class ZlibContext {
   private outBytes = 0;
   private limit = Number.POSITIVE_INFINITY;
   private onOverflow: (() => void) | undefined;
+  /** Ends the block in flight, if any. */
+  private settle: ((err?: Error | null) => void) | undefined;
   private broken: Error | undefined;
 
   constructor(private readonly z: zlib.Deflate | zlib.Inflate) {
@@ -332,9 +334,13 @@ class ZlibContext {
     return new Promise((resolve, reject) => {
       this.limit = limit;
       this.outBytes = 0;
-      const finish = (err?: Error) => {
-        this.z.off('error', onError);
+      let done = false;
+      const finish = (err?: Error | null) => {
+        if (done) return;
+        done = true;
+        this.z.off('error', finish);
         this.onOverflow = undefined;
+        this.settle = undefined;
         const result = Buffer.concat(this.out);
         this.out = [];
         if (err) {
@@ -342,22 +348,27 @@ class ZlibContext {
           reject(err);
         } else resolve(result);
       };
-      const onError = (err: Error) => finish(err);
+      this.settle = finish;
       this.onOverflow = () => {
         // Stops zlib at once: the rest of the block is never inflated.
         this.z.close();
         finish(overflow?.() ?? new Error('header block too large'));
       };
-      this.z.once('error', onError);
+      this.z.once('error', finish);
       this.z.write(input);
-      this.z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        if (this.onOverflow) finish();
-      });
+      this.z.flush(zlib.constants.Z_SYNC_FLUSH, finish);
     });
   }
 
+  /**
+   * Ends the context; a block still in flight is refused. Node's zlib, once closed, reports
+   * nothing more about a write it had under way (no 'error' for a corrupt block, no callback):
+   * without this its promise, and the session's frame chain behind it, would never settle.
+   */
   close(): void {
     this.z.close();
+    this.broken ??= new Error('header compression context closed');
+    this.settle?.(this.broken);
   }
 }
 
