@@ -3,7 +3,7 @@
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
 import { FrameParser, HeaderCodec, SpdyCapError, dataFrame, decodeHeaderBlock, encodeHeaderBlock, type Frame } from '../../src/streaming/spdy/frames.js';
@@ -154,6 +154,43 @@ describe('SPDY session with spdy-transport as the client', () => {
     let got = 0;
     for await (const d of srv) got += (d as Buffer).length;
     expect(got).toBe(total);
+  });
+});
+
+describe('SPDY replies to one read', () => {
+  it('answers every ping of a read in one write, ids echoed in order, a reset after them', async () => {
+    const writes: Buffer[] = [];
+    const socket = new Duplex({
+      read() {},
+      write(c: Buffer, _e, cb) {
+        writes.push(Buffer.from(c));
+        cb();
+      },
+    });
+    const session = new SpdySession(socket, Buffer.alloc(0));
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 500; i++) {
+      const ping = Buffer.alloc(12);
+      ping.writeUInt16BE(0x8003, 0);
+      ping.writeUInt16BE(6, 2);
+      ping.writeUInt32BE(4, 4);
+      ping.writeUInt32BE(2 * i + 1, 8);
+      frames.push(ping);
+    }
+    // Data on a stream never opened: INVALID_STREAM, in the same write after the pongs.
+    frames.push(...dataFrame(7, Buffer.from('x'), false));
+    socket.push(Buffer.concat(frames));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    const out = writes[0];
+    expect(out.length).toBe(500 * 12 + 16);
+    for (let i = 0; i < 500; i++) {
+      expect(out.subarray(12 * i, 12 * i + 8).toString('hex')).toBe('8003000600000004');
+      expect(out.readUInt32BE(12 * i + 8)).toBe(2 * i + 1);
+    }
+    const rst = out.subarray(500 * 12);
+    expect([rst.readUInt16BE(2), rst.readUInt32BE(4), rst.readUInt32BE(8), rst.readUInt32BE(12)]).toEqual([3, 8, 7, 2]);
+    session.destroy();
   });
 });
 

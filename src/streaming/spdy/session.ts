@@ -63,19 +63,21 @@ const FAILED_SESSION_LINGER_MS = 2_000;
 const SILENT_PEER_GRACE_MS = 250;
 /** First size of a chunk's reply buffer (it doubles as needed): most chunks answer with a window update or two. */
 const REPLY_BATCH_INITIAL_BYTES = 256;
+const NO_REPLIES = Buffer.alloc(0);
 
 /**
  * The replies to one chunk's frames, written in place into one buffer and sent in one write: a
  * chunk of thousands of pings costs one buffer, not a few per pong.
  */
 class ReplyBatch {
-  buf = Buffer.allocUnsafe(REPLY_BATCH_INITIAL_BYTES);
+  /** Allocated at the first reply: most reads (stream data) need none. */
+  buf = NO_REPLIES;
   length = 0;
   frames = 0;
 
   add(bytes: number, write: ControlFrameWriter, id: number, value: number): void {
     if (this.length + bytes > this.buf.length) {
-      const grown = Buffer.allocUnsafe(2 * Math.max(this.buf.length, bytes));
+      const grown = Buffer.allocUnsafe(Math.max(REPLY_BATCH_INITIAL_BYTES, 2 * (this.length + bytes)));
       this.buf.copy(grown, 0, 0, this.length);
       this.buf = grown;
     }
