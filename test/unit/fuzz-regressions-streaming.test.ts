@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
-import { dataFrame, encodeHeaderBlock, parseSettings } from '../../src/streaming/spdy/frames.js';
+import { HeaderCodec, dataFrame, encodeHeaderBlock, parseSettings } from '../../src/streaming/spdy/frames.js';
 import { SpdySession, type SpdyStream } from '../../src/streaming/spdy/session.js';
 import { portForwardOverWebSocket, remoteCommandOverWebSocket } from '../../src/streaming/websocket/kube.js';
 
@@ -126,6 +126,42 @@ describe('fuzz regressions (streaming): SPDY teardown', () => {
     session.destroy();
     await tick();
     expect(streams[0].destroyed).toBe(true);
+  });
+});
+
+describe('fuzz regressions (streaming): a header block in flight when the session ends', () => {
+  // fuzz/spdy-session timeout-7e1071314cc9 (libFuzzer's 5 s timeout): a SYN_STREAM whose header
+  // block is corrupt (bad zlib header), then a control frame over MAX_SPDY_FRAME_BYTES. The
+  // second ends the session (teardown closes the zlib contexts) while the first block is still
+  // being inflated; Node's zlib, once closed, neither emits the block's error nor calls back, so
+  // the promise of that frame, and the session's frame chain behind it, never settled. Under
+  // Jazzer the two frames came in separate reads; in one read it happens every time.
+  const corruptBlock = Buffer.from('7878f9e3c6a7c2626060600400', 'hex');
+  const settles = (p: Promise<unknown>) =>
+    Promise.race([p.then(() => 'settled', () => 'settled'), new Promise((r) => setTimeout(() => r('pending after 2 s'), 2000))]);
+
+  it('closing a header codec refuses the block it is inflating', async () => {
+    const codec = new HeaderCodec();
+    const inflating = codec.decompress(corruptBlock);
+    codec.close();
+    expect(await settles(inflating)).toBe('settled');
+    await expect(inflating).rejects.toThrow(/closed/);
+    await expect(codec.decompress(corruptBlock)).rejects.toThrow(/closed/);
+  });
+
+  it("a session ended by a frame cap while a block inflates drains its frame chain", async () => {
+    const oversized = Buffer.alloc(8);
+    oversized.writeUInt16BE(0x8003, 0);
+    oversized.writeUInt16BE(1, 2);
+    oversized.writeUInt32BE(2 * 1024 * 1024, 4);
+    const head = Buffer.alloc(10);
+    head.writeUInt32BE(1, 0);
+    const { session, streams, protocolErrors } = await runSession(Buffer.concat([control(1, 0, Buffer.concat([head, corruptBlock])), oversized]));
+    // The frame chain is the session's own; the fuzz target awaits it the same way.
+    expect(await settles((session as unknown as { chain: Promise<void> }).chain)).toBe('settled');
+    expect(streams).toHaveLength(0);
+    expect(protocolErrors.map((e) => e.message).join()).toContain('cap MAX_SPDY_FRAME_BYTES');
+    session.destroy();
   });
 });
 

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
 import { FrameParser, HeaderCodec, SpdyCapError, dataFrame, decodeHeaderBlock, encodeHeaderBlock, type Frame } from '../../src/streaming/spdy/frames.js';
@@ -62,7 +62,9 @@ describe('SPDY framing', () => {
     const bytes = Buffer.concat([...dataFrame(1, Buffer.from('hello'), false), ...dataFrame(3, Buffer.alloc(0), true), ...dataFrame(5, Buffer.from('x'.repeat(300)), false)]);
     for (let cut = 1; cut < bytes.length; cut += 7) {
       const p = new FrameParser();
-      const frames: Frame[] = [...p.push(bytes.subarray(0, cut)), ...p.push(bytes.subarray(cut))];
+      const frames: Frame[] = [];
+      p.push(bytes.subarray(0, cut), (f) => frames.push(f));
+      p.push(bytes.subarray(cut), (f) => frames.push(f));
       expect(frames.map((f) => (f.kind === 'data' ? [f.streamId, f.flags, f.data.length] : []))).toEqual([
         [1, 0, 5],
         [3, 1, 0],
@@ -155,6 +157,43 @@ describe('SPDY session with spdy-transport as the client', () => {
   });
 });
 
+describe('SPDY replies to one read', () => {
+  it('answers every ping of a read in one write, ids echoed in order, a reset after them', async () => {
+    const writes: Buffer[] = [];
+    const socket = new Duplex({
+      read() {},
+      write(c: Buffer, _e, cb) {
+        writes.push(Buffer.from(c));
+        cb();
+      },
+    });
+    const session = new SpdySession(socket, Buffer.alloc(0));
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 500; i++) {
+      const ping = Buffer.alloc(12);
+      ping.writeUInt16BE(0x8003, 0);
+      ping.writeUInt16BE(6, 2);
+      ping.writeUInt32BE(4, 4);
+      ping.writeUInt32BE(2 * i + 1, 8);
+      frames.push(ping);
+    }
+    // Data on a stream never opened: INVALID_STREAM, in the same write after the pongs.
+    frames.push(...dataFrame(7, Buffer.from('x'), false));
+    socket.push(Buffer.concat(frames));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    const out = writes[0];
+    expect(out.length).toBe(500 * 12 + 16);
+    for (let i = 0; i < 500; i++) {
+      expect(out.subarray(12 * i, 12 * i + 8).toString('hex')).toBe('8003000600000004');
+      expect(out.readUInt32BE(12 * i + 8)).toBe(2 * i + 1);
+    }
+    const rst = out.subarray(500 * 12);
+    expect([rst.readUInt16BE(2), rst.readUInt32BE(4), rst.readUInt32BE(8), rst.readUInt32BE(12)]).toEqual([3, 8, 7, 2]);
+    session.destroy();
+  });
+});
+
 describe('SPDY session with a peer that does no flow control (like Go spdystream)', () => {
   it('stops honouring the 64 KiB window after a short grace and delivers everything', async () => {
     const { session, client } = await pair();
@@ -209,7 +248,7 @@ describe('SPDY caps', () => {
     const parser = new FrameParser(1024);
     const big = Buffer.concat([...dataFrame(3, Buffer.alloc(5000, 1), false), ...dataFrame(5, Buffer.from('after'), true)]);
     const frames: Frame[] = [];
-    for (let i = 0; i < big.length; i += 700) frames.push(...parser.push(big.subarray(i, i + 700)));
+    for (let i = 0; i < big.length; i += 700) parser.push(big.subarray(i, i + 700), (f) => frames.push(f));
     expect(frames).toEqual([
       { kind: 'oversized-data', streamId: 3, length: 5000 },
       { kind: 'data', streamId: 5, flags: 1, data: Buffer.from('after') },
@@ -221,7 +260,7 @@ describe('SPDY caps', () => {
     h.writeUInt16BE(0x8003, 0);
     h.writeUInt16BE(1, 2);
     h.writeUInt32BE(2 * 1024 * 1024, 4);
-    expect(() => new FrameParser().push(h)).toThrow(/cap MAX_SPDY_FRAME_BYTES/);
+    expect(() => new FrameParser().push(h, () => undefined)).toThrow(/cap MAX_SPDY_FRAME_BYTES/);
   });
 
   it('stops inflating a header block at the cap: a 64 KB bomb of 64 MiB is refused, the codec unusable after', async () => {

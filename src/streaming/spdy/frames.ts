@@ -82,121 +82,171 @@ export type Frame =
   | { kind: 'oversized-data'; streamId: number; length: number };
 
 /**
- * Splits a byte stream into frames; keeps the partial tail until the rest arrives. A frame
- * longer than `maxFrameBytes` is never buffered: a data frame's payload is discarded as it
- * arrives (reported once, as 'oversized-data'), a control frame throws SpdyCapError (its
- * header block would leave the session's zlib context out of step).
+ * Splits a byte stream into frames, handing each to `onFrame` as it is found; keeps the partial
+ * tail until the rest arrives. Frames are views of the chunks they came in, and nothing else is
+ * allocated for a frame that arrived whole: a chunk of thousands of tiny frames (a ping flood)
+ * must not cost thousands of buffers. A frame longer than `maxFrameBytes` is never buffered: a
+ * data frame's payload is discarded as it arrives (reported once, as 'oversized-data'), a
+ * control frame throws SpdyCapError (its header block would leave the session's zlib context
+ * out of step). An error thrown by `onFrame` stops the chunk there.
  */
 export class FrameParser {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** The bytes so far of a frame begun in an earlier chunk; tail[0] holds its header once 8 bytes are in. */
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
   private skipping = 0;
 
   constructor(private readonly maxFrameBytes = MAX_SPDY_FRAME_BYTES) {}
 
-  /** Adds bytes; returns the complete frames now available, in order. */
-  push(chunk: Buffer): Frame[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    const frames: Frame[] = [];
+  push(chunk: Buffer, onFrame: (f: Frame) => void): void {
+    let off = 0;
     for (;;) {
       if (this.skipping > 0) {
-        const n = Math.min(this.skipping, this.buffered);
-        if (n > 0) this.take(n);
+        const n = Math.min(this.skipping, chunk.length - off);
         this.skipping -= n;
-        if (this.skipping > 0) break;
+        off += n;
       }
-      if (this.buffered < 8) break;
-      const head = this.peek(8);
-      const length = head.readUInt32BE(4) & 0xffffff;
-      if (length > this.maxFrameBytes) {
-        const control = (head[0] & 0x80) !== 0;
-        if (control) {
-          throw new SpdyCapError('MAX_SPDY_FRAME_BYTES', `control frame of ${length} bytes is larger than ${kib(this.maxFrameBytes)}`);
-        }
-        const streamId = head.readUInt32BE(0) & 0x7fffffff;
-        this.take(8);
-        this.skipping = length;
-        frames.push({ kind: 'oversized-data', streamId, length });
+      if (off === chunk.length) return;
+      if (this.tailBytes > 0) {
+        off = this.completeTail(chunk, off, onFrame);
         continue;
       }
-      if (this.buffered < 8 + length) break;
-      const whole = this.take(8 + length);
-      const flags = whole[4];
-      const body = whole.subarray(8);
-      if (whole[0] & 0x80) {
-        frames.push({ kind: 'control', type: whole.readUInt16BE(2), flags, payload: body });
-      } else {
-        frames.push({ kind: 'data', streamId: whole.readUInt32BE(0) & 0x7fffffff, flags, data: body });
+      const size = chunk.length - off < 8 ? -1 : this.frameSize(chunk, off, onFrame);
+      if (size === 0) {
+        off += 8;
+        continue;
       }
+      if (size < 0 || chunk.length - off < size) {
+        this.keep(chunk.subarray(off));
+        return;
+      }
+      this.emit(chunk, off, size, onFrame);
+      off += size;
     }
-    return frames;
   }
 
-  private peek(n: number): Buffer {
-    if (this.chunks[0].length >= n) return this.chunks[0].subarray(0, n);
-    const joined = Buffer.concat(this.chunks);
-    this.chunks = [joined];
-    return joined.subarray(0, n);
+  /**
+   * The whole size of the frame whose header is at `at`; 0 for a data frame past the cap
+   * (reported, its payload to be skipped); throws for a control frame past the cap.
+   */
+  private frameSize(buf: Buffer, at: number, onFrame: (f: Frame) => void): number {
+    const length = buf.readUInt32BE(at + 4) & 0xffffff;
+    if (length <= this.maxFrameBytes) return 8 + length;
+    if (buf[at] & 0x80) {
+      throw new SpdyCapError('MAX_SPDY_FRAME_BYTES', `control frame of ${length} bytes is larger than ${kib(this.maxFrameBytes)}`);
+    }
+    this.skipping = length;
+    onFrame({ kind: 'oversized-data', streamId: buf.readUInt32BE(at) & 0x7fffffff, length });
+    return 0;
   }
 
-  private take(n: number): Buffer {
-    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
-    const first = this.chunks[0];
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.buffered -= n;
-    return out;
+  /** Adds to the tail the bytes of `chunk` from `off` that the frame begun earlier needs; emits it once whole. */
+  private completeTail(chunk: Buffer, off: number, onFrame: (f: Frame) => void): number {
+    if (this.tailBytes < 8) {
+      const n = Math.min(8 - this.tailBytes, chunk.length - off);
+      this.keep(chunk.subarray(off, off + n));
+      off += n;
+      if (this.tailBytes < 8) return off;
+      this.tail = [Buffer.concat(this.tail, 8)];
+    }
+    const size = this.frameSize(this.tail[0], 0, onFrame);
+    if (size === 0) {
+      this.tail = [];
+      this.tailBytes = 0;
+      return off;
+    }
+    const n = Math.min(size - this.tailBytes, chunk.length - off);
+    if (n > 0) this.keep(chunk.subarray(off, off + n));
+    off += n;
+    if (this.tailBytes < size) return off;
+    const whole = this.tail.length === 1 ? this.tail[0] : Buffer.concat(this.tail, size);
+    this.tail = [];
+    this.tailBytes = 0;
+    this.emit(whole, 0, size, onFrame);
+    return off;
+  }
+
+  private keep(bytes: Buffer): void {
+    this.tail.push(bytes);
+    this.tailBytes += bytes.length;
+  }
+
+  private emit(buf: Buffer, at: number, size: number, onFrame: (f: Frame) => void): void {
+    const flags = buf[at + 4];
+    const body = buf.subarray(at + 8, at + size);
+    if (buf[at] & 0x80) onFrame({ kind: 'control', type: buf.readUInt16BE(at + 2), flags, payload: body });
+    else onFrame({ kind: 'data', streamId: buf.readUInt32BE(at) & 0x7fffffff, flags, data: body });
   }
 }
 
-function controlHeader(type: number, flags: number, length: number): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt16BE(0x8000 | SPDY_VERSION, 0);
-  h.writeUInt16BE(type, 2);
-  h.writeUInt32BE(((flags & 0xff) << 24) | length, 4);
-  return h;
+/** Bytes of a PING frame; RST_STREAM, WINDOW_UPDATE and GOAWAY frames are 16. */
+export const PING_FRAME_BYTES = 12;
+export const STREAM_STATUS_FRAME_BYTES = 16;
+
+/**
+ * The control frames a session sends most (pongs, resets, window updates) are written in place
+ * into a buffer the caller owns, `at` bytes in: many go out in one write with one allocation.
+ */
+export type ControlFrameWriter = (b: Buffer, at: number, id: number, value: number) => void;
+
+function writeControlHeader(b: Buffer, at: number, type: number, flags: number, length: number): void {
+  b.writeUInt16BE(0x8000 | SPDY_VERSION, at);
+  b.writeUInt16BE(type, at + 2);
+  b.writeUInt32BE((((flags & 0xff) << 24) | length) >>> 0, at + 4);
+}
+
+/** Writes a stream id and a 32-bit value after a control header: RST_STREAM, WINDOW_UPDATE, GOAWAY. */
+function writeIdAndValue(b: Buffer, at: number, type: number, id: number, value: number): void {
+  writeControlHeader(b, at, type, 0, 8);
+  b.writeUInt32BE(id & 0x7fffffff, at + 8);
+  b.writeUInt32BE(value >>> 0, at + 12);
+}
+
+export const writePing: ControlFrameWriter = (b, at, id) => {
+  writeControlHeader(b, at, FrameType.PING, 0, 4);
+  b.writeUInt32BE(id >>> 0, at + 8);
+};
+
+export const writeRstStream: ControlFrameWriter = (b, at, streamId, status) => writeIdAndValue(b, at, FrameType.RST_STREAM, streamId, status);
+
+export const writeWindowUpdate: ControlFrameWriter = (b, at, streamId, delta) => writeIdAndValue(b, at, FrameType.WINDOW_UPDATE, streamId, delta & 0x7fffffff);
+
+/** One frame in a buffer of its own (small ones come from Node's pool). */
+function encode(bytes: number, write: ControlFrameWriter, id: number, value: number): Buffer {
+  const b = Buffer.allocUnsafe(bytes);
+  write(b, 0, id, value);
+  return b;
 }
 
 export function dataFrame(streamId: number, data: Buffer, fin: boolean): Buffer[] {
-  const h = Buffer.alloc(8);
+  const h = Buffer.allocUnsafe(8);
   h.writeUInt32BE(streamId & 0x7fffffff, 0);
   h.writeUInt32BE(((fin ? FLAG_FIN : 0) << 24) | data.length, 4);
   return data.length ? [h, data] : [h];
 }
 
 export function synReplyFrame(streamId: number, compressedHeaders: Buffer, fin: boolean): Buffer {
-  const body = Buffer.alloc(4);
-  body.writeUInt32BE(streamId & 0x7fffffff);
-  return Buffer.concat([controlHeader(FrameType.SYN_REPLY, fin ? FLAG_FIN : 0, 4 + compressedHeaders.length), body, compressedHeaders]);
+  const b = Buffer.allocUnsafe(12 + compressedHeaders.length);
+  writeControlHeader(b, 0, FrameType.SYN_REPLY, fin ? FLAG_FIN : 0, 4 + compressedHeaders.length);
+  b.writeUInt32BE(streamId & 0x7fffffff, 8);
+  compressedHeaders.copy(b, 12);
+  return b;
 }
 
 export function rstStreamFrame(streamId: number, status: number): Buffer {
-  const body = Buffer.alloc(8);
-  body.writeUInt32BE(streamId & 0x7fffffff, 0);
-  body.writeUInt32BE(status, 4);
-  return Buffer.concat([controlHeader(FrameType.RST_STREAM, 0, 8), body]);
+  return encode(STREAM_STATUS_FRAME_BYTES, writeRstStream, streamId, status);
 }
 
 export function windowUpdateFrame(streamId: number, delta: number): Buffer {
-  const body = Buffer.alloc(8);
-  body.writeUInt32BE(streamId & 0x7fffffff, 0);
-  body.writeUInt32BE(delta & 0x7fffffff, 4);
-  return Buffer.concat([controlHeader(FrameType.WINDOW_UPDATE, 0, 8), body]);
+  return encode(STREAM_STATUS_FRAME_BYTES, writeWindowUpdate, streamId, delta);
 }
 
 export function pingFrame(id: number): Buffer {
-  const body = Buffer.alloc(4);
-  body.writeUInt32BE(id >>> 0);
-  return Buffer.concat([controlHeader(FrameType.PING, 0, 4), body]);
+  return encode(PING_FRAME_BYTES, writePing, id, 0);
 }
 
 export function goAwayFrame(lastGoodStreamId: number, status: number): Buffer {
-  const body = Buffer.alloc(8);
-  body.writeUInt32BE(lastGoodStreamId & 0x7fffffff, 0);
-  body.writeUInt32BE(status, 4);
-  return Buffer.concat([controlHeader(FrameType.GOAWAY, 0, 8), body]);
+  return encode(STREAM_STATUS_FRAME_BYTES, (b, at, id, value) => writeIdAndValue(b, at, FrameType.GOAWAY, id, value), lastGoodStreamId, status);
 }
 
 /** SETTINGS payload -> id/value pairs (flags dropped). */
@@ -262,6 +312,8 @@ class ZlibContext {
   private outBytes = 0;
   private limit = Number.POSITIVE_INFINITY;
   private onOverflow: (() => void) | undefined;
+  /** Ends the block in flight, if any. */
+  private settle: ((err?: Error | null) => void) | undefined;
   private broken: Error | undefined;
 
   constructor(private readonly z: zlib.Deflate | zlib.Inflate) {
@@ -282,9 +334,13 @@ class ZlibContext {
     return new Promise((resolve, reject) => {
       this.limit = limit;
       this.outBytes = 0;
-      const finish = (err?: Error) => {
-        this.z.off('error', onError);
+      let done = false;
+      const finish = (err?: Error | null) => {
+        if (done) return;
+        done = true;
+        this.z.off('error', finish);
         this.onOverflow = undefined;
+        this.settle = undefined;
         const result = Buffer.concat(this.out);
         this.out = [];
         if (err) {
@@ -292,22 +348,27 @@ class ZlibContext {
           reject(err);
         } else resolve(result);
       };
-      const onError = (err: Error) => finish(err);
+      this.settle = finish;
       this.onOverflow = () => {
         // Stops zlib at once: the rest of the block is never inflated.
         this.z.close();
         finish(overflow?.() ?? new Error('header block too large'));
       };
-      this.z.once('error', onError);
+      this.z.once('error', finish);
       this.z.write(input);
-      this.z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        if (this.onOverflow) finish();
-      });
+      this.z.flush(zlib.constants.Z_SYNC_FLUSH, finish);
     });
   }
 
+  /**
+   * Ends the context; a block still in flight is refused. Node's zlib, once closed, reports
+   * nothing more about a write it had under way (no 'error' for a corrupt block, no callback):
+   * without this its promise, and the session's frame chain behind it, would never settle.
+   */
   close(): void {
     this.z.close();
+    this.broken ??= new Error('header compression context closed');
+    this.settle?.(this.broken);
   }
 }
 

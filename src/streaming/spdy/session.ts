@@ -40,10 +40,13 @@ import {
   MIN_CONTROL_PAYLOAD,
   parseSettings,
   SpdyProtocolError,
-  pingFrame,
-  rstStreamFrame,
+  PING_FRAME_BYTES,
+  STREAM_STATUS_FRAME_BYTES,
   synReplyFrame,
-  windowUpdateFrame,
+  writePing,
+  writeRstStream,
+  writeWindowUpdate,
+  type ControlFrameWriter,
   type Frame,
   type Headers,
 } from './frames.js';
@@ -58,6 +61,31 @@ const QUEUED_FRAME_OVERHEAD_BYTES = 256;
 const FAILED_SESSION_LINGER_MS = 2_000;
 /** How long an exhausted window waits for a silent peer before flow control is deemed off. */
 const SILENT_PEER_GRACE_MS = 250;
+/** First size of a chunk's reply buffer (it doubles as needed): most chunks answer with a window update or two. */
+const REPLY_BATCH_INITIAL_BYTES = 256;
+const NO_REPLIES = Buffer.alloc(0);
+
+/**
+ * The replies to one chunk's frames, written in place into one buffer and sent in one write: a
+ * chunk of thousands of pings costs one buffer, not a few per pong.
+ */
+class ReplyBatch {
+  /** Allocated at the first reply: most reads (stream data) need none. */
+  buf = NO_REPLIES;
+  length = 0;
+  frames = 0;
+
+  add(bytes: number, write: ControlFrameWriter, id: number, value: number): void {
+    if (this.length + bytes > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(REPLY_BATCH_INITIAL_BYTES, 2 * (this.length + bytes)));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    write(this.buf, this.length, id, value);
+    this.length += bytes;
+    this.frames++;
+  }
+}
 
 type PeerFlowControl = 'unknown' | 'yes' | 'no';
 
@@ -164,7 +192,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private inputPaused = false;
   private readonly capsReported = new Set<string>();
   /** Replies collected while a chunk is handled, written together after it. */
-  private batch: Buffer[] | undefined;
+  private batch: ReplyBatch | undefined;
   /** Control frames written and not yet taken by the kernel. */
   private unreadReplies = 0;
   /** Frames parsed and waiting in the chain, and their bytes. */
@@ -212,16 +240,19 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (this.closed) return;
     // Replies to this chunk's frames go out as one write: a chunk of tiny requests (pings)
     // must not cost a write request each.
-    this.batch = [];
+    const batch = new ReplyBatch();
+    this.batch = batch;
     try {
-      this.handleChunk(chunk);
+      this.parser.push(chunk, this.onFrame);
+    } catch (err) {
+      // The parser's caps and the protocol errors of handle(): the rest of the chunk is dropped.
+      this.fail(err as Error);
     } finally {
-      const batch = this.batch;
       this.batch = undefined;
-      if (batch.length && this.closed) this.unreadReplies -= batch.length;
-      else if (batch.length) {
-        this.socket.write(batch.length === 1 ? batch[0] : Buffer.concat(batch), () => {
-          this.unreadReplies -= batch.length;
+      if (batch.frames && this.closed) this.unreadReplies -= batch.frames;
+      else if (batch.frames) {
+        this.socket.write(batch.buf.subarray(0, batch.length), () => {
+          this.unreadReplies -= batch.frames;
           this.updateInput();
         });
       }
@@ -229,33 +260,18 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.updateInput();
   }
 
-  private handleChunk(chunk: Buffer): void {
-    let frames: Frame[];
-    try {
-      frames = this.parser.push(chunk);
-    } catch (err) {
-      this.fail(err as Error);
+  private readonly onFrame = (f: Frame): void => {
+    if (this.closed) return;
+    // Header blocks decompress asynchronously; while one is in flight every later frame
+    // waits in the chain, so that frames are handled in arrival order. Otherwise at once.
+    if (this.queuedFrames === 0) {
+      const async = this.handle(f);
+      if (async) this.enqueue(0, () => async);
       return;
     }
-    for (const f of frames) {
-      if (this.closed) return;
-      // Header blocks decompress asynchronously; while one is in flight every later frame
-      // waits in the chain, so that frames are handled in arrival order. Otherwise at once.
-      if (this.queuedFrames === 0) {
-        let async: Promise<void> | void;
-        try {
-          async = this.handle(f);
-        } catch (err) {
-          this.fail(err as Error);
-          return;
-        }
-        if (async) this.enqueue(0, () => async);
-        continue;
-      }
-      const size = QUEUED_FRAME_OVERHEAD_BYTES + (f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0);
-      this.enqueue(size, () => (this.closed ? undefined : this.handle(f)));
-    }
-  }
+    const size = QUEUED_FRAME_OVERHEAD_BYTES + (f.kind === 'data' ? f.data.length : f.kind === 'control' ? f.payload.length : 0);
+    this.enqueue(size, () => (this.closed ? undefined : this.handle(f)));
+  };
 
   private enqueue(size: number, run: () => Promise<void> | void): void {
     this.queuedFrames++;
@@ -337,7 +353,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       // Its bytes are skipped by the parser; the stream cannot be trusted with the rest.
       this.refused(new SpdyCapError('MAX_SPDY_FRAME_BYTES', `data frame of ${f.length} bytes on stream ${f.streamId} is larger than ${kib(MAX_SPDY_FRAME_BYTES)}; stream reset`));
       const stream = this.streams.get(f.streamId);
-      this.reply(rstStreamFrame(f.streamId, RstStatus.FRAME_TOO_LARGE), true);
+      this.reply(STREAM_STATUS_FRAME_BYTES, writeRstStream, f.streamId, RstStatus.FRAME_TOO_LARGE, true);
       if (stream) {
         stream.resetByPeer = true; // the RST is already sent
         stream.destroy();
@@ -347,7 +363,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (f.kind === 'data') {
       const stream = this.streams.get(f.streamId);
       if (!stream) {
-        if (f.streamId > this.lastPeerStreamId) this.reply(rstStreamFrame(f.streamId, RstStatus.INVALID_STREAM), true);
+        if (f.streamId > this.lastPeerStreamId) this.reply(STREAM_STATUS_FRAME_BYTES, writeRstStream, f.streamId, RstStatus.INVALID_STREAM, true);
         return;
       }
       stream.onPeerData(f.data, (f.flags & FLAG_FIN) !== 0);
@@ -386,7 +402,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       case FrameType.PING: {
         const id = p.readUInt32BE(0);
         // Odd ids are the client's pings: echo them. Even ones would answer ours (we send none).
-        if (id % 2 === 1) this.reply(pingFrame(id), true);
+        if (id % 2 === 1) this.reply(PING_FRAME_BYTES, writePing, id, 0, true);
         return;
       }
       case FrameType.GOAWAY:
@@ -412,17 +428,17 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const id = p.readUInt32BE(0) & 0x7fffffff;
     const headers = await this.codec.decompress(p.subarray(10));
     if (this.goingAway) {
-      this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
+      this.reply(STREAM_STATUS_FRAME_BYTES, writeRstStream, id, RstStatus.REFUSED_STREAM, true);
       return;
     }
     if (id % 2 === 0 || id <= this.lastPeerStreamId) {
-      this.reply(rstStreamFrame(id, RstStatus.PROTOCOL_ERROR), true);
+      this.reply(STREAM_STATUS_FRAME_BYTES, writeRstStream, id, RstStatus.PROTOCOL_ERROR, true);
       return;
     }
     this.lastPeerStreamId = id;
     if (this.streams.size >= MAX_SPDY_STREAMS_PER_SESSION) {
       this.refused(new SpdyCapError('MAX_SPDY_STREAMS_PER_SESSION', `stream ${id} refused: ${MAX_SPDY_STREAMS_PER_SESSION} streams already open`));
-      this.reply(rstStreamFrame(id, RstStatus.REFUSED_STREAM), true);
+      this.reply(STREAM_STATUS_FRAME_BYTES, writeRstStream, id, RstStatus.REFUSED_STREAM, true);
       return;
     }
     const stream = new SpdyStream(this, id, headers, flags, this.initialStreamWindow);
@@ -438,7 +454,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       stream.destroy();
       return;
     }
-    this.reply(synReplyFrame(id, reply, false), false);
+    const frame = synReplyFrame(id, reply, false);
+    this.reply(frame.length, (b, at) => frame.copy(b, at), 0, 0, false);
     this.emit('stream', stream);
   }
 
@@ -456,18 +473,21 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   /**
-   * Writes a control frame, counted until the kernel has it: a peer that reads nothing while
+   * Writes a control frame of `bytes` bytes (`write` puts it in place: into the chunk's batch
+   * while one is handled), counted until the kernel has it: a peer that reads nothing while
    * sending requests for replies (pings, bad stream ids) is bounded by frames, not bytes, since
    * each small write costs far more than its bytes. Past MAX_UNREAD_REPLIES input stops, and
    * `droppable` replies (pongs, resets a reader would need) are not sent at all.
    */
-  private reply(frame: Buffer, droppable: boolean): void {
+  private reply(bytes: number, write: ControlFrameWriter, id: number, value: number, droppable: boolean): void {
     if (this.closed || (droppable && this.unreadReplies >= MAX_UNREAD_REPLIES)) return;
     this.unreadReplies++;
     if (this.batch) {
-      this.batch.push(frame);
+      this.batch.add(bytes, write, id, value);
       return;
     }
+    const frame = Buffer.allocUnsafe(bytes);
+    write(frame, 0, id, value);
     this.socket.write(frame, () => {
       this.unreadReplies--;
       this.updateInput();
@@ -538,8 +558,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   sendWindowUpdate(streamId: number, delta: number): void {
-    this.reply(windowUpdateFrame(streamId, delta), false);
-    this.reply(windowUpdateFrame(0, delta), false);
+    this.reply(STREAM_STATUS_FRAME_BYTES, writeWindowUpdate, streamId, delta, false);
+    this.reply(STREAM_STATUS_FRAME_BYTES, writeWindowUpdate, 0, delta, false);
   }
 
   /** Forgets a stream both sides have finished. */
@@ -551,7 +571,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.live.delete(stream);
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
     if (!stream.resetByPeer && !(stream.localClosed && stream.remoteClosed)) {
-      this.reply(rstStreamFrame(stream.id, RstStatus.CANCEL), false);
+      this.reply(STREAM_STATUS_FRAME_BYTES, writeRstStream, stream.id, RstStatus.CANCEL, false);
     }
     stream.localClosed = true;
     stream.remoteClosed = true;
