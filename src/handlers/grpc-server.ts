@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { loadCri } from '../proto.js';
 import { listenFds } from '../systemd.js';
 import { STREAMING_RPCS, type CallContext, type HandlerSet } from './cri-types.js';
+import { withCachedEncoding } from './wire-cache.js';
 
 /** Called after every RPC; metrics hook in here. */
 export type RpcObserver = (method: string, code: Code, durationMs: number) => void;
@@ -58,8 +59,9 @@ export class CriServer {
 
   constructor(private readonly opts: CriServerOptions) {
     const cri = loadCri().runtime.v1;
-    this.server.addService(cri.RuntimeService.service, this.implement(cri.RuntimeService.service));
-    this.server.addService(cri.ImageService.service, this.implement(cri.ImageService.service));
+    for (const service of [cri.RuntimeService.service, cri.ImageService.service]) {
+      this.server.addService(withCachedEncoding(service), this.implement(service));
+    }
   }
 
   onRpc(observer: RpcObserver): void {
