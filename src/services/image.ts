@@ -135,17 +135,17 @@ export class ImageService {
   async status(ref: string, verbose: boolean, call?: CallOptions): Promise<ImageStatusResponse> {
     const info = await this.lookup(ref, call);
     if (!info) return { image: null, info: {} };
-    return { image: toCriImage(info, info.Config?.User ?? ''), info: verbose ? { info: JSON.stringify(info) } : {} };
+    return { image: criImageOf(info), info: verbose ? { info: JSON.stringify(info) } : {} };
   }
 
   /** Every image, or only the one `ref` names (name, tag, digest or id) when given. */
   async list(ref?: string, call?: CallOptions): Promise<Image[]> {
     if (ref) {
       const info = await this.lookup(ref, call);
-      return info ? [toCriImage(info, info.Config?.User ?? '')] : [];
+      return info ? [criImageOf(info)] : [];
     }
     const stored = await this.store.all();
-    if (stored) return stored.map((i) => toCriImage(i, i.Config?.User ?? ''));
+    if (stored) return stored.map(criImageOf);
     const summaries = await this.summaries(call);
     const facts = await this.factsFor(summaries);
     return summaries.map((s, i) => toCriImage(s, facts[i]?.user ?? ''));
@@ -263,6 +263,18 @@ export class ImageService {
     if (removed.kind === 'conflict') throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${removed.message}`);
     return false;
   }
+}
+
+/**
+ * Per inspect record (the image store keeps one per image until its names change), the CRI
+ * Image built once, so ListImages builds and encodes only what changed; callers must not modify it.
+ */
+const criImages = new WeakMap<ImageRecord, Image>();
+
+function criImageOf(record: ImageRecord): Image {
+  let image = criImages.get(record);
+  if (!image) criImages.set(record, (image = toCriImage(record, record.Config?.User ?? '')));
+  return image;
 }
 
 /** The CRI view of a Docker image; identical whichever reference it was looked up by. */
