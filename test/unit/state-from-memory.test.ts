@@ -1,7 +1,7 @@
 // Status and image reads come from the event-fed stores, with no Docker request, and stay
 // correct when Docker announces a change or the event stream breaks (FakeEngine, no dockerd).
 import { afterEach, describe, expect, it } from 'vitest';
-import { LABEL_TYPE, TYPE_CONTAINER } from '../../src/docker/labels.js';
+import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER } from '../../src/docker/labels.js';
 import { createLogger } from '../../src/logger.js';
 import { ImageService } from '../../src/services/image.js';
 import { ContainerIndex } from '../../src/store/container-index.js';
@@ -65,6 +65,31 @@ describe('ContainerIndex.current', () => {
     engine.calls.length = 0;
     await index.current(id, TYPE_CONTAINER, 'container');
     expect(engine.calls).toEqual([]);
+  });
+});
+
+describe('ContainerIndex.inSandbox', () => {
+  it("lists a pod's workload containers without a Docker request, and forgets removed ones", async () => {
+    const { engine, index } = await liveIndex();
+    const make = async (name: string, sandbox: string) => {
+      const c = await engine.createContainer({ name, Image: 'fake/busybox:latest', Labels: { [LABEL_TYPE]: TYPE_CONTAINER, [LABEL_SANDBOX_ID]: sandbox } });
+      if (c.kind !== 'created') throw new Error(c.kind);
+      engine.announce('container', c.id, 'create');
+      return c.id;
+    };
+    const a1 = await make('a1', 'pod-a');
+    const a2 = await make('a2', 'pod-a');
+    const b1 = await make('b1', 'pod-b');
+    await until(() => [a1, a2, b1].every((id) => index.get(id) !== undefined));
+    engine.calls.length = 0;
+    expect((await index.inSandbox('pod-a')).map((r) => r.Id).sort()).toEqual([a1, a2].sort());
+    expect((await index.inSandbox('pod-b')).map((r) => r.Id)).toEqual([b1]);
+    expect(await index.inSandbox('pod-c')).toEqual([]);
+    expect(engine.calls).toEqual([]);
+    await engine.remove(a1);
+    engine.announce('container', a1, 'destroy');
+    await until(() => index.get(a1) === undefined);
+    expect((await index.inSandbox('pod-a')).map((r) => r.Id)).toEqual([a2]);
   });
 });
 
