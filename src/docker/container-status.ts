@@ -232,12 +232,17 @@ export function containerVerboseInfo(record: ContainerRecord, warnings: readonly
 
 /** uid, gid and supplementary groups of a running process, from /proc/<pid>/status. */
 export function userFromProcStatus(text: string): ContainerUser | null {
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
-  const uid = field('Uid')[0];
-  const gid = field('Gid')[0];
+  const field = (re: RegExp) => re.exec(text)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
+  const uid = field(PROC_UID)[0];
+  const gid = field(PROC_GID)[0];
   if (uid === undefined || gid === undefined) return null;
-  return { linux: { uid, gid, supplemental_groups: field('Groups') } };
+  return { linux: { uid, gid, supplemental_groups: field(PROC_GROUPS) } };
 }
+
+const PROC_UID = /^Uid:[ \t]*(.*)$/m;
+const PROC_GID = /^Gid:[ \t]*(.*)$/m;
+// Blanks only: an empty Groups line must not run on into the next one.
+const PROC_GROUPS = /^Groups:[ \t]*(.*)$/m;
 
 const NUMERIC_ID = /^\d+$/;
 
