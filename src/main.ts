@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // docker-cri-shim: a CRI (runtime.v1) server on Docker Engine.
 import { parseArgs, usage, UsageError, type Config } from './config.js';
 import { Diagnostics } from './diagnostics/index.js';
