@@ -48,7 +48,8 @@ async function clearStaleSocket(path: string): Promise<void> {
 }
 
 export class CriServer {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  // channelz off: no channelz service is served, and its bookkeeping is work on every call.
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.enable_channelz': 0 });
   private readonly observers: RpcObserver[] = [];
   private socketPath: string | undefined;
   /** The systemd-passed listener (fd://); grpc-js cannot bind an fd, so connections are injected. */
