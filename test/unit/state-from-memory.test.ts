@@ -115,6 +115,17 @@ describe('ImageService reads from the image store', () => {
     expect(engine.calls).toEqual([]);
   });
 
+  it('ImageFsInfo and ensure() of a present image list and inspect nothing once the store is synced', async () => {
+    const { engine, images, busybox } = await liveImages();
+    engine.calls.length = 0;
+    const fs = await images.fsInfo();
+    // The fake's images have no layer directories: each counts with its size.
+    expect(fs.image_filesystems?.[0]).toMatchObject({ fs_id: { mountpoint: '/var/lib/docker/overlay2' }, used_bytes: { value: busybox.Size } });
+    expect((await images.ensure('fake/busybox:latest')).Id).toBe(busybox.Id);
+    // docker info is the gateway's one cached fact (the real engine asks dockerd once).
+    expect(engine.calls.filter((c) => c !== 'info')).toEqual([]);
+  });
+
   it('follows Docker image events: a tag added outside the shim, a deleted image', async () => {
     const { engine, images, busybox } = await liveImages();
     const other = engine.addImage('fake/other:1');
