@@ -224,8 +224,9 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     const id = ev.id;
     const action = ev.Action ?? ev.status ?? '';
     if (!id) return;
-    // exec_* events do not change container state; skip the inspect they would cost.
-    if (action.startsWith('exec_')) return;
+    // These change nothing an inspect shows (a kill only signals; die and stop follow when the
+    // process exits): skip the inspect they would cost, three per stopped pod on a busy node.
+    if (action.startsWith('exec_') || NO_STATE_CHANGE.has(action)) return;
     if (action === 'destroy') {
       this.forget(id);
       return;
@@ -240,6 +241,9 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     this.pending.set(id, read);
   }
 }
+
+/** Container events that leave the inspect record as it was (exec_* too, by prefix). */
+const NO_STATE_CHANGE = new Set(['kill', 'attach', 'detach', 'resize', 'top', 'export', 'copy', 'archive-path', 'extract-to-dir']);
 
 function sandboxOf(record: ContainerRecord): string | undefined {
   const labels = record.Config?.Labels;

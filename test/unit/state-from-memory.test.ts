@@ -54,6 +54,16 @@ describe('ContainerIndex.current', () => {
     expect(engine.calls.filter((x) => x === `inspect ${id}`)).toHaveLength(1);
   });
 
+  it('events that change no state (kill, exec_*, archive-path) cost no inspect; the die after a kill does', async () => {
+    const { engine, index, id } = await liveIndex();
+    engine.calls.length = 0;
+    for (const action of ['kill', 'exec_create: sh', 'exec_start: sh', 'exec_die', 'archive-path']) engine.announce('container', id, action);
+    engine.announce('container', id, 'die');
+    await until(() => engine.calls.includes(`inspect ${id}`));
+    await index.current(id, TYPE_CONTAINER, 'container');
+    expect(engine.calls).toEqual([`inspect ${id}`]);
+  });
+
   it('inspects while the event stream is down, and answers from memory again once it is back', async () => {
     const { engine, index, id } = await liveIndex();
     engine.breakEvents();
