@@ -33,8 +33,10 @@ fi
 
 prof=()
 if [ -n "${RELIST_CPU_PROF:-}" ]; then mkdir -p "$RELIST_CPU_PROF"; prof=(--cpu-prof --cpu-prof-dir "$RELIST_CPU_PROF"); fi
+# The node flags the shim's shebang gives it (src/node-flags.ts), as when it is run as a program.
+read -r -a flags <<<"$(sed -n '1s/^#!.*[ /]node *//p' "$main")"
 rm -f "$sock"
-"$node" "${prof[@]}" "$main" --container-runtime-endpoint "unix://$sock" --root-directory "$root" \
+"$node" "${flags[@]}" "${prof[@]}" "$main" --container-runtime-endpoint "unix://$sock" --root-directory "$root" \
   --network-plugin=cni --cni-bin-dir /usr/lib/cni --cni-conf-dir "$netd" >/tmp/relist-shim.log 2>&1 &
 shim_pid=$!
 # SIGINT, not SIGKILL: node writes the --cpu-prof profile on a clean exit only.

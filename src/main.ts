@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // docker-cri-shim: a CRI (runtime.v1) server on Docker Engine.
 // First: sizes libuv's thread pool before anything starts it.
 import './thread-pool.js';
@@ -6,8 +6,7 @@ import { parseArgs, usage, UsageError, type Config } from './config.js';
 import { Diagnostics } from './diagnostics/index.js';
 import { DockerodeEngine } from './docker/dockerode-engine.js';
 import { createLogger } from './logger.js';
-import { attach as attachMetrics } from './metrics/index.js';
-import { MetricsServer } from './metrics/http.js';
+import type { MetricsServer } from './metrics/http.js';
 import { joinRuntimeCgroup } from './runtime-cgroups.js';
 import { CriServer } from './handlers/grpc-server.js';
 import { allHandlers } from './handlers/index.js';
@@ -30,6 +29,9 @@ export async function run(config: Config): Promise<void> {
   diagnostics.installSignalHandler();
   let metrics: MetricsServer | undefined;
   if (config.metricsBindAddr) {
+    // Loaded only when asked for: prom-client and its registry are memory a shim without
+    // --metrics-bind-addr never uses.
+    const [{ attach: attachMetrics }, { MetricsServer }] = await Promise.all([import('./metrics/index.js'), import('./metrics/http.js')]);
     attachMetrics({ server, docker, index, images: services.images, streaming: services.streaming, version: VERSION, commit: gitCommit() });
     metrics = new MetricsServer({
       bindAddr: config.metricsBindAddr,

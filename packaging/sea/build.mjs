@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { NODE_FLAGS } from '../../src/node-flags.ts';
 
 const top = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(top, 'packaging/out');
@@ -61,7 +62,8 @@ const blob = join(work, 'sea-prep.blob');
 const seaConfig = join(work, 'sea-config.json');
 writeFileSync(
   seaConfig,
-  JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2),
+  // execArgv: the V8 flags dist/main.js has in its shebang (src/node-flags.ts).
+  JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: [...NODE_FLAGS] }, null, 2),
 );
 const node = join(top, 'node_modules/node/bin/node');
 run(node, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -23,6 +23,7 @@ import { endpointReport, formatTable, type BenchReport, type EndpointReport } fr
 import { runBench, type EndpointRun, type RunnerOptions } from './runner.js';
 import { ratioSpread } from './stats.js';
 import { DEFAULT_COMMAND, type Workload } from './workloads.js';
+import { NODE_FLAGS } from '../node-flags.js';
 
 function parseFlags() {
   try {
@@ -64,7 +65,7 @@ async function startShim(): Promise<Shim> {
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
   const proc: ChildProcess = spawn(
     process.execPath,
-    [main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn', `--network-plugin=${values['network-plugin']}`],
+    [...NODE_FLAGS, main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn', `--network-plugin=${values['network-plugin']}`],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

@@ -170,11 +170,34 @@ export function newestFirst(statuses: ContainerStatus[]): ContainerStatus[] {
   return statuses.sort((a, b) => (ns(a) === ns(b) ? 0 : ns(a) > ns(b) ? -1 : 1));
 }
 
-/** The full ContainerStatus; `user` is what the service found for the process. */
-export function toContainerStatus(record: ContainerRecord, user: ContainerUser | null): ContainerStatus | undefined {
+/**
+ * Per record, the statuses built from it by user and oom_score_adj (the service reads both from
+ * the live process, so a running container has one or two variants): as toContainer, built once
+ * per state change; callers must not modify them.
+ */
+const statuses = new WeakMap<ContainerRecord, Map<string, ContainerStatus | undefined>>();
+const STATUS_VARIANTS = 4;
+
+/**
+ * The full ContainerStatus; `user` is what the service found for the process, `oomScoreAdj` the
+ * process's live value when it differs from the record's (UpdateContainerResources wrote it).
+ */
+export function toContainerStatus(record: ContainerRecord, user: ContainerUser | null, oomScoreAdj?: number): ContainerStatus | undefined {
+  const key = `${oomScoreAdj ?? ''}|${user ? JSON.stringify(user) : ''}`;
+  let variants = statuses.get(record);
+  if (!variants) statuses.set(record, (variants = new Map()));
+  if (variants.has(key)) return variants.get(key);
+  if (variants.size >= STATUS_VARIANTS) variants.clear();
+  const built = buildContainerStatus(record, user, oomScoreAdj);
+  variants.set(key, built);
+  return built;
+}
+
+function buildContainerStatus(record: ContainerRecord, user: ContainerUser | null, oomScoreAdj: number | undefined): ContainerStatus | undefined {
   const c = toContainer(record);
   if (!c) return undefined;
   const state = record.State;
+  const linux = resourcesOf(record);
   return {
     id: c.id,
     metadata: c.metadata,
@@ -192,7 +215,7 @@ export function toContainerStatus(record: ContainerRecord, user: ContainerUser |
     annotations: c.annotations,
     mounts: mountsOf(record),
     log_path: record.Config?.Labels?.[LABEL_LOG_PATH] ?? '',
-    resources: { linux: resourcesOf(record) },
+    resources: { linux: oomScoreAdj === undefined ? linux : { ...linux, oom_score_adj: oomScoreAdj } },
     user,
     stop_signal: stopSignalOf(record),
   };
@@ -209,12 +232,17 @@ export function containerVerboseInfo(record: ContainerRecord, warnings: readonly
 
 /** uid, gid and supplementary groups of a running process, from /proc/<pid>/status. */
 export function userFromProcStatus(text: string): ContainerUser | null {
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
-  const uid = field('Uid')[0];
-  const gid = field('Gid')[0];
+  const field = (re: RegExp) => re.exec(text)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
+  const uid = field(PROC_UID)[0];
+  const gid = field(PROC_GID)[0];
   if (uid === undefined || gid === undefined) return null;
-  return { linux: { uid, gid, supplemental_groups: field('Groups') } };
+  return { linux: { uid, gid, supplemental_groups: field(PROC_GROUPS) } };
 }
+
+const PROC_UID = /^Uid:[ \t]*(.*)$/m;
+const PROC_GID = /^Gid:[ \t]*(.*)$/m;
+// Blanks only: an empty Groups line must not run on into the next one.
+const PROC_GROUPS = /^Groups:[ \t]*(.*)$/m;
 
 const NUMERIC_ID = /^\d+$/;
 

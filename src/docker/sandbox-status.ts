@@ -133,6 +133,9 @@ export function checkpointPodSandboxStatus(id: string, checkpoint: CheckpointedP
   };
 }
 
+/** Per record, the status built from it by network status; as toPodSandbox, callers must not modify it. */
+const sandboxStatuses = new WeakMap<ContainerRecord, { key: string; status: PodSandboxStatus | undefined }>();
+
 /**
  * The CRI PodSandboxStatus of a pause container's record; undefined when the name is not ours.
  * `network` is what the pod network reports; by default the address on Docker's bridge.
@@ -141,13 +144,17 @@ export function toPodSandboxStatus(
   record: ContainerRecord,
   network: PodSandboxNetworkStatus = { ip: sandboxIp(record), additional_ips: [] },
 ): PodSandboxStatus | undefined {
+  const key = [network.ip ?? '', ...(network.additional_ips ?? []).map((a) => a.ip ?? '')].join(',');
+  const known = sandboxStatuses.get(record);
+  if (known?.key === key) return known.status;
   const sandbox = toPodSandbox(record);
-  if (!sandbox) return undefined;
-  return {
+  const status = sandbox && {
     ...sandbox,
     network,
     linux: { namespaces: { options: { ...sandboxNamespaces(record), target_id: '' } } },
   };
+  sandboxStatuses.set(record, { key, status });
+  return status;
 }
 
 /** The `verbose` info of PodSandboxStatus: what an operator debugging the pod wants from Docker. */

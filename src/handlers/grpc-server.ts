@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { loadCri } from '../proto.js';
 import { listenFds } from '../systemd.js';
 import { STREAMING_RPCS, type CallContext, type HandlerSet } from './cri-types.js';
+import { withCachedEncoding } from './wire-cache.js';
 
 /** Called after every RPC; metrics hook in here. */
 export type RpcObserver = (method: string, code: Code, durationMs: number) => void;
@@ -47,7 +48,8 @@ async function clearStaleSocket(path: string): Promise<void> {
 }
 
 export class CriServer {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  // channelz off: no channelz service is served, and its bookkeeping is work on every call.
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.enable_channelz': 0 });
   private readonly observers: RpcObserver[] = [];
   private socketPath: string | undefined;
   /** The systemd-passed listener (fd://); grpc-js cannot bind an fd, so connections are injected. */
@@ -58,8 +60,9 @@ export class CriServer {
 
   constructor(private readonly opts: CriServerOptions) {
     const cri = loadCri().runtime.v1;
-    this.server.addService(cri.RuntimeService.service, this.implement(cri.RuntimeService.service));
-    this.server.addService(cri.ImageService.service, this.implement(cri.ImageService.service));
+    for (const service of [cri.RuntimeService.service, cri.ImageService.service]) {
+      this.server.addService(withCachedEncoding(service), this.implement(service));
+    }
   }
 
   onRpc(observer: RpcObserver): void {

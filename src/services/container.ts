@@ -1,7 +1,8 @@
 // Workload containers: create (in a running pod), start, stop, remove, list, status, and the
 // CRI log file every container's output is written to. Lists are answered from the container
 // index; every change the shim makes refreshes the index before the RPC returns.
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
@@ -332,10 +333,9 @@ export class ContainerService {
       record = this.index.get(record.Id) ?? record;
     }
     const facts = await this.userOf(record, call);
-    const status = toContainerStatus(record, facts.user);
+    const oom = liveOomScoreAdj(record);
+    const status = toContainerStatus(record, facts.user, oom === record.HostConfig?.OomScoreAdj ? undefined : oom);
     if (!status) throw notFound(`container "${idOrPrefix}" not found`);
-    const oom = await liveOomScoreAdj(record);
-    if (oom !== undefined && status.resources?.linux) status.resources.linux.oom_score_adj = oom;
     const warnings = verbose ? [...createWarningsOf(record.Config?.Labels), ...this.warnings.get(record.Id)] : [];
     const info = verbose ? containerVerboseInfo(record, warnings) : {};
     if (verbose && facts.error) info.userError = facts.error;
@@ -345,7 +345,7 @@ export class ContainerService {
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
   private async userOf(record: ContainerRecord, call?: CallOptions): Promise<UserFacts> {
     if (record.State?.Running && record.State.Pid > 0) {
-      const proc = await readFile(`/proc/${record.State.Pid}/status`, 'utf8').catch(() => undefined);
+      const proc = readProc(record.State.Pid, 'status');
       const user = proc ? userFromProcStatus(proc) : null;
       if (user) return { user };
     }
@@ -390,11 +390,25 @@ export class ContainerService {
  * The running process's oom_score_adj: UpdateContainerResources writes it to the processes, and
  * Docker's record keeps the creation value, so the record alone would report a stale one.
  */
-async function liveOomScoreAdj(record: ContainerRecord): Promise<number | undefined> {
+function liveOomScoreAdj(record: ContainerRecord): number | undefined {
   if (!record.State?.Running || !(record.State.Pid > 0)) return undefined;
-  const text = await readFile(`/proc/${record.State.Pid}/oom_score_adj`, 'utf8').catch(() => undefined);
+  const text = readProc(record.State.Pid, 'oom_score_adj');
   const value = Number(text?.trim());
   return text !== undefined && Number.isInteger(value) ? value : undefined;
+}
+
+/**
+ * A /proc file of a process, read synchronously: procfs is answered from kernel memory (these
+ * files take no lock of the process's memory map), and the thread-pool round trips of an
+ * async read cost a status call more than the read itself on a busy node. Undefined when the
+ * process is gone.
+ */
+function readProc(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** log_directory + log_path, or "" when either is missing; the file must stay inside the directory. */

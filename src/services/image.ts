@@ -1,6 +1,6 @@
 // Images: lookup, pull (with registry credentials), list, status, removal, and the image
-// filesystem's usage, all on Docker's image API. Other services resolve images through
-// inspect()/ensure() here so that every image reference is read the same way.
+// filesystem's usage, on Docker's image API and the image store its events keep current. Other
+// services resolve images through inspect()/ensure() here so that every reference is read the same way.
 import type { Readable } from 'node:stream';
 import { abortable } from '../abortable.js';
 import { PullProgressWatchdog, type PullProgressLine } from '../docker/pull-progress.js';
@@ -73,9 +73,9 @@ export class ImageService {
     return info;
   }
 
-  /** The image `ref` names, pulled first when Docker does not have it. */
+  /** The image `ref` names (from the image store when it can tell), pulled first when Docker does not have it. */
   async ensure(ref: string, auth?: AuthConfig__Output | null, call: CallOptions = {}): Promise<ImageRecord> {
-    const present = await this.inspect(ref, call);
+    const present = await this.lookup(ref, call);
     if (present) return present;
     const id = await this.pull(ref, auth ?? undefined, call.signal);
     const pulled = await this.inspect(id, call);
@@ -136,17 +136,17 @@ export class ImageService {
   async status(ref: string, verbose: boolean, call?: CallOptions): Promise<ImageStatusResponse> {
     const info = await this.lookup(ref, call);
     if (!info) return { image: null, info: {} };
-    return { image: toCriImage(info, info.Config?.User ?? ''), info: verbose ? { info: JSON.stringify(info) } : {} };
+    return { image: criImageOf(info), info: verbose ? { info: JSON.stringify(info) } : {} };
   }
 
   /** Every image, or only the one `ref` names (name, tag, digest or id) when given. */
   async list(ref?: string, call?: CallOptions): Promise<Image[]> {
     if (ref) {
       const info = await this.lookup(ref, call);
-      return info ? [toCriImage(info, info.Config?.User ?? '')] : [];
+      return info ? [criImageOf(info)] : [];
     }
     const stored = await this.store.all();
-    if (stored) return stored.map((i) => toCriImage(i, i.Config?.User ?? ''));
+    if (stored) return stored.map(criImageOf);
     const summaries = await this.summaries(call);
     const facts = await this.factsFor(summaries);
     return summaries.map((s, i) => toCriImage(s, facts[i]?.user ?? ''));
@@ -187,9 +187,8 @@ export class ImageService {
    */
   async fsInfo(call?: CallOptions): Promise<ImageFsInfoResponse> {
     const info = await this.docker.info(call);
-    const summaries = await this.summaries(call);
-    const facts = await this.factsFor(summaries, call);
-    const dirs = new Set(facts.flatMap((f) => f?.layerDirs ?? []));
+    const images = await this.layeredImages(call);
+    const dirs = new Set(images.flatMap((i) => i.layerDirs));
     for (const dir of this.layerUsages.keys()) if (!dirs.has(dir)) this.layerUsages.delete(dir);
     for (const dir of dirs) if (!this.layerUsages.has(dir)) this.layerUsages.set(dir, diskUsage(dir));
     const usage = new Map<string, DiskUsage | undefined>();
@@ -198,14 +197,14 @@ export class ImageService {
     let bytes = 0;
     let inodes = 0;
     const counted = new Set<string>();
-    summaries.forEach((image, i) => {
-      const layers = facts[i]?.layerDirs ?? [];
+    for (const image of images) {
+      const layers = image.layerDirs;
       // No readable layer directories (another storage driver, a remote dockerd): the
       // image's own size, an upper bound when layers are shared, stands in for its bytes.
       if (layers.length === 0 || layers.some((d) => usage.get(d) === undefined)) {
         this.logger.debug({ image: image.Id, layers }, 'image layers not readable; counting the image size');
         bytes += image.Size;
-        return;
+        continue;
       }
       for (const dir of layers) {
         const u = usage.get(dir);
@@ -214,7 +213,7 @@ export class ImageService {
         bytes += u.bytes;
         inodes += u.inodes;
       }
-    });
+    }
     return {
       image_filesystems: [
         {
@@ -226,6 +225,15 @@ export class ImageService {
       ],
       container_filesystems: [],
     };
+  }
+
+  /** Every image with its size and layer directories: from the image store while it is current, else from Docker. */
+  private async layeredImages(call?: CallOptions): Promise<Array<{ Id: string; Size: number; layerDirs: string[] }>> {
+    const stored = await this.store.all();
+    if (stored) return stored.map((r) => ({ Id: r.Id, Size: r.Size, layerDirs: layerDirsOf(r) }));
+    const summaries = await this.summaries(call);
+    const facts = await this.factsFor(summaries, call);
+    return summaries.map((s, i) => ({ Id: s.Id, Size: s.Size, layerDirs: facts[i]?.layerDirs ?? [] }));
   }
 
   private summaries(call?: CallOptions): Promise<ImageSummary[]> {
@@ -242,9 +250,7 @@ export class ImageService {
 
   private remember(info: ImageRecord): void {
     if (this.facts.has(info.Id)) return;
-    const data = (info.GraphDriver?.Data ?? {}) as Record<string, string | undefined>;
-    const layerDirs = [data.UpperDir, ...(data.LowerDir ?? '').split(':'), data.Dir].filter((d): d is string => !!d);
-    this.facts.set(info.Id, { user: info.Config?.User ?? '', layerDirs });
+    this.facts.set(info.Id, { user: info.Config?.User ?? '', layerDirs: layerDirsOf(info) });
   }
 
   /**
@@ -265,6 +271,24 @@ export class ImageService {
     if (removed.kind === 'conflict') throw failedPrecondition(`cannot remove image "${ref}" (${id}): ${removed.message}`);
     return false;
   }
+}
+
+/**
+ * Per inspect record (the image store keeps one per image until its names change), the CRI
+ * Image built once, so ListImages builds and encodes only what changed; callers must not modify it.
+ */
+const criImages = new WeakMap<ImageRecord, Image>();
+
+function criImageOf(record: ImageRecord): Image {
+  let image = criImages.get(record);
+  if (!image) criImages.set(record, (image = toCriImage(record, record.Config?.User ?? '')));
+  return image;
+}
+
+/** Directories holding the image's layers (overlay2: .../<layer>/diff). */
+function layerDirsOf(info: ImageRecord): string[] {
+  const data = (info.GraphDriver?.Data ?? {}) as Record<string, string | undefined>;
+  return [data.UpperDir, ...(data.LowerDir ?? '').split(':'), data.Dir].filter((d): d is string => !!d);
 }
 
 /** The CRI view of a Docker image; identical whichever reference it was looked up by. */

@@ -458,9 +458,7 @@ export class SandboxService {
    */
   private async containerStatuses(sandboxId: string, call?: CallOptions): Promise<ContainerStatus[]> {
     const out: ContainerStatus[] = [];
-    for (const record of await this.index.all(call)) {
-      const labels = record.Config?.Labels;
-      if (labels?.[LABEL_TYPE] !== TYPE_CONTAINER || labels[LABEL_SANDBOX_ID] !== sandboxId) continue;
+    for (const record of await this.index.inSandbox(sandboxId, call)) {
       const status = toContainerStatus(record, null);
       if (status) out.push(status);
     }

@@ -1,7 +1,9 @@
 // Per-sandbox checkpoint files under <root-directory>/sandbox/<sandbox id>, in the spirit of
 // cri-dockerd's: what StopPodSandbox needs to tear the pod's network down even when the pause
 // container or dockerd is already gone. Written before the network is set up, removed by
-// RemovePodSandbox. Files are replaced atomically (write to a temp name, then rename).
+// RemovePodSandbox. Files are replaced atomically (write to a temp name, then rename). The ids
+// are read from the directory once and then kept by write/remove: ListPodSandbox asks for them
+// every second, and a directory read per call was a thread-pool round trip per relist.
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -31,6 +33,8 @@ const ID_RE = /^[0-9a-f]{64}$/;
 
 export class CheckpointStore {
   readonly dir: string;
+  /** Ids of the checkpoints on disk, loaded on first use; the shim is the directory's only writer. */
+  private known: Promise<Set<string>> | undefined;
 
   constructor(rootDirectory: string) {
     this.dir = join(rootDirectory, 'sandbox');
@@ -48,6 +52,7 @@ export class CheckpointStore {
     const tmp = `${path}.tmp`;
     await writeFile(tmp, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
     await rename(tmp, path);
+    (await this.ids()).add(sandboxId);
   }
 
   /** The checkpoint, or undefined when there is none (or it is unreadable: treated as absent). */
@@ -72,14 +77,27 @@ export class CheckpointStore {
   async remove(sandboxId: string): Promise<void> {
     if (!ID_RE.test(sandboxId)) return;
     await rm(this.path(sandboxId), { force: true });
+    (await this.ids()).delete(sandboxId);
   }
 
   /** Ids of every sandbox with a checkpoint. */
   async list(): Promise<string[]> {
+    return [...(await this.ids())];
+  }
+
+  private ids(): Promise<Set<string>> {
+    this.known ??= this.load().catch((err: unknown) => {
+      this.known = undefined;
+      throw err;
+    });
+    return this.known;
+  }
+
+  private async load(): Promise<Set<string>> {
     try {
-      return (await readdir(this.dir)).filter((f) => ID_RE.test(f));
+      return new Set((await readdir(this.dir)).filter((f) => ID_RE.test(f)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
       throw err;
     }
   }

@@ -3,7 +3,7 @@
 // Docker request; writes made by the shim itself refresh their entry before returning.
 import { EventEmitter } from 'node:events';
 import type { CallOptions, ContainerRecord, Engine } from '../docker/engine.js';
-import { LABEL_TYPE } from '../docker/labels.js';
+import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER } from '../docker/labels.js';
 import { abortable } from '../abortable.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +23,8 @@ export interface ContainerIndexEvents {
 
 export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private readonly records = new Map<string, ContainerRecord>();
+  /** Workload container ids by their sandbox id label (labels never change), for per-pod reads. */
+  private readonly bySandbox = new Map<string, Set<string>>();
   /** Per id, the sequence number of the newest inspect applied, so a slow stale inspect never wins. */
   private readonly applied = new Map<string, number>();
   /** Per id, inspects under way; a gone id's `applied` entry is kept only while one may still land. */
@@ -78,6 +80,17 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
 
   get(id: string): ContainerRecord | undefined {
     return this.records.get(id);
+  }
+
+  /** The workload containers of a sandbox (full id), as `all` would list them; no scan of every record. */
+  async inSandbox(sandboxId: string, call?: CallOptions): Promise<ContainerRecord[]> {
+    if (!this.isLive) await this.resync(call);
+    const out: ContainerRecord[] = [];
+    for (const id of this.bySandbox.get(sandboxId) ?? []) {
+      const record = this.records.get(id);
+      if (record) out.push(record);
+    }
+    return out;
   }
 
   /**
@@ -165,6 +178,12 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   private put(info: ContainerRecord): void {
     const previous = this.records.get(info.Id);
     this.records.set(info.Id, info);
+    const sandbox = sandboxOf(info);
+    if (sandbox !== undefined) {
+      let ids = this.bySandbox.get(sandbox);
+      if (!ids) this.bySandbox.set(sandbox, (ids = new Set()));
+      ids.add(info.Id);
+    }
     this.emit('updated', info, previous);
   }
 
@@ -172,6 +191,11 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     const previous = this.records.get(id);
     if (!previous) return;
     this.records.delete(id);
+    const sandbox = sandboxOf(previous);
+    if (sandbox !== undefined) {
+      const ids = this.bySandbox.get(sandbox);
+      if (ids?.delete(id) && ids.size === 0) this.bySandbox.delete(sandbox);
+    }
     this.emit('removed', id, previous);
   }
 
@@ -224,8 +248,9 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     const id = ev.id;
     const action = ev.Action ?? ev.status ?? '';
     if (!id) return;
-    // exec_* events do not change container state; skip the inspect they would cost.
-    if (action.startsWith('exec_')) return;
+    // These change nothing an inspect shows (a kill only signals; die and stop follow when the
+    // process exits): skip the inspect they would cost, three per stopped pod on a busy node.
+    if (action.startsWith('exec_') || NO_STATE_CHANGE.has(action)) return;
     if (action === 'destroy') {
       this.forget(id);
       return;
@@ -239,4 +264,12 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       });
     this.pending.set(id, read);
   }
+}
+
+/** Container events that leave the inspect record as it was (exec_* too, by prefix). */
+const NO_STATE_CHANGE = new Set(['kill', 'attach', 'detach', 'resize', 'top', 'export', 'copy', 'archive-path', 'extract-to-dir']);
+
+function sandboxOf(record: ContainerRecord): string | undefined {
+  const labels = record.Config?.Labels;
+  return labels?.[LABEL_TYPE] === TYPE_CONTAINER ? labels[LABEL_SANDBOX_ID] : undefined;
 }

@@ -363,6 +363,10 @@ describe('container status', () => {
     expect(userFromProcStatus('Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t3000\t3000\t3000\t3000\nGroups:\t77 3000 \n')).toEqual({
       linux: { uid: '1000', gid: '3000', supplemental_groups: ['77', '3000'] },
     });
+    // No supplementary groups: the kernel writes "Groups:\t \n", and the next line is not a group.
+    expect(userFromProcStatus('Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t64\nGroups:\t \nNStgid:\t1\n')).toEqual({
+      linux: { uid: '0', gid: '0', supplemental_groups: [] },
+    });
     const passwd = 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n';
     const group = 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n';
     expect(userFromConfig('', [], passwd, group)).toEqual({ linux: { uid: '0', gid: '0', supplemental_groups: ['0'] } });

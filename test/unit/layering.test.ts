@@ -9,7 +9,7 @@
 // | ---: | ----------- | --------------------------------------------------------------------- |
 // |    0 | shared      | generated/, errors, logger, config, config-file, proto, version,      |
 // |      |             | child-process, serial-by-key, systemd, runtime-cgroups, abortable,    |
-// |      |             | thread-pool (src/*.ts)                                                |
+// |      |             | thread-pool, node-flags (src/*.ts)                                    |
 // |    1 | docker      | src/docker: the one Docker gateway and the Docker <-> CRI shapes      |
 // |    2 | store       | src/store: in-memory caches of Docker's facts, fed by the gateway     |
 // |    3 | adapters    | src/network, src/logs, src/stats, src/streaming, src/events: one      |
@@ -48,6 +48,7 @@ const SHARED_FILES = new Set([
   'runtime-cgroups.ts',
   'abortable.ts',
   'thread-pool.ts',
+  'node-flags.ts',
 ]);
 
 interface Layer {

@@ -1,7 +1,7 @@
 // Status and image reads come from the event-fed stores, with no Docker request, and stay
 // correct when Docker announces a change or the event stream breaks (FakeEngine, no dockerd).
 import { afterEach, describe, expect, it } from 'vitest';
-import { LABEL_TYPE, TYPE_CONTAINER } from '../../src/docker/labels.js';
+import { LABEL_SANDBOX_ID, LABEL_TYPE, TYPE_CONTAINER } from '../../src/docker/labels.js';
 import { createLogger } from '../../src/logger.js';
 import { ImageService } from '../../src/services/image.js';
 import { ContainerIndex } from '../../src/store/container-index.js';
@@ -52,6 +52,16 @@ describe('ContainerIndex.current', () => {
     const record = await index.current(id, TYPE_CONTAINER, 'container');
     expect(record.State).toMatchObject({ Running: false, ExitCode: 3 });
     expect(engine.calls.filter((x) => x === `inspect ${id}`)).toHaveLength(1);
+  });
+
+  it('events that change no state (kill, exec_*, archive-path) cost no inspect; the die after a kill does', async () => {
+    const { engine, index, id } = await liveIndex();
+    engine.calls.length = 0;
+    for (const action of ['kill', 'exec_create: sh', 'exec_start: sh', 'exec_die', 'archive-path']) engine.announce('container', id, action);
+    engine.announce('container', id, 'die');
+    await until(() => engine.calls.includes(`inspect ${id}`));
+    await index.current(id, TYPE_CONTAINER, 'container');
+    expect(engine.calls).toEqual([`inspect ${id}`]);
   });
 
   it('inspects while the event stream is down, and answers from memory again once it is back', async () => {
@@ -107,6 +117,31 @@ describe('ContainerIndex resync, shared by callers while the event stream is dow
   });
 });
 
+describe('ContainerIndex.inSandbox', () => {
+  it("lists a pod's workload containers without a Docker request, and forgets removed ones", async () => {
+    const { engine, index } = await liveIndex();
+    const make = async (name: string, sandbox: string) => {
+      const c = await engine.createContainer({ name, Image: 'fake/busybox:latest', Labels: { [LABEL_TYPE]: TYPE_CONTAINER, [LABEL_SANDBOX_ID]: sandbox } });
+      if (c.kind !== 'created') throw new Error(c.kind);
+      engine.announce('container', c.id, 'create');
+      return c.id;
+    };
+    const a1 = await make('a1', 'pod-a');
+    const a2 = await make('a2', 'pod-a');
+    const b1 = await make('b1', 'pod-b');
+    await until(() => [a1, a2, b1].every((id) => index.get(id) !== undefined));
+    engine.calls.length = 0;
+    expect((await index.inSandbox('pod-a')).map((r) => r.Id).sort()).toEqual([a1, a2].sort());
+    expect((await index.inSandbox('pod-b')).map((r) => r.Id)).toEqual([b1]);
+    expect(await index.inSandbox('pod-c')).toEqual([]);
+    expect(engine.calls).toEqual([]);
+    await engine.remove(a1);
+    engine.announce('container', a1, 'destroy');
+    await until(() => index.get(a1) === undefined);
+    expect((await index.inSandbox('pod-a')).map((r) => r.Id)).toEqual([a2]);
+  });
+});
+
 describe('ImageService reads from the image store', () => {
   async function liveImages() {
     const engine = new FakeEngine();
@@ -127,6 +162,17 @@ describe('ImageService reads from the image store', () => {
     expect((await images.status(busybox.Id, false)).image?.id).toBe(busybox.Id);
     expect((await images.list('fake/busybox:latest')).map((i) => i.id)).toEqual([busybox.Id]);
     expect(engine.calls).toEqual([]);
+  });
+
+  it('ImageFsInfo and ensure() of a present image list and inspect nothing once the store is synced', async () => {
+    const { engine, images, busybox } = await liveImages();
+    engine.calls.length = 0;
+    const fs = await images.fsInfo();
+    // The fake's images have no layer directories: each counts with its size.
+    expect(fs.image_filesystems?.[0]).toMatchObject({ fs_id: { mountpoint: '/var/lib/docker/overlay2' }, used_bytes: { value: busybox.Size } });
+    expect((await images.ensure('fake/busybox:latest')).Id).toBe(busybox.Id);
+    // docker info is the gateway's one cached fact (the real engine asks dockerd once).
+    expect(engine.calls.filter((c) => c !== 'info')).toEqual([]);
   });
 
   it('follows Docker image events: a tag added outside the shim, a deleted image', async () => {
