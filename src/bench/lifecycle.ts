@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // `npm run bench`: the shim's own speed figures (core issue). Drives the shim over gRPC with
-// the bench machinery: the full pod lifecycle for 50 pods sequentially and 50 with 4 in
-// flight, List latency with 100 running containers, and, in the same run, the bare Docker
-// calls a pod needs, so the shim's overhead per pod is a measured ratio.
+// the bench machinery: the full pod lifecycle for 50 pods sequentially (and the shim's own CPU
+// for them), a container's own lifecycle (Create/Start/Stop/RemoveContainer) as often in one
+// pod, 50 pods with 4 in flight, List latency with 100 running containers, and, in the same
+// run, the bare Docker calls a pod needs, so the shim's overhead per pod is a measured ratio.
+// `--soak N` instead runs N pod lifecycles (4 in flight) and reports the shim's RSS and JS
+// heap every 100 pods: what a long-lived node's churn leaves behind.
 //
 //   npm run build && npm run bench [-- --endpoint unix:///path] [--output FILE]
+//   npm run build && npm run bench -- --soak 1000 [--soak-seconds 1800]
 //
-// Without --endpoint it starts the built shim (dist/main.js) on a temporary socket.
+// Without --endpoint it starts the built shim (dist/main.js, or --shim-main) on a temporary socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { int, makeReport, withSignals } from './cli.js';
 import { BenchCri } from './cri.js';
 import { dockerBaseline } from './docker-baseline.js';
-import { ProcessSpec } from './procwatch.js';
+import { parseStat, ProcessSpec } from './procwatch.js';
 import { endpointReport, formatTable, type BenchReport, type EndpointReport } from './report.js';
 import { runBench, type EndpointRun, type RunnerOptions } from './runner.js';
 import { ratioSpread } from './stats.js';
@@ -47,6 +52,10 @@ const FLAGS = {
   duration: { type: 'string', default: '10' },
   'list-calls': { type: 'string', default: '50' },
   output: { type: 'string' },
+  // Another build of the shim (a before/after comparison); default: this one's dist/main.js.
+  'shim-main': { type: 'string' },
+  soak: { type: 'string', default: '0' },
+  'soak-seconds': { type: 'string', default: '1800' },
 } as const;
 
 const { values } = parseFlags();
@@ -54,17 +63,38 @@ const { values } = parseFlags();
 interface Shim {
   address: string;
   pid: number;
+  /** The shim's Prometheus endpoint (its JS heap is read there), when started with one. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
+/** A free loopback TCP port (for the shim's metrics). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** The built shim on a temporary socket and root, ready when Version answers. */
-async function startShim(): Promise<Shim> {
+async function startShim(withMetrics: boolean): Promise<Shim> {
   const tmp = mkdtempSync(join(tmpdir(), 'cri-bench-shim-'));
   const address = `unix://${join(tmp, 'cri.sock')}`;
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const main = values['shim-main'] ?? fileURLToPath(new URL('../main.js', import.meta.url));
+  const metrics = withMetrics ? `127.0.0.1:${await freePort()}` : '';
   const proc: ChildProcess = spawn(
     process.execPath,
-    [main, `--container-runtime-endpoint=${address}`, `--root-directory=${join(tmp, 'root')}`, `--pod-infra-container-image=${values['pause-image']}`, `--docker-endpoint=${values['docker-endpoint']}`, '--log-level=warn', `--network-plugin=${values['network-plugin']}`],
+    [
+      main,
+      `--container-runtime-endpoint=${address}`,
+      `--root-directory=${join(tmp, 'root')}`,
+      `--pod-infra-container-image=${values['pause-image']}`,
+      `--docker-endpoint=${values['docker-endpoint']}`,
+      '--log-level=warn',
+      `--network-plugin=${values['network-plugin']}`,
+      ...(metrics ? [`--metrics-bind-addr=${metrics}`] : []),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -87,7 +117,19 @@ async function startShim(): Promise<Shim> {
   } finally {
     probe.close();
   }
-  return { address, pid: proc.pid!, stop };
+  return { address, pid: proc.pid!, metricsUrl: metrics ? `http://${metrics}/metrics` : undefined, stop };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  const stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return stat ? stat.cpuTicks / 100 : Number.NaN;
+}
+
+/** Resident set of a process now, in bytes. */
+function rssOf(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? Number.NaN) * 1024;
 }
 
 function median(e: EndpointReport, key: string): number {
@@ -107,7 +149,8 @@ async function main(): Promise<number> {
   const containers = int('containers', values.containers, 1);
   const duration = int('duration', values.duration, 0);
   const listCalls = int('list-calls', values['list-calls'], 1);
-  const shim = values.endpoint ? undefined : await startShim();
+  const soak = int('soak', values.soak, 0);
+  const shim = values.endpoint ? undefined : await startShim(soak > 0);
   const address = values.endpoint ?? shim!.address;
   const perRound = Math.ceil(pods / rounds);
   // The whole Docker path: the shim, dockerd, Docker's containerd and its runc shims.
@@ -142,8 +185,17 @@ async function main(): Promise<number> {
       pullImages: [],
     },
   });
+  if (soak > 0) {
+    try {
+      return await withSignals((signal) => runSoak(soak, int('soak-seconds', values['soak-seconds'], 1), shim, options, say, signal), say);
+    } finally {
+      await shim?.stop();
+    }
+  }
   const startedAt = new Date().toISOString();
   let sequential: BenchReport;
+  let containerReport: EndpointReport;
+  let shimCpuSeconds = 0;
   let baseline: EndpointReport;
   let rest: BenchReport;
   let interrupted = false;
@@ -151,15 +203,20 @@ async function main(): Promise<number> {
     await withSignals(async (signal) => {
       // Shim and bare Docker alternate in rounds, so load from elsewhere hits both alike.
       const shimParts: EndpointRun[] = [];
+      const containerParts: EndpointRun[] = [];
       const dockerParts: EndpointRun[] = [];
       for (let r = 0; r < rounds && !signal.aborted; r++) {
-        say(`round ${r + 1}/${rounds}: ${perRound} pods through the shim, then the same through bare Docker`);
+        say(`round ${r + 1}/${rounds}: ${perRound} pods through the shim, ${perRound} containers in one pod, then the same through bare Docker`);
+        const cpu0 = shim ? cpuSecondsOf(shim.pid) : 0;
         shimParts.push(...(await runBench(options(['lifecycle'], perRound, `s${r}`), signal, () => undefined)));
+        if (shim) shimCpuSeconds += cpuSecondsOf(shim.pid) - cpu0;
+        containerParts.push(...(await runBench({ ...options(['container'], perRound, `c${r}`), endpoints: [{ name: 'shim', address, watch: [] }] }, signal, () => undefined)));
         dockerParts.push(
           await dockerBaseline({ dockerEndpoint: values['docker-endpoint'], pauseImage: values['pause-image'], image: values.image, command: DEFAULT_COMMAND, pods: perRound, runId: `${runId}-d${r}` }, signal),
         );
       }
       sequential = makeReport({ ...options(['lifecycle'], perRound, 's'), rounds }, [merge(shimParts)], startedAt, signal.aborted);
+      containerReport = endpointReport(merge(containerParts));
       baseline = endpointReport(merge(dockerParts));
       say(`parallel: ${perRound * rounds} pods, ${parallel} in flight; then ${containers} pods kept running, polled, Lists timed`);
       const restOptions = options(['parallel', 'steady'], perRound * rounds, 'p');
@@ -179,10 +236,16 @@ async function main(): Promise<number> {
     wholePod: { shimMs: median(seq, 'lifecycle/whole pod'), dockerMs: median(base, 'docker/whole pod'), shimOverDocker: pod, shimShare: share(pod.median) },
     runPodSandbox: { shimMs: median(seq, 'lifecycle/RunPodSandbox'), dockerMs: median(base, 'docker/sandbox (create+start+inspect)'), shimOverDocker: sandbox, shimShare: share(sandbox.median) },
   };
+  const start = ratioSpread(base.rpcs['docker/container start']?.roundMedians ?? [], seq.rpcs['lifecycle/StartContainer']?.roundMedians ?? []);
+  const stopPod = ratioSpread(base.rpcs['docker/stop both']?.roundMedians ?? [], seq.rpcs['lifecycle/StopPodSandbox']?.roundMedians ?? []);
+  const seqPods = seq.throughput.lifecycle?.pods ?? 0;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const cmed = (rpc: string) => median(containerReport!, `container/${rpc}`).toFixed(1);
   const restEp = rest!.endpoints[0];
   const out = [
     formatTable(sequential!),
+    '',
+    formatTable({ ...sequential!, endpoints: [containerReport!], ratios: [] }),
     '',
     formatTable({ ...sequential!, endpoints: [base], ratios: [] }),
     '',
@@ -192,12 +255,81 @@ async function main(): Promise<number> {
       ` shim/docker ${pod.median.toFixed(3)} [${pod.min.toFixed(3)}-${pod.max.toFixed(3)}] over ${pod.values.length} rounds -> shim's own share ${pct(overhead.wholePod.shimShare)}`,
     `RunPodSandbox vs pause create+start+inspect: ${overhead.runPodSandbox.shimMs.toFixed(1)} ms vs ${overhead.runPodSandbox.dockerMs.toFixed(1)} ms;` +
       ` shim/docker ${sandbox.median.toFixed(3)} [${sandbox.min.toFixed(3)}-${sandbox.max.toFixed(3)}] -> ${pct(overhead.runPodSandbox.shimShare)}`,
+    `StartContainer vs container start: shim/docker ${start.median.toFixed(3)} [${start.min.toFixed(3)}-${start.max.toFixed(3)}];` +
+      ` StopPodSandbox vs stop of both containers: shim/docker ${stopPod.median.toFixed(3)} [${stopPod.min.toFixed(3)}-${stopPod.max.toFixed(3)}]`,
+    `container lifecycle in one pod, median ms: CreateContainer ${cmed('CreateContainer')}, StartContainer ${cmed('StartContainer')}, StopContainer ${cmed('StopContainer')}, RemoveContainer ${cmed('RemoveContainer')}`,
+    shim ? `shim's own CPU for the ${seqPods} sequential pod lifecycles: ${shimCpuSeconds.toFixed(2)} s (${((shimCpuSeconds / Math.max(1, seqPods)) * 50).toFixed(2)} s per 50 pods)` : 'shim CPU: not measured (--endpoint)',
     `List with ${containers} pods running, back to back: ListPodSandbox median ${median(restEp, 'list/ListPodSandbox').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListPodSandbox']?.p95.toFixed(2)}),` +
       ` ListContainers median ${median(restEp, 'list/ListContainers').toFixed(2)} ms (p95 ${restEp.rpcs['list/ListContainers']?.p95.toFixed(2)})`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  if (values.output) writeFileSync(values.output, `${JSON.stringify({ sequential: sequential!, dockerBaseline: base, parallelAndSteady: rest!, overhead }, null, 2)}\n`);
+  const extra = { startOverDocker: start, stopPodOverDocker: stopPod, shimCpuSeconds, sequentialPods: seqPods };
+  if (values.output) writeFileSync(values.output, `${JSON.stringify({ sequential: sequential!, containers: containerReport!, dockerBaseline: base, parallelAndSteady: rest!, overhead, ...extra }, null, 2)}\n`);
   return interrupted ? 130 : 0;
+}
+
+interface SoakSample {
+  pods: number;
+  seconds: number;
+  rssMiB: number;
+  /** Least JS heap in use over a few samples after the batch: garbage not yet collected left out. */
+  heapUsedMiB: number;
+}
+
+/** The shim's JS heap in use now, from its /metrics (prom-client's default Node metrics). */
+async function heapUsed(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = /^docker_cri_shim_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * N pod lifecycles in batches of 100 (4 in flight), bounded by `maxSeconds`; after each batch the
+ * shim's RSS and its JS heap (the least of 10 samples over 2 s, so young garbage does not count).
+ * Growth is measured from the first batch (warm-up: code paths compiled, pools filled).
+ */
+async function runSoak(
+  pods: number,
+  maxSeconds: number,
+  shim: Shim | undefined,
+  options: (workloads: Workload[], podsPerRound: number, call: string) => RunnerOptions,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  if (!shim?.metricsUrl) throw new Error('--soak measures the shim it starts: drop --endpoint');
+  const samples: SoakSample[] = [];
+  const t0 = performance.now();
+  let done = 0;
+  let errors = 0;
+  for (let batch = 0; done < pods && !signal.aborted; batch++) {
+    if ((performance.now() - t0) / 1000 > maxSeconds) {
+      say(`soak: stopped at ${done} pods, past --soak-seconds ${maxSeconds}`);
+      break;
+    }
+    const n = Math.min(100, pods - done);
+    const [run] = await runBench(options(['parallel'], n, `k${batch}`), signal, () => undefined);
+    const report = endpointReport(run);
+    done += report.throughput.parallel?.pods ?? 0;
+    errors += report.errorCount;
+    let heap = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 10; i++) {
+      await sleep(200);
+      heap = Math.min(heap, await heapUsed(shim.metricsUrl));
+    }
+    const sample = { pods: done, seconds: (performance.now() - t0) / 1000, rssMiB: rssOf(shim.pid) / 2 ** 20, heapUsedMiB: heap / 2 ** 20 };
+    samples.push(sample);
+    say(`soak: ${sample.pods} pods, ${sample.seconds.toFixed(0)} s: RSS ${sample.rssMiB.toFixed(1)} MiB, JS heap used ${sample.heapUsedMiB.toFixed(1)} MiB, errors ${errors}`);
+  }
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  const lines = [
+    'pods   seconds   RSS MiB   JS heap used MiB',
+    ...samples.map((s) => `${String(s.pods).padStart(4)}   ${s.seconds.toFixed(0).padStart(7)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${s.heapUsedMiB.toFixed(1).padStart(16)}`),
+    first && last ? `after warm-up (${first.pods} -> ${last.pods} pods): RSS ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, JS heap ${(last.heapUsedMiB - first.heapUsedMiB).toFixed(1)} MiB; errors ${errors}` : 'no batch completed',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (values.output) writeFileSync(values.output, `${JSON.stringify({ soak: samples, errors }, null, 2)}\n`);
+  return signal.aborted ? 130 : errors > 0 ? 1 : 0;
 }
 
 main().then(
