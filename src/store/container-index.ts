@@ -191,12 +191,16 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
     try {
       info = await this.engine.inspect(id, call);
-    } finally {
-      const left = (this.inflight.get(id) ?? 1) - 1;
-      if (left > 0) this.inflight.set(id, left);
-      else this.inflight.delete(id);
+    } catch (err) {
+      this.landed(id);
+      this.releaseRemovalMark(id);
+      throw err;
     }
-    if ((this.applied.get(id) ?? 0) > mySeq) return this.records.get(id);
+    this.landed(id);
+    if ((this.applied.get(id) ?? 0) > mySeq) {
+      this.releaseRemovalMark(id);
+      return this.records.get(id);
+    }
     if (info && info.Config?.Labels?.[LABEL_TYPE]) {
       this.applied.set(id, mySeq);
       this.put(info);
@@ -204,6 +208,20 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       this.forget(id);
     }
     return info;
+  }
+
+  private landed(id: string): void {
+    const left = (this.inflight.get(id) ?? 1) - 1;
+    if (left > 0) this.inflight.set(id, left);
+    else this.inflight.delete(id);
+  }
+
+  /**
+   * A removed container's `applied` mark guards against inspects that were under way at its
+   * removal; once the last of them has landed it guards nothing, and would stay forever.
+   */
+  private releaseRemovalMark(id: string): void {
+    if (!this.inflight.has(id) && !this.records.has(id)) this.applied.delete(id);
   }
 
   /** Removes an entry the shim just deleted, without waiting for the event. */

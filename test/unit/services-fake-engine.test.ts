@@ -411,6 +411,34 @@ describe('Docker calls of each lifecycle RPC', () => {
     }
   });
 
+  it('leaves nothing per container in the index once the pod is gone, also after a removal that raced an inspect', async () => {
+    const w = world();
+    for (let i = 0; i < 400 && !w.index.isLive; i++) await new Promise((r) => setTimeout(r, 5));
+    const pod = await w.sandboxes.run(runRequest());
+    const app = await w.containers.create(createRequest(pod));
+    await w.containers.start(app);
+    // An inspect under way when the container is removed: its answer (held back until then)
+    // must not bring the container back, and nothing may stay behind for it once it landed.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const inspect = w.engine.inspect.bind(w.engine);
+    w.engine.inspect = async (id, call) => {
+      const answer = await inspect(id, call);
+      await held;
+      return answer;
+    };
+    const late = w.index.refresh(app);
+    w.engine.inspect = inspect;
+    await w.sandboxes.stop(pod);
+    await w.sandboxes.remove(pod);
+    release();
+    await late;
+    expect(w.index.get(app)).toBeUndefined();
+    await idle(w);
+    const internals = w.index as unknown as Record<'records' | 'applied' | 'inflight' | 'pending' | 'eventReads' | 'waiters', Map<string, unknown>>;
+    for (const map of ['records', 'applied', 'inflight', 'pending', 'eventReads', 'waiters'] as const) expect([map, internals[map].size]).toEqual([map, 0]);
+  });
+
   it('with the event stream down, each change is read back from Docker instead', async () => {
     const w = world();
     for (let i = 0; i < 400 && !w.index.isLive; i++) await new Promise((r) => setTimeout(r, 5));
