@@ -8,10 +8,9 @@
 // Runs packaging/out/docker-cri-shim on temporary sockets against the machine's dockerd with
 // the locally built pause image; removes every pod it made, also when interrupted.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BenchCri } from '../dist/bench/cri.js';
-import { arg, cleanupAll, RUN, startBenchShim, TOP } from './shim-process.ts';
+import { arg, cleanupAll, freePort, RUN, startBenchShim, TOP } from './shim-process.ts';
 
 const EXE = join(TOP, 'packaging/out/docker-cri-shim');
 const STARTS = arg('starts', 10);
@@ -52,14 +51,6 @@ function rssMiB(pid: number): number {
   return Number(m![1]) / 1024;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** JS heap in use right after a full GC, in MiB; the snapshot file itself is discarded. */
 async function heapAfterGcMiB(metrics: string): Promise<number> {

@@ -274,6 +274,8 @@ interface SoakSample {
   rssMiB: number;
   /** Least JS heap in use over a few samples after the batch: garbage not yet collected left out. */
   heapUsedMiB: number;
+  /** JS heap in use right after a full GC (at 100, 500, 1000 and the last batch). */
+  heapAfterGcMiB?: number;
 }
 
 /** The shim's JS heap in use now, from its /metrics (prom-client's default Node metrics). */
@@ -281,6 +283,18 @@ async function heapUsed(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   const m = /^docker_cri_shim_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
   return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * JS heap in use right after a full GC: the shim's heap snapshot endpoint collects garbage first
+ * (the snapshot file is deleted); NaN when it refuses (one snapshot a minute at most).
+ */
+async function heapAfterGc(metricsUrl: string): Promise<number> {
+  const res = await fetch(metricsUrl.replace(/\/metrics$/, '/debug/heap-snapshot'), { method: 'POST' });
+  const path = (await res.text()).trim();
+  if (!res.ok) return Number.NaN;
+  rmSync(path, { force: true });
+  return heapUsed(metricsUrl);
 }
 
 /**
@@ -316,15 +330,19 @@ async function runSoak(
       await sleep(200);
       heap = Math.min(heap, await heapUsed(shim.metricsUrl));
     }
-    const sample = { pods: done, seconds: (performance.now() - t0) / 1000, rssMiB: rssOf(shim.pid) / 2 ** 20, heapUsedMiB: heap / 2 ** 20 };
+    const sample: SoakSample = { pods: done, seconds: (performance.now() - t0) / 1000, rssMiB: rssOf(shim.pid) / 2 ** 20, heapUsedMiB: heap / 2 ** 20 };
+    if ([100, 500, 1000].includes(done) || done >= pods) sample.heapAfterGcMiB = (await heapAfterGc(shim.metricsUrl)) / 2 ** 20;
     samples.push(sample);
-    say(`soak: ${sample.pods} pods, ${sample.seconds.toFixed(0)} s: RSS ${sample.rssMiB.toFixed(1)} MiB, JS heap used ${sample.heapUsedMiB.toFixed(1)} MiB, errors ${errors}`);
+    say(`soak: ${sample.pods} pods, ${sample.seconds.toFixed(0)} s: RSS ${sample.rssMiB.toFixed(1)} MiB, JS heap used ${sample.heapUsedMiB.toFixed(1)} MiB${sample.heapAfterGcMiB === undefined ? '' : ` (${sample.heapAfterGcMiB.toFixed(1)} after a full GC)`}, errors ${errors}`);
   }
   const first = samples[0];
   const last = samples[samples.length - 1];
   const lines = [
-    'pods   seconds   RSS MiB   JS heap used MiB',
-    ...samples.map((s) => `${String(s.pods).padStart(4)}   ${s.seconds.toFixed(0).padStart(7)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${s.heapUsedMiB.toFixed(1).padStart(16)}`),
+    'pods   seconds   RSS MiB   JS heap used MiB   after full GC',
+    ...samples.map(
+      (s) =>
+        `${String(s.pods).padStart(4)}   ${s.seconds.toFixed(0).padStart(7)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${s.heapUsedMiB.toFixed(1).padStart(16)}   ${(s.heapAfterGcMiB?.toFixed(1) ?? '').padStart(13)}`,
+    ),
     first && last ? `after warm-up (${first.pods} -> ${last.pods} pods): RSS ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, JS heap ${(last.heapUsedMiB - first.heapUsedMiB).toFixed(1)} MiB; errors ${errors}` : 'no batch completed',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
