@@ -9,7 +9,10 @@
 //
 //   npm run build && npm run bench [-- --endpoint unix:///path] [--output FILE]
 //   npm run build && npm run bench -- --soak 1000 [--soak-seconds 1800]
+//   npm run build && npm run bench -- --compare-main /path/to/other/dist/main.js
 //
+// --compare-main runs that build ("before") beside this one ("after") in the same rounds as
+// bare Docker, for the sequential lifecycle and container workloads only.
 // Without --endpoint it starts the built shim (dist/main.js, or --shim-main) on a temporary socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,6 +57,8 @@ const FLAGS = {
   output: { type: 'string' },
   // Another build of the shim (a before/after comparison); default: this one's dist/main.js.
   'shim-main': { type: 'string' },
+  // A second build run beside it, round by round: the sequential figures of both, "before" first.
+  'compare-main': { type: 'string' },
   soak: { type: 'string', default: '0' },
   'soak-seconds': { type: 'string', default: '1800' },
 } as const;
@@ -78,10 +83,9 @@ async function freePort(): Promise<number> {
 }
 
 /** The built shim on a temporary socket and root, ready when Version answers. */
-async function startShim(withMetrics: boolean): Promise<Shim> {
+async function startShim(withMetrics: boolean, main = values['shim-main'] ?? fileURLToPath(new URL('../main.js', import.meta.url))): Promise<Shim> {
   const tmp = mkdtempSync(join(tmpdir(), 'cri-bench-shim-'));
   const address = `unix://${join(tmp, 'cri.sock')}`;
-  const main = values['shim-main'] ?? fileURLToPath(new URL('../main.js', import.meta.url));
   const metrics = withMetrics ? `127.0.0.1:${await freePort()}` : '';
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -185,6 +189,15 @@ async function main(): Promise<number> {
       pullImages: [],
     },
   });
+  if (values['compare-main']) {
+    const before = await startShim(false, values['compare-main']);
+    try {
+      return await withSignals((signal) => runCompare(before, shim!, rounds, perRound, options, say, signal), say);
+    } finally {
+      await before.stop();
+      await shim?.stop();
+    }
+  }
   if (soak > 0) {
     try {
       return await withSignals((signal) => runSoak(soak, int('soak-seconds', values['soak-seconds'], 1), shim, options, say, signal), say);
@@ -266,6 +279,65 @@ async function main(): Promise<number> {
   const extra = { startOverDocker: start, stopPodOverDocker: stopPod, shimCpuSeconds, sequentialPods: seqPods };
   if (values.output) writeFileSync(values.output, `${JSON.stringify({ sequential: sequential!, containers: containerReport!, dockerBaseline: base, parallelAndSteady: rest!, overhead, ...extra }, null, 2)}\n`);
   return interrupted ? 130 : 0;
+}
+
+/**
+ * Two builds of the shim and bare Docker, in rounds: each round runs the sequential pod
+ * lifecycles and the container workload through both shims (their order alternating), then the
+ * bare Docker calls, so load from elsewhere hits all three alike. Prints both shims side by
+ * side (ratio after/before per round), each one's ratios to bare Docker and its own CPU.
+ */
+async function runCompare(
+  before: Shim,
+  after: Shim,
+  rounds: number,
+  perRound: number,
+  options: (workloads: Workload[], podsPerRound: number, call: string) => RunnerOptions,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  const startedAt = new Date().toISOString();
+  const shims = [
+    { name: 'before', shim: before, lifecycle: [] as EndpointRun[], containers: [] as EndpointRun[], cpu: 0 },
+    { name: 'after', shim: after, lifecycle: [] as EndpointRun[], containers: [] as EndpointRun[], cpu: 0 },
+  ];
+  const dockerParts: EndpointRun[] = [];
+  for (let r = 0; r < rounds && !signal.aborted; r++) {
+    say(`round ${r + 1}/${rounds}: ${perRound} pods and ${perRound} containers through each shim, then bare Docker`);
+    for (let k = 0; k < shims.length && !signal.aborted; k++) {
+      const s = shims[(k + r) % shims.length];
+      const endpoint = (watch: ProcessSpec[]) => [{ name: s.name, address: s.shim.address, watch }];
+      const cpu0 = cpuSecondsOf(s.shim.pid);
+      s.lifecycle.push(...(await runBench({ ...options(['lifecycle'], perRound, `${s.name[0]}${r}`), endpoints: endpoint([new ProcessSpec(String(s.shim.pid))]) }, signal, () => undefined)));
+      s.cpu += cpuSecondsOf(s.shim.pid) - cpu0;
+      s.containers.push(...(await runBench({ ...options(['container'], perRound, `${s.name[0]}c${r}`), endpoints: endpoint([]) }, signal, () => undefined)));
+    }
+    dockerParts.push(
+      await dockerBaseline({ dockerEndpoint: values['docker-endpoint'], pauseImage: values['pause-image'], image: values.image, command: DEFAULT_COMMAND, pods: perRound, runId: `cmp-d${r}-${process.pid}` }, signal),
+    );
+  }
+  const lifecycle = makeReport({ ...options(['lifecycle'], perRound, 'cmp'), rounds }, shims.map((s) => merge(s.lifecycle)), startedAt, signal.aborted);
+  const containers = makeReport({ ...options(['container'], perRound, 'cmp'), rounds }, shims.map((s) => merge(s.containers)), startedAt, signal.aborted);
+  const base = endpointReport(merge(dockerParts));
+  const toDocker = (e: EndpointReport, dockerKey: string, key: string) => {
+    const x = ratioSpread(base.rpcs[`docker/${dockerKey}`]?.roundMedians ?? [], e.rpcs[key]?.roundMedians ?? []);
+    return `${x.median.toFixed(3)} [${x.min.toFixed(3)}-${x.max.toFixed(3)}]`;
+  };
+  const out = [formatTable(lifecycle), '', formatTable(containers), '', formatTable({ ...lifecycle, endpoints: [base], ratios: [] }), ''];
+  for (const [i, s] of shims.entries()) {
+    const e = lifecycle.endpoints[i];
+    const c = containers.endpoints[i];
+    const pods = e.throughput.lifecycle?.pods ?? 0;
+    out.push(
+      `${s.name}: shim/docker RunPodSandbox ${toDocker(e, 'sandbox (create+start+inspect)', 'lifecycle/RunPodSandbox')}, StartContainer ${toDocker(e, 'container start', 'lifecycle/StartContainer')},` +
+        ` StopPodSandbox ${toDocker(e, 'stop both', 'lifecycle/StopPodSandbox')}, whole pod ${toDocker(e, 'whole pod', 'lifecycle/whole pod')};` +
+        ` container workload medians ms: Create ${median(c, 'container/CreateContainer').toFixed(1)}, Start ${median(c, 'container/StartContainer').toFixed(1)}, Stop ${median(c, 'container/StopContainer').toFixed(1)}, Remove ${median(c, 'container/RemoveContainer').toFixed(1)};` +
+        ` shim CPU ${s.cpu.toFixed(2)} s for ${pods} pod lifecycles (${((s.cpu / Math.max(1, pods)) * 50).toFixed(2)} s per 50)`,
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  if (values.output) writeFileSync(values.output, `${JSON.stringify({ lifecycle, containers, dockerBaseline: base, cpuSeconds: shims.map((s) => ({ name: s.name, cpu: s.cpu })) }, null, 2)}\n`);
+  return signal.aborted ? 130 : 0;
 }
 
 interface SoakSample {
