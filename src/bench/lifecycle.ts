@@ -346,7 +346,7 @@ interface SoakSample {
   rssMiB: number;
   /** Least JS heap in use over a few samples after the batch: garbage not yet collected left out. */
   heapUsedMiB: number;
-  /** JS heap in use right after a full GC (at 100, 500, 1000 and the last batch). */
+  /** JS heap in use right after a full GC (after the last batch, once its RSS is read). */
   heapAfterGcMiB?: number;
 }
 
@@ -371,7 +371,8 @@ async function heapAfterGc(metricsUrl: string): Promise<number> {
 
 /**
  * N pod lifecycles in batches of 100 (4 in flight), bounded by `maxSeconds`; after each batch the
- * shim's RSS and its JS heap (the least of 10 samples over 2 s, so young garbage does not count).
+ * shim's RSS and its JS heap (the least of 10 samples over 2 s, so young garbage does not count),
+ * and after the last one the heap right after a full GC.
  * Growth is measured from the first batch (warm-up: code paths compiled, pools filled).
  */
 async function runSoak(
@@ -403,7 +404,8 @@ async function runSoak(
       heap = Math.min(heap, await heapUsed(shim.metricsUrl));
     }
     const sample: SoakSample = { pods: done, seconds: (performance.now() - t0) / 1000, rssMiB: rssOf(shim.pid) / 2 ** 20, heapUsedMiB: heap / 2 ** 20 };
-    if ([100, 500, 1000].includes(done) || done >= pods) sample.heapAfterGcMiB = (await heapAfterGc(shim.metricsUrl)) / 2 ** 20;
+    // Last: writing the snapshot leaves native memory behind that would count in every later RSS.
+    if (done >= pods) sample.heapAfterGcMiB = (await heapAfterGc(shim.metricsUrl)) / 2 ** 20;
     samples.push(sample);
     say(`soak: ${sample.pods} pods, ${sample.seconds.toFixed(0)} s: RSS ${sample.rssMiB.toFixed(1)} MiB, JS heap used ${sample.heapUsedMiB.toFixed(1)} MiB${sample.heapAfterGcMiB === undefined ? '' : ` (${sample.heapAfterGcMiB.toFixed(1)} after a full GC)`}, errors ${errors}`);
   }
