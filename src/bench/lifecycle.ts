@@ -59,6 +59,8 @@ const FLAGS = {
   'shim-main': { type: 'string' },
   // A second build run beside it, round by round: the sequential figures of both, "before" first.
   'compare-main': { type: 'string' },
+  // Node options for the shim(s) it starts, e.g. --shim-node-arg=--max-semi-space-size=8.
+  'shim-node-arg': { type: 'string', multiple: true },
   soak: { type: 'string', default: '0' },
   'soak-seconds': { type: 'string', default: '1800' },
 } as const;
@@ -90,6 +92,7 @@ async function startShim(withMetrics: boolean, main = values['shim-main'] ?? fil
   const proc: ChildProcess = spawn(
     process.execPath,
     [
+      ...(values['shim-node-arg'] ?? []),
       main,
       `--container-runtime-endpoint=${address}`,
       `--root-directory=${join(tmp, 'root')}`,
@@ -343,18 +346,28 @@ async function runCompare(
 interface SoakSample {
   pods: number;
   seconds: number;
+  /** RSS after the batch. */
   rssMiB: number;
+  /** Median of the RSS read every second during the batch: V8 grows and shrinks its heap by tens of MiB as it collects. */
+  rssMedianMiB: number;
   /** Least JS heap in use over a few samples after the batch: garbage not yet collected left out. */
   heapUsedMiB: number;
   /** JS heap in use right after a full GC (after the last batch, once its RSS is read). */
   heapAfterGcMiB?: number;
+  /** What V8 holds for its young generation now: it grows with the allocation rate, up to --max-semi-space-size. */
+  newSpaceMiB: number;
 }
 
-/** The shim's JS heap in use now, from its /metrics (prom-client's default Node metrics). */
-async function heapUsed(metricsUrl: string): Promise<number> {
+/** A gauge of the shim's /metrics (prom-client's default Node metrics), NaN when absent. */
+async function gauge(metricsUrl: string, name: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
-  const m = /^docker_cri_shim_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
-  return m ? Number(m[1]) : Number.NaN;
+  const line = text.split('\n').find((l) => l.startsWith(`docker_cri_shim_${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+}
+
+/** The shim's JS heap in use now. */
+function heapUsed(metricsUrl: string): Promise<number> {
+  return gauge(metricsUrl, 'nodejs_heap_size_used_bytes');
 }
 
 /**
@@ -394,7 +407,10 @@ async function runSoak(
       break;
     }
     const n = Math.min(100, pods - done);
-    const [run] = await runBench(options(['parallel'], n, `k${batch}`), signal, () => undefined);
+    const rss: number[] = [];
+    const timer = setInterval(() => rss.push(rssOf(shim.pid)), 1000);
+    const [run] = await runBench(options(['parallel'], n, `k${batch}`), signal, () => undefined).finally(() => clearInterval(timer));
+    rss.sort((a, b) => a - b);
     const report = endpointReport(run);
     done += report.throughput.parallel?.pods ?? 0;
     errors += report.errorCount;
@@ -403,21 +419,31 @@ async function runSoak(
       await sleep(200);
       heap = Math.min(heap, await heapUsed(shim.metricsUrl));
     }
-    const sample: SoakSample = { pods: done, seconds: (performance.now() - t0) / 1000, rssMiB: rssOf(shim.pid) / 2 ** 20, heapUsedMiB: heap / 2 ** 20 };
+    const newSpace = await gauge(shim.metricsUrl, 'nodejs_heap_space_size_total_bytes{space="new"}');
+    const sample: SoakSample = {
+      pods: done,
+      seconds: (performance.now() - t0) / 1000,
+      rssMiB: rssOf(shim.pid) / 2 ** 20,
+      rssMedianMiB: (rss[Math.floor(rss.length / 2)] ?? Number.NaN) / 2 ** 20,
+      heapUsedMiB: heap / 2 ** 20,
+      newSpaceMiB: newSpace / 2 ** 20,
+    };
     // Last: writing the snapshot leaves native memory behind that would count in every later RSS.
     if (done >= pods) sample.heapAfterGcMiB = (await heapAfterGc(shim.metricsUrl)) / 2 ** 20;
     samples.push(sample);
-    say(`soak: ${sample.pods} pods, ${sample.seconds.toFixed(0)} s: RSS ${sample.rssMiB.toFixed(1)} MiB, JS heap used ${sample.heapUsedMiB.toFixed(1)} MiB${sample.heapAfterGcMiB === undefined ? '' : ` (${sample.heapAfterGcMiB.toFixed(1)} after a full GC)`}, errors ${errors}`);
+    say(`soak: ${sample.pods} pods, ${sample.seconds.toFixed(0)} s: RSS ${sample.rssMiB.toFixed(1)} MiB (median over the batch ${sample.rssMedianMiB.toFixed(1)}), young generation ${sample.newSpaceMiB.toFixed(1)} MiB, JS heap used ${sample.heapUsedMiB.toFixed(1)} MiB${sample.heapAfterGcMiB === undefined ? '' : ` (${sample.heapAfterGcMiB.toFixed(1)} after a full GC)`}, errors ${errors}`);
   }
   const first = samples[0];
   const last = samples[samples.length - 1];
   const lines = [
-    'pods   seconds   RSS MiB   JS heap used MiB   after full GC',
+    'pods   seconds   RSS MiB   median RSS MiB   young gen MiB   JS heap used MiB   after full GC',
     ...samples.map(
       (s) =>
-        `${String(s.pods).padStart(4)}   ${s.seconds.toFixed(0).padStart(7)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${s.heapUsedMiB.toFixed(1).padStart(16)}   ${(s.heapAfterGcMiB?.toFixed(1) ?? '').padStart(13)}`,
+        `${String(s.pods).padStart(4)}   ${s.seconds.toFixed(0).padStart(7)}   ${s.rssMiB.toFixed(1).padStart(7)}   ${s.rssMedianMiB.toFixed(1).padStart(14)}   ${s.newSpaceMiB.toFixed(1).padStart(13)}   ${s.heapUsedMiB.toFixed(1).padStart(16)}   ${(s.heapAfterGcMiB?.toFixed(1) ?? '').padStart(13)}`,
     ),
-    first && last ? `after warm-up (${first.pods} -> ${last.pods} pods): RSS ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, JS heap ${(last.heapUsedMiB - first.heapUsedMiB).toFixed(1)} MiB; errors ${errors}` : 'no batch completed',
+    first && last
+      ? `after warm-up (${first.pods} -> ${last.pods} pods): RSS ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB (batch medians ${(last.rssMedianMiB - first.rssMedianMiB).toFixed(1)} MiB), JS heap ${(last.heapUsedMiB - first.heapUsedMiB).toFixed(1)} MiB; errors ${errors}`
+      : 'no batch completed',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.output) writeFileSync(values.output, `${JSON.stringify({ soak: samples, errors }, null, 2)}\n`);
