@@ -4,6 +4,7 @@
 // (label bench-run=RUN), stops the shim and deletes its temp dir; Ctrl-C runs it too.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,16 @@ export const BUSYBOX = 'docker-cri-shim-test/busybox:latest';
 export const PAUSE = 'docker-cri-shim/pause:latest';
 /** This run's id: pods carry the label bench-run=RUN, which cleanup removes by. */
 export const RUN = randomBytes(4).toString('hex');
+
+/** A free loopback TCP port (for a shim's --metrics-bind-addr). */
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
 
 /** A numeric `--name N` flag of the script, `def` when absent. */
 export function arg(name: string, def: number): number {

@@ -16,8 +16,9 @@ rounds, and prints latency (median/p95/p99 per RPC), pods/s, errors by gRPC code
 and peak RSS of watched processes, and ratios to the first endpoint with their spread.
 
   --endpoint NAME=ADDR     CRI endpoint (unix:///path); repeatable, the first is the baseline
-  --workloads LIST         of lifecycle,parallel,steady,exec,image (default: lifecycle,parallel,
-                           steady,exec, plus image when --pull-image is given)
+  --workloads LIST         of lifecycle,parallel,steady,exec,image,container (default: lifecycle,
+                           parallel,steady,exec, plus image when --pull-image is given;
+                           container: Create/Start/Stop/RemoveContainer --pods times in one pod)
   --image REF              image of the bench containers; must already be on every endpoint
   --command CMD            command of the bench containers: words, or a JSON array (default:
                            sh -c "trap 'exit 0' TERM; sleep 3600 & wait", so stops are prompt)

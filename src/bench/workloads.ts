@@ -11,7 +11,7 @@ import { errorText, type BenchCri } from './cri.js';
 import type { Recorder } from './recorder.js';
 import type { ProcessWatch } from './procwatch.js';
 
-export const WORKLOADS = ['lifecycle', 'parallel', 'steady', 'exec', 'image'] as const;
+export const WORKLOADS = ['lifecycle', 'parallel', 'steady', 'exec', 'image', 'container'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** Label on every pod the bench makes: cleanup and --allow-existing go by it. */
@@ -82,6 +82,8 @@ export async function runWorkload(ctx: WorkloadContext, w: Workload): Promise<vo
       return exec(ctx);
     case 'image':
       return image(ctx);
+    case 'container':
+      return containers(ctx);
   }
 }
 
@@ -99,9 +101,9 @@ export function podConfig(opts: WorkloadOptions, n: number): PodSandboxConfig {
   };
 }
 
-function containerConfig(opts: WorkloadOptions): ContainerConfig {
+function containerConfig(opts: WorkloadOptions, attempt = 0): ContainerConfig {
   return {
-    metadata: { name: 'main', attempt: 0 },
+    metadata: { name: 'main', attempt },
     image: { image: opts.image },
     command: opts.command,
     log_path: 'main.log',
@@ -257,6 +259,41 @@ async function exec(ctx: WorkloadContext): Promise<void> {
     }
   } finally {
     await endPod(ctx, 'exec-setup', ids.pod);
+  }
+}
+
+/**
+ * The container's own lifecycle in one running pod, as critest's container benchmark runs it:
+ * CreateContainer, StartContainer, StopContainer, RemoveContainer, `pods` times.
+ */
+async function containers(ctx: WorkloadContext): Promise<void> {
+  const { cri, opts, tracker } = ctx;
+  const config = podConfig(opts, ctx.nextPod());
+  let pod: string;
+  try {
+    pod = (await cri.call('RunPodSandbox', { config, runtime_handler: '' })).pod_sandbox_id;
+  } catch (err) {
+    ctx.recorder.error('container/RunPodSandbox', 'SETUP', errorText(err));
+    return;
+  }
+  tracker.sandboxes.add(pod);
+  let done = 0;
+  const started = performance.now();
+  try {
+    for (let i = 0; i < opts.pods && !ctx.signal.aborted; i++) {
+      try {
+        const container = (await cri.timed('container', 'CreateContainer', { pod_sandbox_id: pod, config: containerConfig(opts, i), sandbox_config: config })).container_id;
+        await cri.timed('container', 'StartContainer', { container_id: container });
+        await cri.timed('container', 'StopContainer', { container_id: container, timeout: 10 });
+        await cri.timed('container', 'RemoveContainer', { container_id: container });
+        done++;
+      } catch {
+        // counted by code; RemovePodSandbox below takes what is left
+      }
+    }
+  } finally {
+    ctx.recorder.pods('container', done, (performance.now() - started) / 1000);
+    await removePod(cri, tracker, pod);
   }
 }
 

@@ -1,8 +1,9 @@
 // Workload containers: create (in a running pod), start, stop, remove, list, status, and the
 // CRI log file every container's output is written to. Lists are answered from the container
-// index; every change the shim makes refreshes the index before the RPC returns.
+// index; every change the shim makes is in the index before the RPC returns (from the inspect
+// the change's Docker event makes the index do, see ContainerIndex.changed).
 import { readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
@@ -101,17 +102,20 @@ export class ContainerService {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is empty');
     validateContainerConfig(req.config);
     const config = req.config;
-    const sandbox = await this.index.resolve(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox', call);
+    const sandbox = await this.index.current(req.pod_sandbox_id, TYPE_SANDBOX, 'pod sandbox', call);
     if (!sandbox.State?.Running) {
       throw failedPrecondition(`pod sandbox ${sandbox.Id} is not ready (its pause container is ${sandbox.State?.Status ?? 'unknown'})`);
     }
     const spec = config.image!.image;
-    const image = await this.images.inspect(spec, call);
-    if (!image) throw notFound(`image "${spec}" not found: pull it before CreateContainer`);
-    await Promise.all([
+    // Independent reads, at once: the image (from the event-fed image store when it is current),
+    // Docker's logging driver (cached `docker info`) and the host paths the container binds.
+    const [image, logConfig] = await Promise.all([
+      this.images.lookup(spec, call),
+      this.dockerLogConfig(call),
       ...config.mounts.map((m, i) => this.checkHostPath(m.host_path, `config.mounts[${i}].host_path`)),
       ...config.devices.map((d, i) => this.checkHostPath(d.host_path, `config.devices[${i}].host_path`)),
     ]);
+    if (!image) throw notFound(`image "${spec}" not found: pull it before CreateContainer`);
 
     const limits = hostLimits();
     const privileged = config.linux?.security_context?.privileged ?? false;
@@ -130,7 +134,7 @@ export class ContainerService {
       privileged: { dockerCanGrant: missing.length === 0, hostDevices },
       cgroupVersion: this.cgroups.version,
       clampOomScoreAdj: (n) => clampOomScoreAdj(n, this.logger, limits),
-      logConfig: await this.dockerLogConfig(call),
+      logConfig,
     });
     // Capabilities a privileged container gets from the bounding set count as "ALL" (see createNamed).
     const fromAll =
@@ -157,7 +161,8 @@ export class ContainerService {
       }
       this.createdHere.add(id);
       for (const warning of createWarningsOf(options.Labels)) this.logger.warn({ id, name: options.name, warning }, 'container created without a setting this host cannot honour');
-      await this.reread(id);
+      // In the index before the caller hears of it: StartContainer finds it there.
+      await this.reread(id, () => true);
       return id;
     });
   }
@@ -197,11 +202,17 @@ export class ContainerService {
   }
 
   /**
-   * Refreshes the index after a change that has happened: failing to read it back must not fail
-   * the call (the change is done, and the event stream catches the index up).
+   * Waits until the index holds the container as a change that has happened left it (`shows`),
+   * which the change's own Docker event brings; without it, inspects. Failing to read it back
+   * must not fail the call (the change is done, and the event stream catches the index up).
    */
-  private async reread(id: string): Promise<void> {
-    await this.index.refresh(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not read the container back after changing it'));
+  private async reread(id: string, shows: (record: ContainerRecord) => boolean): Promise<void> {
+    await this.index.changed(id, shows).catch((err: unknown) => this.logger.warn({ err, id }, 'could not read the container back after changing it'));
+  }
+
+  /** After a failed change: what Docker holds now, read at once (no event may announce it). */
+  private async refreshAfterFailure(id: string): Promise<void> {
+    await this.index.refresh(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not read the container back after a failed change'));
   }
 
   /**
@@ -251,7 +262,7 @@ export class ContainerService {
   }
 
   async start(idOrPrefix: string, call: CallOptions = {}): Promise<void> {
-    const record = await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container', call);
+    const record = await this.index.current(idOrPrefix, TYPE_CONTAINER, 'container', call);
     const id = record.Id;
     if (containerState(record) === 'CONTAINER_EXITED') {
       throw failedPrecondition(`container ${id} has exited; create a new one instead of starting it again`);
@@ -267,12 +278,14 @@ export class ContainerService {
       outcome = await this.docker.start(id, call);
       if (outcome.kind === 'absent') throw notFound(`start container ${id}: no such container`);
     } catch (err) {
-      await this.reread(id);
+      await this.refreshAfterFailure(id);
       throw err;
     }
     const logPath = record.Config?.Labels?.[LABEL_LOG_PATH];
     if (logPath) this.logs.follow(id, logPath, record.Config?.Tty ?? false);
-    await this.reread(id);
+    // A fresh start shows as a new StartedAt (the process may already have exited again).
+    const startedAt = record.State?.StartedAt;
+    await this.reread(id, (r) => outcome.kind !== 'started' || r.State?.StartedAt !== startedAt);
     // Already running is what the caller wants; only a fresh start gets the cgroup writes.
     if (outcome.kind === 'started') this.applyStartWrites(id, record.Config?.Labels);
   }
@@ -282,9 +295,11 @@ export class ContainerService {
     const record = await this.findForCleanup(idOrPrefix, call);
     if (!record) return;
     // Stopped, already stopped or gone: all are success. The Engine gives a stop the grace
-    // period plus the request timeout, outside its queue.
-    if (record.State?.Running) await this.docker.stop(record.Id, timeoutSeconds, call);
-    await this.reread(record.Id);
+    // period plus the request timeout, outside its queue. The index record is as new as
+    // Docker's events: a container it shows stopped can only run again through a start.
+    if (!record.State?.Running) return;
+    const stopped = await this.docker.stop(record.Id, timeoutSeconds, call);
+    if (stopped.kind !== 'absent') await this.reread(record.Id, (r) => !r.State?.Running);
   }
 
   /** Removes the container, running or not; a gone one is success. Its CRI log file stays for the kubelet. */
@@ -303,7 +318,7 @@ export class ContainerService {
   /** The container for Stop/Remove, or undefined when it is already gone (both are idempotent). */
   private async findForCleanup(idOrPrefix: string, call?: CallOptions): Promise<ContainerRecord | undefined> {
     try {
-      return await this.index.resolve(idOrPrefix, TYPE_CONTAINER, 'container', call);
+      return await this.index.current(idOrPrefix, TYPE_CONTAINER, 'container', call);
     } catch (err) {
       if (err instanceof CriError && err.code === Code.NOT_FOUND && !/ambiguous/.test(err.message)) return undefined;
       throw err;

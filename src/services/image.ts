@@ -127,7 +127,7 @@ export class ImageService {
   }
 
   /** The image `ref` names, from the image store when it can tell, else from Docker. */
-  private async lookup(ref: string, call?: CallOptions): Promise<ImageRecord | undefined> {
+  async lookup(ref: string, call?: CallOptions): Promise<ImageRecord | undefined> {
     if (ref === '') throw invalidArgument('image reference is empty');
     return (await this.store.find(ref)) ?? this.inspect(ref, call);
   }

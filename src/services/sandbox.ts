@@ -1,7 +1,9 @@
 // Pod sandboxes: one pause container per pod. Run creates it (pulling the pause image when
-// absent), writes the checkpoint, starts it, sets the network up and writes the pod's
-// resolv.conf; Stop stops the pod's containers, tears the network down and stops the pause
-// container; Remove removes them all and the checkpoint. List/Status read the ContainerIndex.
+// absent), writes the checkpoint while it starts, then sets the network up and writes the
+// pod's resolv.conf; Stop stops the pod's containers, tears the network down and stops the
+// pause container; Remove removes them all and the checkpoint. Every step that does not need
+// the one before runs beside it. List/Status, and the write paths' view of the pod, read the
+// ContainerIndex (event-fed): Docker is asked only to change things.
 import type { Config } from '../config.js';
 import { clearLeftover, type CallOptions, type ContainerCreateOptions, type Engine } from '../docker/engine.js';
 import { clampOomScoreAdj } from '../docker/host-limits.js';
@@ -87,6 +89,17 @@ function validateConfig(config: PodSandboxConfig__Output | null): asserts config
   }
 }
 
+/**
+ * Promise.all that waits for every step to settle before it rejects with the first failure: a
+ * failed step's undo must not run beside a sibling that is still writing (a checkpoint, say).
+ */
+async function settleAll<T extends readonly unknown[]>(steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 /** Who a network call is about; on teardown the checkpoint (if any) names the pod. */
 function podIdentity(id: string, checkpoint: SandboxCheckpoint | undefined): Pick<PodNetworkContext, 'sandboxId' | 'name' | 'namespace' | 'uid'> {
   return { sandboxId: id, name: checkpoint?.name ?? '', namespace: checkpoint?.namespace ?? '', uid: checkpoint?.uid ?? '' };
@@ -131,10 +144,12 @@ export class SandboxService {
     const meta = config.metadata!;
     const what = `pod sandbox ${meta.namespace}/${meta.name}`;
     const hostNetwork = namespaceModes(config).network === 'NODE';
-    if (!hostNetwork) await this.requireNetworkReady(what);
+    const [, cgroupParent] = await Promise.all([
+      hostNetwork ? undefined : this.requireNetworkReady(what),
+      this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? '', call),
+    ]);
 
     const pauseImage = this.deps.config.podInfraContainerImage;
-    const cgroupParent = await this.prepareDockerFacts(runtimeHandler, config.linux?.cgroup_parent ?? '', call);
     const options = sandboxCreateOptions(config, {
       image: pauseImage,
       podNetworkMode: this.podNetworkMode(),
@@ -174,12 +189,15 @@ export class SandboxService {
       },
     };
     try {
-      await this.deps.checkpoints.write(id, checkpoint);
-      const started = await this.docker.start(id, call);
-      const record = started.kind === 'absent' ? undefined : await this.index.refresh(id, call);
+      // The checkpoint is on disk before any network is set up, and both settle before an undo.
+      const [started] = await settleAll([this.docker.start(id, call), this.deps.checkpoints.write(id, checkpoint)]);
+      // The start's event brings the started record (its address on Docker's bridge, its pid).
+      const record = started.kind === 'absent' ? undefined : await this.index.changed(id, (r) => r.State?.Status !== 'created', call);
       if (!record) throw notFound(`pause container ${id} of ${what} vanished while starting`);
-      await this.setUpNetwork(record, config, checkpoint);
-      if (hasDnsConfig(config.dns_config)) await writeResolvConf(record.ResolvConfPath, config.dns_config);
+      await settleAll([
+        this.setUpNetwork(record, config, checkpoint),
+        hasDnsConfig(config.dns_config) ? writeResolvConf(record.ResolvConfPath, config.dns_config) : undefined,
+      ]);
     } catch (err) {
       // Not with the call's signal: a cancelled RunPodSandbox still leaves nothing behind.
       await this.undoRun(id, checkpoint);
@@ -336,27 +354,42 @@ export class SandboxService {
    */
   private async lookup(idOrPrefix: string, call?: CallOptions): Promise<ContainerRecord | undefined> {
     if (!idOrPrefix) throw invalidArgument('pod_sandbox_id is empty');
-    const matches = (await this.index.all()).filter(
-      (r) => r.Id.startsWith(idOrPrefix) && r.Config?.Labels?.[LABEL_TYPE] === TYPE_SANDBOX,
-    );
-    if (matches.length > 1) throw notFound(`pod sandbox id prefix "${idOrPrefix}" is ambiguous (${matches.length} matches)`);
-    return matches.length === 1 ? this.index.refresh(matches[0].Id, call) : undefined;
+    try {
+      return await this.index.current(idOrPrefix, TYPE_SANDBOX, 'pod sandbox', call);
+    } catch (err) {
+      if (err instanceof CriError && err.code === Code.NOT_FOUND && !/ambiguous/.test(err.message)) return undefined;
+      throw err;
+    }
   }
 
   /**
    * Workload containers of the pod (id, running or not), found by the sandbox id label they
-   * carry. Asked of Docker, not the index: a container created a moment ago may not have
-   * reached the index through the event stream yet, and Stop/Remove must not miss it.
+   * carry, in the index: CreateContainer returns only once its container is there, and while
+   * the event stream is down the index lists Docker live.
    */
-  private async podContainers(sandboxId: string, call?: CallOptions): Promise<Array<{ id: string; running: boolean }>> {
-    const listed = await this.docker.list({ label: [`${LABEL_SANDBOX_ID}=${sandboxId}`] }, call);
-    return listed.map((c) => ({ id: c.Id, running: c.State === 'running' || c.State === 'paused' || c.State === 'restarting' }));
+  private async podContainers(sandboxId: string): Promise<Array<{ id: string; running: boolean }>> {
+    const out = [];
+    for (const r of await this.index.all()) {
+      const labels = r.Config?.Labels;
+      if (labels?.[LABEL_TYPE] !== TYPE_CONTAINER || labels[LABEL_SANDBOX_ID] !== sandboxId) continue;
+      out.push({ id: r.Id, running: Boolean(r.State?.Running || r.State?.Paused || r.State?.Restarting) });
+    }
+    return out;
   }
 
-  /** Stopped, already stopped or gone: all are what the caller wants. */
-  private async stopContainer(id: string, graceSeconds: number, call?: CallOptions): Promise<void> {
-    await this.docker.stop(id, graceSeconds, call);
-    await this.index.refresh(id, call);
+  /**
+   * Stops the container (stopped, already stopped or gone: all are what the caller wants).
+   * Resolves once Docker has stopped it; `recorded` once the index shows it stopped too.
+   */
+  private async stopContainer(id: string, graceSeconds: number, call?: CallOptions): Promise<{ recorded: Promise<unknown> }> {
+    const stopped = await this.docker.stop(id, graceSeconds, call);
+    return { recorded: stopped.kind === 'absent' ? Promise.resolve() : this.index.changed(id, (r) => !r.State?.Running, call) };
+  }
+
+  /** Stops each container at once; resolves when Docker has stopped them all, `recorded` when the index shows it. */
+  private async stopAll(ids: string[], graceSeconds: number, call?: CallOptions): Promise<{ recorded: Promise<unknown> }> {
+    const stops = await settleAll(ids.map((id) => this.stopContainer(id, graceSeconds, call)));
+    return { recorded: Promise.all(stops.map((s) => s.recorded)) };
   }
 
   /** Removed, already gone or being removed by another call: gone all the same. */
@@ -373,19 +406,32 @@ export class SandboxService {
       // pod's own containers may still run.
       const orphan = await this.orphan(idOrPrefix);
       if (!orphan) return;
-      const workloads = (await this.podContainers(orphan.id, call)).filter((c) => c.running);
-      await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS, call)));
-      await this.tearDownNetwork(orphan.id, orphan.checkpoint);
+      const workloads = (await this.podContainers(orphan.id)).filter((c) => c.running);
+      const stopped = await this.stopAll(workloads.map((c) => c.id), WORKLOAD_STOP_GRACE_SECONDS, call);
+      await settleAll([this.tearDownNetwork(orphan.id, orphan.checkpoint), stopped.recorded]);
       return;
     }
-    await this.stopSandbox(record.Id, call);
+    await this.stopSandbox(record, call);
   }
 
-  private async stopSandbox(id: string, call?: CallOptions): Promise<void> {
-    const workloads = (await this.podContainers(id, call)).filter((c) => c.running);
-    await Promise.all(workloads.map((c) => this.stopContainer(c.id, WORKLOAD_STOP_GRACE_SECONDS, call)));
-    await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
-    await this.stopContainer(id, PAUSE_STOP_GRACE_SECONDS, call);
+  /**
+   * Kills the pod's containers (all at once) while its network is torn down and then its pause
+   * container stopped. On Docker the pause container holds the pod's network namespace, so the
+   * plugins undo their setup before it stops (cri-dockerd's order; it leaves the containers
+   * running). The containers need not be gone first: containerd tears down after stopping them
+   * only because its sandbox owns the netns apart from the pause process, and a pod's own
+   * containers, killed with no grace, lose nothing by losing the network a moment early.
+   */
+  private async stopSandbox(record: ContainerRecord, call?: CallOptions): Promise<void> {
+    const id = record.Id;
+    const [workloads, checkpoint] = await settleAll([this.podContainers(id), this.deps.checkpoints.read(id)]);
+    const stopped = this.stopAll(workloads.filter((c) => c.running).map((c) => c.id), WORKLOAD_STOP_GRACE_SECONDS, call);
+    const pause = (async () => {
+      await this.tearDownNetwork(id, checkpoint);
+      // The index is as new as Docker's events: a pause container it shows stopped stays so.
+      if (this.index.get(id)?.State?.Running ?? record.State?.Running) await (await this.stopContainer(id, PAUSE_STOP_GRACE_SECONDS, call)).recorded;
+    })();
+    await settleAll([pause, stopped.then((s) => s.recorded)]);
   }
 
   /** Removes every container of the pod, the pause container and the checkpoint. */
@@ -418,13 +464,15 @@ export class SandboxService {
 
   private async removeSandbox(id: string, record?: ContainerRecord, call?: CallOptions): Promise<void> {
     // Stop first so the network is torn down while the pause container still holds it.
-    if (record?.State?.Running) await this.stopSandbox(id, call);
-    const workloads = await this.podContainers(id, call);
-    await Promise.all(workloads.map((c) => this.removeContainer(c.id, call)));
-    // Also when the pause container is gone, or was never stopped through us (crictl rmp, the
-    // leftover of a crashed RunPodSandbox): a network still held is released here; a no-op when
-    // StopPodSandbox already did it.
-    await this.tearDownNetwork(id, await this.deps.checkpoints.read(id));
+    if (record?.State?.Running) await this.stopSandbox(record, call);
+    const [workloads, checkpoint] = await settleAll([this.podContainers(id), this.deps.checkpoints.read(id)]);
+    await settleAll([
+      ...workloads.map((c) => this.removeContainer(c.id, call)),
+      // Also when the pause container is gone, or was never stopped through us (crictl rmp, the
+      // leftover of a crashed RunPodSandbox): a network still held is released here; a no-op
+      // when StopPodSandbox already did it. The pause container is stopped by now.
+      this.tearDownNetwork(id, checkpoint),
+    ]);
     if (record) await this.removeContainer(id, call);
     await this.deps.checkpoints.remove(id);
   }

@@ -11,6 +11,19 @@ import { EventFeed, type DockerEvent } from './event-feed.js';
 
 export type { ContainerRecord } from '../docker/engine.js';
 
+/**
+ * How long a write path waits for the event-fed record of its own change before it inspects
+ * the container itself: far above an event's delay on a loaded node (milliseconds), short
+ * enough that a silently stalled event stream costs a caller little.
+ */
+const EVENT_WAIT_MS = 1_000;
+
+/**
+ * Container events after which an inspect shows nothing new: a signal sent (the exit, if any,
+ * comes as "die"), streams attached or resized, files read or copied, a process listing.
+ */
+const NO_STATE_CHANGE = new Set(['kill', 'attach', 'detach', 'resize', 'top', 'archive-path', 'extract-to-dir', 'copy', 'export', 'commit']);
+
 export interface ContainerIndexEvents {
   /** An entry was added or changed; `previous` is undefined for a new one. */
   updated: [record: ContainerRecord, previous: ContainerRecord | undefined];
@@ -32,6 +45,10 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
   /** Per id, the newest inspect an event started that has not landed yet (see `current`). */
   private readonly pending = new Map<string, Promise<unknown>>();
   private seq = 0;
+  /** Per id, the inspect Docker's events asked for: not started yet, or to be done once more. */
+  private readonly eventReads = new Map<string, { started: boolean; again: boolean }>();
+  /** Per id, write paths waiting in `changed` for the record of their change. */
+  private readonly waiters = new Map<string, Set<(record: ContainerRecord | undefined) => void>>();
   private readonly feed: EventFeed;
   /**
    * The resync under way. Its Docker requests are dropped once every caller waiting on it has
@@ -51,7 +68,10 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
         this.emit('resynced');
         this.logger.debug({ containers: this.records.size }, 'container index synced with dockerd');
       },
-      onBroken: (err) => this.emit('disconnected', err),
+      onBroken: (err) => {
+        for (const waiters of [...this.waiters.values()]) for (const w of [...waiters]) w(undefined);
+        this.emit('disconnected', err);
+      },
     });
   }
 
@@ -144,6 +164,44 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     return found;
   }
 
+  /**
+   * The record of a container the shim just changed, once it shows the change (`shows`): the
+   * event Docker sends for the change (logged before dockerd answers) makes the index inspect
+   * it anyway, so the write path waits for that inspect instead of making its own. Inspects
+   * itself when the event stream is down, when the container went away meanwhile, or when no
+   * such record came within EVENT_WAIT_MS (an event stream that stalled without breaking).
+   */
+  async changed(id: string, shows: (record: ContainerRecord) => boolean, call?: CallOptions): Promise<ContainerRecord | undefined> {
+    if (this.isLive) {
+      const pending = this.pending.get(id);
+      if (pending) await pending;
+      const now = this.records.get(id);
+      if (now && shows(now)) return now;
+      const seen = await new Promise<ContainerRecord | undefined>((resolve) => {
+        const waiters = this.waiters.get(id) ?? new Set();
+        this.waiters.set(id, waiters);
+        const done = (record: ContainerRecord | undefined) => {
+          clearTimeout(timer);
+          call?.signal?.removeEventListener('abort', onAbort);
+          waiters.delete(waiter);
+          if (waiters.size === 0 && this.waiters.get(id) === waiters) this.waiters.delete(id);
+          resolve(record);
+        };
+        // Called with each new record of the container, and with undefined when it is gone or
+        // the event stream broke (nothing more will come).
+        const waiter = (record: ContainerRecord | undefined) => {
+          if (!record || shows(record)) done(record);
+        };
+        const onAbort = () => done(undefined);
+        const timer = setTimeout(onAbort, EVENT_WAIT_MS);
+        waiters.add(waiter);
+        call?.signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      if (seen) return seen;
+    }
+    return this.refresh(id, call);
+  }
+
   /** Re-reads one container from Docker (after the shim changed it) and returns the fresh record. */
   async refresh(id: string, call?: CallOptions): Promise<ContainerRecord | undefined> {
     const mySeq = ++this.seq;
@@ -151,12 +209,16 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
     this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
     try {
       info = await this.engine.inspect(id, call);
-    } finally {
-      const left = (this.inflight.get(id) ?? 1) - 1;
-      if (left > 0) this.inflight.set(id, left);
-      else this.inflight.delete(id);
+    } catch (err) {
+      this.landed(id);
+      this.releaseRemovalMark(id);
+      throw err;
     }
-    if ((this.applied.get(id) ?? 0) > mySeq) return this.records.get(id);
+    this.landed(id);
+    if ((this.applied.get(id) ?? 0) > mySeq) {
+      this.releaseRemovalMark(id);
+      return this.records.get(id);
+    }
     if (info && info.Config?.Labels?.[LABEL_TYPE]) {
       this.applied.set(id, mySeq);
       this.put(info);
@@ -164,6 +226,20 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       this.forget(id);
     }
     return info;
+  }
+
+  private landed(id: string): void {
+    const left = (this.inflight.get(id) ?? 1) - 1;
+    if (left > 0) this.inflight.set(id, left);
+    else this.inflight.delete(id);
+  }
+
+  /**
+   * A removed container's `applied` mark guards against inspects that were under way at its
+   * removal; once the last of them has landed it guards nothing, and would stay forever.
+   */
+  private releaseRemovalMark(id: string): void {
+    if (!this.inflight.has(id) && !this.records.has(id)) this.applied.delete(id);
   }
 
   /** Removes an entry the shim just deleted, without waiting for the event. */
@@ -185,6 +261,8 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       ids.add(info.Id);
     }
     this.emit('updated', info, previous);
+    const waiters = this.waiters.get(info.Id);
+    if (waiters) for (const w of [...waiters]) w(info);
   }
 
   private drop(id: string): void {
@@ -197,6 +275,8 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       if (ids?.delete(id) && ids.size === 0) this.bySandbox.delete(sandbox);
     }
     this.emit('removed', id, previous);
+    const waiters = this.waiters.get(id);
+    if (waiters) for (const w of [...waiters]) w(undefined);
   }
 
   /** Full rebuild: list our containers, inspect new or changed ones, drop vanished ones. */
@@ -255,19 +335,33 @@ export class ContainerIndex extends EventEmitter<ContainerIndexEvents> {
       this.forget(id);
       return;
     }
-    const read = this.refresh(id)
-      .catch((err: unknown) => {
-        this.logger.warn({ err, id }, 'could not inspect container after Docker event');
-      })
-      .finally(() => {
-        if (this.pending.get(id) === read) this.pending.delete(id);
-      });
+    // One change comes as several events (a stop: die, then stop): an event that finds this
+    // container's inspect not started yet rides on it; one that finds it under way asks for
+    // one more after it (the inspect under way may have read the state before the change).
+    const queued = this.eventReads.get(id);
+    if (queued) {
+      if (queued.started) queued.again = true;
+      return;
+    }
+    const entry = { started: false, again: false };
+    this.eventReads.set(id, entry);
+    const read = (async () => {
+      // Lets the rest of this chunk of the event stream (a die and its stop) join this inspect.
+      await Promise.resolve();
+      do {
+        entry.started = true;
+        entry.again = false;
+        await this.refresh(id).catch((err: unknown) => {
+          this.logger.warn({ err, id }, 'could not inspect container after Docker event');
+        });
+      } while (entry.again);
+    })().finally(() => {
+      if (this.eventReads.get(id) === entry) this.eventReads.delete(id);
+      if (this.pending.get(id) === read) this.pending.delete(id);
+    });
     this.pending.set(id, read);
   }
 }
-
-/** Container events that leave the inspect record as it was (exec_* too, by prefix). */
-const NO_STATE_CHANGE = new Set(['kill', 'attach', 'detach', 'resize', 'top', 'export', 'copy', 'archive-path', 'extract-to-dir']);
 
 function sandboxOf(record: ContainerRecord): string | undefined {
   const labels = record.Config?.Labels;

@@ -60,6 +60,8 @@ export class FakeEngine implements Engine {
   /** Operations that never answer (dockerd accepted the request and went silent). */
   readonly hanging = new Set<FakeOp>();
   private readonly failures = new Map<FakeOp, Error>();
+  /** true: changes the shim asks for announce no events (only `announce` sends any). */
+  quiet = false;
   private pid = 1000;
 
   constructor(opts: { timeoutMs?: number; concurrency?: number } = {}) {
@@ -137,11 +139,24 @@ export class FakeEngine implements Engine {
     return this.op('version', '', call, () => ({ Version: '20.10.24+fake', ApiVersion: '1.41' }));
   }
 
-  info(opts?: InfoOptions): Promise<DockerInfo> {
-    return this.op('info', '', opts, () => ({ Runtimes: { runc: {} }, CgroupDriver: 'cgroupfs', LoggingDriver: 'json-file', DockerRootDir: '/var/lib/docker', Driver: 'overlay2' }));
+  /** One cache, as the real gateway keeps: asked again only when fresh, too old or forgotten. */
+  private infoCache: { at: number; value: Promise<DockerInfo> } | undefined;
+
+  info(opts: InfoOptions = {}): Promise<DockerInfo> {
+    const cached = this.infoCache;
+    if (cached && !opts.fresh && !(opts.maxAgeMs !== undefined && Date.now() - cached.at > opts.maxAgeMs)) return cached.value;
+    const value = this.op('info', '', opts, () => ({ Runtimes: { runc: {} }, CgroupDriver: 'cgroupfs', LoggingDriver: 'json-file', DockerRootDir: '/var/lib/docker', Driver: 'overlay2' }));
+    const entry = { at: Date.now(), value };
+    this.infoCache = entry;
+    value.catch(() => {
+      if (this.infoCache === entry) this.infoCache = undefined;
+    });
+    return value;
   }
 
-  forgetInfo(): void {}
+  forgetInfo(): void {
+    this.infoCache = undefined;
+  }
 
   createContainer(options: ContainerCreateOptions, call?: CallOptions): Promise<CreateOutcome> {
     return this.op('createContainer', options.name ?? '', call, (): CreateOutcome => {
@@ -162,6 +177,7 @@ export class FakeEngine implements Engine {
         ResolvConfPath: '',
       } as unknown as ContainerRecord;
       this.containers.set(id, record);
+      this.emit(id, 'create');
       return { kind: 'created', id };
     });
   }
@@ -172,6 +188,7 @@ export class FakeEngine implements Engine {
       if (!c) return { kind: 'absent' };
       if (c.State.Running) return { kind: 'already-running' };
       c.State = { ...c.State, Status: 'running', Running: true, Pid: ++this.pid, StartedAt: new Date().toISOString() };
+      this.emit(c.Id, 'start');
       return { kind: 'started' };
     });
   }
@@ -182,6 +199,7 @@ export class FakeEngine implements Engine {
       if (!c) return { kind: 'absent' };
       if (!c.State.Running) return { kind: 'already-stopped' };
       c.State = { ...c.State, Status: 'exited', Running: false, Pid: 0, ExitCode: 137, FinishedAt: new Date().toISOString() };
+      this.emit(c.Id, 'kill', 'die', 'stop');
       return { kind: 'stopped' };
     });
   }
@@ -191,6 +209,7 @@ export class FakeEngine implements Engine {
       const c = this.find(id);
       if (!c) return { kind: 'absent' };
       this.containers.delete(c.Id);
+      this.emit(c.Id, ...(c.State.Running ? ['kill', 'die'] : []), 'destroy');
       return { kind: 'removed' };
     });
   }
@@ -262,8 +281,8 @@ export class FakeEngine implements Engine {
   }
 
   /**
-   * An event stream that stays open and quiet (the stores are live, and every change is the
-   * shim's own) until a test announces a change with `announce` or breaks it with `breakEvents`.
+   * An event stream that stays open; it carries the container events of the changes asked of
+   * this engine (unless `quiet`) and what a test announces with `announce`, until `breakEvents`.
    */
   async events(filters: Record<string, string[]>): Promise<Readable> {
     const stream = new PassThrough();
@@ -273,6 +292,14 @@ export class FakeEngine implements Engine {
       if (i >= 0) this.eventStreams.splice(i, 1);
     });
     return stream;
+  }
+
+  /**
+   * The container events dockerd sends for a change the shim asked for, in its order (docker
+   * stop: kill, die, stop), before the answer, as dockerd logs them before it replies.
+   */
+  private emit(id: string, ...actions: string[]): void {
+    if (!this.quiet) for (const action of actions) this.announce('container', id, action);
   }
 
   /** Sends one Docker event (`{"id":..,"Action":..}`) on the open streams of that type. */

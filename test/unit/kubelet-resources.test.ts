@@ -221,9 +221,9 @@ describe('StartContainer writes what Docker could not set into the new container
     const docker = { start: async () => ((started = true), { kind: 'started' }) } as unknown as Engine;
     const index = {
       on: () => {},
-      resolve: async () => record(),
+      current: async () => record(),
       get: (i: string) => (i === sandbox.Id ? sandbox : record()),
-      refresh: async () => record(),
+      changed: async () => record(),
     } as unknown as ContainerIndex;
     const logged: string[] = [];
     const logger = { warn: (o: { warning: string }) => logged.push(o.warning), info: () => {}, debug: () => {} } as unknown as Logger;

@@ -8,4 +8,9 @@ describe('node flags', () => {
     const shebang = readFileSync(new URL('../../src/main.ts', import.meta.url), 'utf8').split('\n')[0];
     expect(shebang).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
   });
+
+  it('npm start runs node with NODE_FLAGS', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(`node ${NODE_FLAGS.join(' ')} dist/main.js`);
+  });
 });

@@ -57,6 +57,7 @@ class FakeNetwork implements NetworkManager {
     return ip ? [ip] : undefined;
   }
   async checkPod(): Promise<void> {}
+  async releaseOrphans(): Promise<void> {}
 }
 
 const methods = loadCri().runtime.v1.RuntimeService.service;
@@ -330,5 +331,133 @@ describe('Docker deadlines through the gateway', () => {
     expect(requestTimeoutMs({ runtimeRequestTimeoutMs: 0 })).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
     expect(DEFAULT_REQUEST_TIMEOUT_MS).toBe(119_000);
     expect(requestTimeoutMs({ runtimeRequestTimeoutMs: 5_000 })).toBe(5_000);
+  });
+});
+
+describe('Docker calls of each lifecycle RPC', () => {
+  /** Until no Docker request runs or waits and the event feed has nothing left to inspect. */
+  async function idle(w: ReturnType<typeof world>): Promise<void> {
+    for (let quiet = 0; quiet < 3; ) {
+      await new Promise((r) => setTimeout(r, 1));
+      quiet = w.engine.requestsInFlight.running + w.engine.requestsInFlight.queued === 0 ? quiet + 1 : 0;
+    }
+  }
+
+  /** The Docker calls `rpc` makes, and those the events it caused make, until all is quiet. */
+  async function callsOf(w: ReturnType<typeof world>, rpc: () => Promise<unknown>): Promise<string[]> {
+    await idle(w);
+    const from = w.engine.calls.length;
+    await rpc();
+    await idle(w);
+    return w.engine.calls.slice(from);
+  }
+
+  it('each makes only the Docker calls that change something; the records come from the events those changes send', async () => {
+    const w = world();
+    w.images.store.start();
+    const stopStore = () => w.images.store.stop();
+    try {
+      // Live stores: the index and the image store hold what Docker has.
+      for (let i = 0; i < 400 && !(w.index.isLive && w.images.store.isLive); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(w.index.isLive && w.images.store.isLive).toBe(true);
+      const pods: string[] = [];
+      const all: string[][] = [];
+      for (const name of ['one', 'two']) {
+        const seen: Record<string, string[]> = {};
+        let pod = '';
+        seen.RunPodSandbox = await callsOf(w, async () => (pod = await w.sandboxes.run(runRequest(name))));
+        pods.push(pod);
+        let app = '';
+        seen.CreateContainer = await callsOf(w, async () => (app = await w.containers.create(createRequest(pod))));
+        seen.StartContainer = await callsOf(w, () => w.containers.start(app));
+        seen.StopContainer = await callsOf(w, () => w.containers.stop(app, 10));
+        seen.RemoveContainer = await callsOf(w, () => w.containers.remove(app));
+        const side = await w.containers.create(createRequest(pod, 'side'));
+        await w.containers.start(side);
+        seen.StopPodSandbox = await callsOf(w, () => w.sandboxes.stop(pod));
+        seen.RemovePodSandbox = await callsOf(w, () => w.sandboxes.remove(pod));
+        // The ids as this pod's own: P the pause container, A the app, S the side container.
+        const names = new Map([[pod, 'P'], [app, 'A'], [side, 'S']]);
+        for (const [rpc, calls] of Object.entries(seen)) all.push([rpc, ...calls.map((c) => c.replace(/[0-9a-f]{64}/g, (id) => names.get(id) ?? id))]);
+      }
+      // The second pod's, in steady state: `docker info` was asked once, by the first CreateContainer.
+      const second = all.slice(all.length / 2);
+      // StopPodSandbox kills the side container while it tears the network down and stops the
+      // pause container: each stop is followed by its own inspect, in whatever order they finish.
+      const stopPod = second[5];
+      expect(stopPod[0]).toBe('StopPodSandbox');
+      for (const c of ['S', 'P']) expect(stopPod.indexOf(`inspect ${c}`)).toBeGreaterThan(stopPod.indexOf(`stop ${c}`));
+      second[5] = [stopPod[0], ...stopPod.slice(1).sort()];
+      expect(second).toEqual([
+        // The inspect after each change is the index's, which the change's event (create, start) asked for.
+        ['RunPodSandbox', 'createContainer k8s_POD_two_default_uid-two_0', 'inspect P', 'start P', 'inspect P'],
+        // The pod and the image are read from memory.
+        ['CreateContainer', 'createContainer k8s_app_web_default_uid-web_0', 'inspect A'],
+        ['StartContainer', 'start A', 'inspect A'],
+        // kill announces no change; die and stop in one go cost one inspect.
+        ['StopContainer', 'stop A', 'inspect A'],
+        // destroy drops the record: nothing to inspect.
+        ['RemoveContainer', 'remove A'],
+        ['StopPodSandbox', 'inspect P', 'inspect S', 'stop P', 'stop S'],
+        ['RemovePodSandbox', 'remove S', 'remove P'],
+      ]);
+      expect(all.flat().filter((c) => c === 'info')).toHaveLength(1);
+      expect(all[0].slice(1)).toEqual(second[0].slice(1).map((c) => c.replaceAll('two', 'one')));
+      expect(all[5].slice(1).sort()).toEqual(second[5].slice(1));
+      expect(w.engine.containers.size).toBe(0);
+      expect(await w.checkpoints.list()).toEqual([]);
+    } finally {
+      stopStore();
+    }
+  });
+
+  it('leaves nothing per container in the index once the pod is gone, also after a removal that raced an inspect', async () => {
+    const w = world();
+    for (let i = 0; i < 400 && !w.index.isLive; i++) await new Promise((r) => setTimeout(r, 5));
+    const pod = await w.sandboxes.run(runRequest());
+    const app = await w.containers.create(createRequest(pod));
+    await w.containers.start(app);
+    // An inspect under way when the container is removed: its answer (held back until then)
+    // must not bring the container back, and nothing may stay behind for it once it landed.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const inspect = w.engine.inspect.bind(w.engine);
+    w.engine.inspect = async (id, call) => {
+      const answer = await inspect(id, call);
+      await held;
+      return answer;
+    };
+    const late = w.index.refresh(app);
+    w.engine.inspect = inspect;
+    await w.sandboxes.stop(pod);
+    await w.sandboxes.remove(pod);
+    release();
+    await late;
+    expect(w.index.get(app)).toBeUndefined();
+    await idle(w);
+    const internals = w.index as unknown as Record<'records' | 'applied' | 'inflight' | 'pending' | 'eventReads' | 'waiters', Map<string, unknown>>;
+    for (const map of ['records', 'applied', 'inflight', 'pending', 'eventReads', 'waiters'] as const) expect([map, internals[map].size]).toEqual([map, 0]);
+  });
+
+  it('with the event stream down, each change is read back from Docker instead', async () => {
+    const w = world();
+    for (let i = 0; i < 400 && !w.index.isLive; i++) await new Promise((r) => setTimeout(r, 5));
+    w.engine.quiet = true;
+    w.engine.breakEvents();
+    for (let i = 0; i < 400 && w.index.isLive; i++) await new Promise((r) => setTimeout(r, 1));
+    const t0 = performance.now();
+    const pod = await w.sandboxes.run(runRequest());
+    const app = await w.containers.create(createRequest(pod));
+    await w.containers.start(app);
+    // Without events the records still say what Docker did; no call waited for an event.
+    expect((await w.index.current(app, 'container', 'container')).State.Running).toBe(true);
+    expect(w.engine.calls).toContain(`inspect ${app}`);
+    await w.sandboxes.stop(pod);
+    expect(w.index.get(app)?.State.Running).toBe(false);
+    expect(w.index.get(pod)?.State.Running).toBe(false);
+    await w.sandboxes.remove(pod);
+    expect(w.engine.containers.size).toBe(0);
+    // Far below the index's wait for an event (1 s per change) summed over the changes above.
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });
