@@ -37,9 +37,9 @@ export interface Services {
 }
 
 export function buildServices(config: Config, logger: Logger, docker: Engine, index: ContainerIndex): Services {
-  // One `docker info` cache: dockerd may have been restarted with other settings while the
-  // event stream was down.
-  index.on('resynced', () => docker.forgetInfo());
+  // One cache of `docker info` and `docker version`: dockerd may have been restarted, upgraded
+  // or reconfigured while the event stream was down.
+  index.on('resynced', () => docker.forgetDaemonFacts());
   // The kubelet's UpdateRuntimeConfig wins over --pod-cidr, as in cri-dockerd.
   const network = createNetworkManager(config, () => runtime.currentPodCidr || config.podCidr, logger);
   const runtime = new RuntimeService(docker, network);

@@ -4,6 +4,7 @@
 // HTTP statuses become the Engine's typed outcomes here and nowhere else.
 import Dockerode from 'dockerode';
 import { Readable, type Duplex } from 'node:stream';
+import { abortable } from '../abortable.js';
 import { requestTimeoutMs } from '../config.js';
 import { dockerMessage, isDockerConflict, isDockerHttpError, isDockerNotFound, isDockerNotModified, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -77,6 +78,8 @@ export class DockerodeEngine implements Engine {
   private readonly gate: RequestGate;
   private negotiated: Promise<string> | undefined;
   private infoCache: { at: number; value: Promise<DockerInfo> } | undefined;
+  /** `docker version` holds for the daemon's lifetime; dockerd 20.10 runs runc to answer it (~30 ms). */
+  private versionCache: Promise<DockerVersion> | undefined;
 
   constructor(private readonly opts: DockerodeEngineOptions) {
     this.docker = new Dockerode(dockerodeOptions(opts.endpoint));
@@ -111,6 +114,7 @@ export class DockerodeEngine implements Engine {
     }
     if (v.MinAPIVersion && compareApiVersions(api, v.MinAPIVersion) < 0) api = v.MinAPIVersion;
     (this.docker.modem as { version?: string }).version = `v${api}`;
+    this.versionCache = Promise.resolve(v);
     this.opts.logger.info({ dockerVersion: v.Version, apiVersion: api }, 'negotiated Docker Engine API version');
     return api;
   }
@@ -145,7 +149,15 @@ export class DockerodeEngine implements Engine {
   }
 
   version(call?: CallOptions): Promise<DockerVersion> {
-    return this.simple('system.version', 'docker version', (d, abortSignal) => sys(d).version({ abortSignal }) as Promise<DockerVersion>, call);
+    if (!this.versionCache) {
+      // Shared like info(): no caller's signal cancels it, but a caller may stop waiting.
+      const value = this.simple('system.version', 'docker version', (d, abortSignal) => sys(d).version({ abortSignal }) as Promise<DockerVersion>);
+      this.versionCache = value;
+      value.catch(() => {
+        if (this.versionCache === value) this.versionCache = undefined;
+      });
+    }
+    return abortable(this.versionCache, call?.signal);
   }
 
   info(opts: InfoOptions = {}): Promise<DockerInfo> {
@@ -163,8 +175,9 @@ export class DockerodeEngine implements Engine {
     return cached.value;
   }
 
-  forgetInfo(): void {
+  forgetDaemonFacts(): void {
     this.infoCache = undefined;
+    this.versionCache = undefined;
   }
 
   async createContainer(options: ContainerCreateOptions, call?: CallOptions): Promise<CreateOutcome> {
@@ -360,7 +373,19 @@ export class DockerodeEngine implements Engine {
   async inspectImage(ref: string, call?: CallOptions): Promise<ImageRecord | undefined> {
     const what = `inspect image "${ref}"`;
     try {
-      return await this.request('image.inspect', what, (d, abortSignal) => d.getImage(ref).inspect({ abortSignal } as object), call);
+      // dockerode's Image.inspect drops the abort signal (a call that gave up left its request
+      // open); the same request through the modem keeps it.
+      return await this.request(
+        'image.inspect',
+        what,
+        (d, abortSignal) =>
+          new Promise<ImageRecord>((resolve, reject) =>
+            d.modem.dial({ path: `/images/${ref}/json`, method: 'GET', abortSignal, statusCodes: { 200: true, 404: 'no such image', 500: 'server error' } }, (err, data) =>
+              err ? reject(err) : resolve(data as ImageRecord),
+            ),
+          ),
+        call,
+      );
     } catch (err) {
       if (isDockerNotFound(err)) return undefined;
       throw toCriError(err, what);

@@ -119,10 +119,12 @@ export interface Engine {
   apiVersion(call?: CallOptions): Promise<string>;
 
   ping(call?: CallOptions): Promise<void>;
+  /** `docker version`, asked once per daemon: kept until forgetDaemonFacts(). */
   version(call?: CallOptions): Promise<DockerVersion>;
-  /** `docker info`, one cache for the whole shim; forgetInfo() drops it (dockerd came back). */
+  /** `docker info`, one cache for the whole shim. */
   info(opts?: InfoOptions): Promise<DockerInfo>;
-  forgetInfo(): void;
+  /** Drops the cached info and version: dockerd came back, perhaps another build or config. */
+  forgetDaemonFacts(): void;
 
   createContainer(options: ContainerCreateOptions, call?: CallOptions): Promise<CreateOutcome>;
   start(id: string, call?: CallOptions): Promise<StartOutcome>;

@@ -135,8 +135,12 @@ export class FakeEngine implements Engine {
     await this.op('ping', '', call, () => undefined);
   }
 
+  private versionCache: Promise<DockerVersion> | undefined;
+
+  /** Asked once until forgotten, as the real gateway does. */
   version(call?: CallOptions): Promise<DockerVersion> {
-    return this.op('version', '', call, () => ({ Version: '20.10.24+fake', ApiVersion: '1.41' }));
+    this.versionCache ??= this.op('version', '', call, () => ({ Version: '20.10.24+fake', ApiVersion: '1.41' }));
+    return this.versionCache;
   }
 
   /** One cache, as the real gateway keeps: asked again only when fresh, too old or forgotten. */
@@ -154,8 +158,9 @@ export class FakeEngine implements Engine {
     return value;
   }
 
-  forgetInfo(): void {
+  forgetDaemonFacts(): void {
     this.infoCache = undefined;
+    this.versionCache = undefined;
   }
 
   createContainer(options: ContainerCreateOptions, call?: CallOptions): Promise<CreateOutcome> {

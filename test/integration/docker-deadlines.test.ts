@@ -10,6 +10,10 @@ import { StallingDockerProxy } from '../helpers/docker-proxy.js';
 import { until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 
+/** An image no store holds: its ImageStatus asks Docker, one inspect per call. */
+const ABSENT_IMAGE = 'docker-cri-shim-test/absent-image:none';
+const ABSENT_INSPECT = / \/v[\d.]+\/images\/docker-cri-shim-test\/absent-image:none\/json /;
+
 describe('Docker deadlines', () => {
   const proxies: StallingDockerProxy[] = [];
   let shim: RunningShim | undefined;
@@ -63,22 +67,32 @@ describe('Docker deadlines', () => {
     await shim.client.rt('Version', {});
     await shim.client.rt('ListPodSandbox', {});
     proxy.stall();
-    // Negotiated already: each call sends its own request; 32 hold the queue, 8 wait behind them.
+    // Negotiated already: each status of an image the store does not hold sends its own
+    // inspect (Version is cached); 32 hold the queue, 8 wait behind them.
     const codes = await Promise.all(
       Array.from({ length: 40 }, () =>
-        shim!.client.rt('Version', {}, 60_000).then(
+        shim!.client.im('ImageStatus', { image: { image: ABSENT_IMAGE } }, 60_000).then(
           () => 'OK',
           (err: { code: number }) => status[err.code],
         ),
       ),
     );
     expect(new Set(codes)).toEqual(new Set(['DEADLINE_EXCEEDED']));
-    expect(proxy.held.filter((h) => / \/v[\d.]+\/version /.test(h.request)).length).toBeGreaterThanOrEqual(32);
+    expect(proxy.held.filter((h) => ABSENT_INSPECT.test(h.request)).length).toBeGreaterThanOrEqual(32);
     // The event stream's reconnects (GET /events) wait for an answer as long as the deadline, no longer.
     await until(() => proxy.held.some((h) => h.request.includes('/events')), 'the event stream to try again against the silent dockerd');
     await new Promise((r) => setTimeout(r, 3_000));
     const open = proxy.held.filter((h) => h.closedAt === undefined && Date.now() - h.acceptedAt > 3_000);
     expect(open.map((h) => h.request)).toEqual([]);
+  });
+
+  it('Version asks dockerd once (at start-up): later calls are answered from the gateway while dockerd is silent', async () => {
+    const proxy = await stallingProxy();
+    shim = await startShim({ args: [`--docker-endpoint=${proxy.endpoint}`, '--runtime-request-timeout=2s'] });
+    const first = await shim.client.rt('Version', {});
+    proxy.stall();
+    for (let i = 0; i < 3; i++) expect(await shim.client.rt('Version', {}, 1_000)).toEqual(first);
+    expect(proxy.held.filter((h) => / \/(v[\d.]+\/)?version /.test(h.request))).toEqual([]);
   });
 
   it('a CRI call whose client gives up drops its Docker request long before the request timeout', async () => {
@@ -88,11 +102,11 @@ describe('Docker deadlines', () => {
     await shim.client.rt('Version', {});
     await shim.client.rt('ListPodSandbox', {});
     proxy.stall();
-    await expectCode(shim.client.rt('Version', {}, 1_000), status.DEADLINE_EXCEEDED);
-    const version = () => proxy.held.find((h) => / \/v[\d.]+\/version /.test(h.request));
-    await until(() => version() !== undefined, 'the Version request to reach the stalled dockerd');
+    await expectCode(shim.client.im('ImageStatus', { image: { image: ABSENT_IMAGE } }, 1_000), status.DEADLINE_EXCEEDED);
+    const inspect = () => proxy.held.find((h) => ABSENT_INSPECT.test(h.request));
+    await until(() => inspect() !== undefined, 'the image inspect to reach the stalled dockerd');
     // Closed because the CRI call's deadline passed, not the 5 minutes of --runtime-request-timeout.
-    await until(() => version()?.closedAt !== undefined, 'the shim to drop the Docker request of the abandoned call', 15_000);
+    await until(() => inspect()?.closedAt !== undefined, 'the shim to drop the Docker request of the abandoned call', 15_000);
   });
 
   it('status, list, stats and ImageFsInfo calls whose client gives up drop their Docker requests (the index resync, inspects, the image list)', async () => {

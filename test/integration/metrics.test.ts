@@ -73,7 +73,7 @@ describe('metrics', () => {
     expect(sample(text, 'docker_cri_shim_rpc_duration_seconds_bucket{le="0.001",method="Version"}')).toBeGreaterThanOrEqual(0);
     expect(text).toContain('# TYPE docker_cri_shim_rpc_duration_seconds histogram');
 
-    // Docker calls by operation (Version asks dockerd), the event stream and in-flight gauges.
+    // Docker calls by operation (start-up and the index ask dockerd), the event stream and in-flight gauges.
     expect(text).toMatch(/docker_cri_shim_docker_requests_total\{operation="[^"]+",result="ok"\} [1-9]/);
     expect(text).toMatch(/docker_cri_shim_docker_request_duration_seconds_bucket\{le="\+Inf",operation="[^"]+"\} [1-9]/);
     expect(sample(text, 'docker_cri_shim_docker_event_stream_up')).toBe(1);
