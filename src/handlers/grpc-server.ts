@@ -95,21 +95,31 @@ export class CriServer {
 
   private context(method: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
     const id = ++nextCallId;
-    const controller = new AbortController();
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
     let finished = false;
-    // grpc-js also reports 'cancelled' for a call that already ended; the error (and its stack)
-    // is made only for a call still under way.
-    call.on('cancelled', () => {
-      if (!finished) controller.abort(new CriError(Code.CANCELLED, 'the client cancelled the call'));
-    });
-    // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes; the signal
-    // makes the work under way (Docker requests among it) stop then too.
-    const deadline = call.getDeadline();
-    const left = (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
-    const timer = Number.isFinite(left)
-      ? setTimeout(() => controller.abort(deadlineExceeded(`the call's deadline passed`)), Math.max(0, left))
-      : undefined;
-    timer?.unref();
+    // The signal, its deadline timer and the cancel listener are made when a call first asks for
+    // its signal (to wait on Docker or on shared work): most List and Status calls answer from
+    // memory and never do, and the three were a measurable part of their cost.
+    const control = (): AbortController => {
+      if (controller) return controller;
+      const c = (controller = new AbortController());
+      if (finished) return c;
+      const cancelled = () => c.abort(new CriError(Code.CANCELLED, 'the client cancelled the call'));
+      // grpc-js also reports 'cancelled' for a call that already ended; the error (and its
+      // stack) is made only for a call still under way.
+      if (call.cancelled) cancelled();
+      else call.on('cancelled', () => finished || cancelled());
+      // grpc-js answers DEADLINE_EXCEEDED itself when the client's deadline passes; the signal
+      // makes the work under way (Docker requests among it) stop then too.
+      const deadline = call.getDeadline();
+      const left = (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
+      if (Number.isFinite(left)) {
+        timer = setTimeout(() => c.abort(deadlineExceeded(`the call's deadline passed`)), Math.max(0, left));
+        timer.unref();
+      }
+      return c;
+    };
     // The call's child logger is made only when something logs: a pino child per call was a
     // measurable part of every List and Status call, most of which log nothing.
     const base = this.opts.logger;
@@ -119,12 +129,14 @@ export class CriServer {
       get logger() {
         return (logger ??= base.child({ method, id }));
       },
-      signal: controller.signal,
+      get signal() {
+        return control().signal;
+      },
     };
     this.running++;
     return {
       ctx,
-      controller,
+      control,
       done: () => {
         finished = true;
         clearTimeout(timer);
@@ -173,8 +185,8 @@ export class CriServer {
 
   private wrapStreaming(method: string): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
-      const { ctx, controller, done } = this.context(method, call);
-      const open = { method, controller, call };
+      const { ctx, control, done } = this.context(method, call);
+      const open = { method, controller: control(), call };
       this.streams.add(open);
       const started = performance.now();
       const handler = this.handlerFor(method);
