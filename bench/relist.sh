@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The kubelet-like relist of issue 12, as one command: 50 pods held running for 60 s, ListPodSandbox
+# The kubelet-like relist of issue 12, as one command: 50 pods held running for 60 s (after 20 s of
+# the same polling as warm-up, untimed and not in the cost figures), ListPodSandbox
 # and ListContainers every second, a status sweep of every pod (PodSandboxStatus, ContainerStatus,
 # ListImages, ImageStatus) every 10 s, ListContainerStats every 10 s; against a shim started here
 # on its own socket and root, and beside containerd's CRI (bench/containerd/containerd.sh) unless
@@ -7,7 +8,7 @@
 #
 #   bench/relist.sh [OUT.json]      # as root, from a built clone (npm run build)
 #
-# Environment: RELIST_PODS (50), RELIST_DURATION (60), RELIST_ROUNDS (1), RELIST_CONTAINERD (1),
+# Environment: RELIST_PODS (50), RELIST_DURATION (60), RELIST_WARMUP (20), RELIST_ROUNDS (1), RELIST_CONTAINERD (1),
 # RELIST_CPU_PROF=DIR (run the shim with node's --cpu-prof, profile written to DIR on exit),
 # SHIM_MAIN (dist/main.js of the shim to measure; the bench client is always this clone's).
 # The load average is printed before and after: absolute times mean little on a shared machine.
@@ -48,6 +49,6 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 watch=(--watch "shim=$shim_pid")
 [ "${RELIST_CONTAINERD:-1}" != 0 ] && watch+=(--watch containerd=containerd~cri-bench-containerd)
 "$node" "$repo/dist/main.js" bench --image "$image" --allow-existing --workloads steady \
-  --steady-pods "${RELIST_PODS:-50}" --duration "${RELIST_DURATION:-60}" --status-period 10 --stats-period 10 \
+  --steady-pods "${RELIST_PODS:-50}" --duration "${RELIST_DURATION:-60}" --warmup "${RELIST_WARMUP:-20}" --status-period 10 --stats-period 10 \
   --rounds "${RELIST_ROUNDS:-1}" "${endpoints[@]}" "${watch[@]}" --output "$out"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -26,6 +26,8 @@ and peak RSS of watched processes, and ratios to the first endpoint with their s
   --parallel N             pods in flight in the parallel workload and steady setup (default 4)
   --steady-pods N          pods kept running in the steady workload (default 10)
   --duration S             seconds of kubelet-like polling in the steady workload (default 10)
+  --warmup S               seconds of the same polling before it, untimed and not in the cost
+                           figures (default 0)
   --status-period S        seconds between status sweeps of every pod (default 10)
   --stats-period S         seconds between ListContainerStats calls (default 10)
   --list-calls N           back-to-back List calls timed with the steady pods up (default 20)
@@ -61,6 +63,7 @@ export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output
       parallel: { type: 'string', default: '4' },
       'steady-pods': { type: 'string', default: '10' },
       duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '0' },
       'status-period': { type: 'string', default: '10' },
       'stats-period': { type: 'string', default: '10' },
       'list-calls': { type: 'string', default: '20' },
@@ -115,6 +118,7 @@ export function parseBenchArgs(argv: string[]): { options: RunnerOptions; output
         parallel: int('parallel', values.parallel, 1),
         steadyPods: int('steady-pods', values['steady-pods'], 1),
         durationSeconds: int('duration', values.duration, 0),
+        warmupSeconds: int('warmup', values.warmup, 0),
         statusPeriodSeconds: int('status-period', values['status-period'], 1),
         statsPeriodSeconds: int('stats-period', values['stats-period'], 1),
         listCalls: int('list-calls', values['list-calls'], 0),

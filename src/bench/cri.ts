@@ -10,7 +10,7 @@ import type { Recorder } from './recorder.js';
 type Methods = RuntimeServiceDefinition & ImageServiceDefinition;
 /** RPC names of both services (proto-loader's definitions also carry an index signature). */
 export type Rpc = keyof { [K in keyof Methods as string extends K ? never : K]: Methods[K] };
-type RequestOf<K extends Rpc> = Methods[K] extends MethodDefinition<infer Q, infer _S, infer _O, infer _R> ? Q : never;
+export type RequestOf<K extends Rpc> = Methods[K] extends MethodDefinition<infer Q, infer _S, infer _O, infer _R> ? Q : never;
 type ResponseOf<K extends Rpc> = Methods[K] extends MethodDefinition<infer _Q, infer _S, infer _O, infer R> ? R : never;
 
 type UnaryFn = (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;

@@ -187,6 +187,7 @@ async function main(): Promise<number> {
       parallel,
       steadyPods: containers,
       durationSeconds: duration,
+      warmupSeconds: 0,
       statusPeriodSeconds: 10,
       statsPeriodSeconds: 10,
       listCalls,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodSandboxConfig } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { ContainerConfig } from '../generated/runtime/v1/ContainerConfig.js';
-import { errorText, type BenchCri } from './cri.js';
+import { errorText, type BenchCri, type RequestOf, type Rpc } from './cri.js';
 import type { Recorder } from './recorder.js';
 import type { ProcessWatch } from './procwatch.js';
 
@@ -43,6 +43,8 @@ export interface WorkloadOptions {
   parallel: number;
   steadyPods: number;
   durationSeconds: number;
+  /** Untimed polling before the steady workload's measured phase. */
+  warmupSeconds: number;
   statusPeriodSeconds: number;
   statsPeriodSeconds: number;
   /** Back-to-back List calls timed once the steady-state pods are up. */
@@ -152,6 +154,44 @@ async function endPod(ctx: WorkloadContext, workload: string, pod: string): Prom
   }
 }
 
+/**
+ * A kubelet's polling for `seconds`: ListPodSandbox and ListContainers every second, a status
+ * sweep of every pod each status period, ListContainerStats each stats period. Timed under
+ * `workload`, or untimed when it is undefined (warm-up).
+ */
+async function pollLikeKubelet(ctx: WorkloadContext, pods: ReadonlyArray<{ pod: string; container: string }>, seconds: number, workload: string | undefined): Promise<void> {
+  const { cri, opts, signal } = ctx;
+  const ignore = () => undefined; // failures are counted by code in the recorder
+  const call = <K extends Rpc>(rpc: K, req: RequestOf<K>) => (workload ? cri.timed(workload, rpc, req) : cri.call(rpc, req)).catch(ignore);
+  let statuses: Promise<unknown> = Promise.resolve();
+  let stats: Promise<unknown> = Promise.resolve();
+  let statusBusy = false;
+  let statsBusy = false;
+  for (let t = 0; t < seconds && !signal.aborted; t++) {
+    const tick = performance.now();
+    if (t % opts.statusPeriodSeconds === 0 && !statusBusy) {
+      statusBusy = true;
+      statuses = (async () => {
+        for (const p of pods) {
+          await call('PodSandboxStatus', { pod_sandbox_id: p.pod, verbose: false });
+          await call('ContainerStatus', { container_id: p.container, verbose: false });
+        }
+        // Image GC lists images and each (re)start asks the image's status.
+        await call('ListImages', {});
+        await call('ImageStatus', { image: { image: opts.image }, verbose: false });
+      })().finally(() => (statusBusy = false));
+    }
+    if (t % opts.statsPeriodSeconds === 0 && !statsBusy) {
+      statsBusy = true;
+      stats = call('ListContainerStats', { filter: {} }).finally(() => (statsBusy = false));
+    }
+    await call('ListPodSandbox', {});
+    await call('ListContainers', {});
+    await sleep(Math.max(0, 1000 - (performance.now() - tick)));
+  }
+  await Promise.all([statuses, stats]);
+}
+
 /** Untimed best-effort removal (after a failure, and at cleanup). */
 export async function removePod(cri: BenchCri, tracker: Tracker, pod: string): Promise<string | undefined> {
   try {
@@ -194,38 +234,11 @@ async function steady(ctx: WorkloadContext): Promise<void> {
   });
   ctx.recorder.pods('steady setup', pods.length, (performance.now() - started) / 1000);
 
-  const ignore = () => undefined; // failures are counted by code in the recorder
-  let statuses: Promise<unknown> = Promise.resolve();
-  let stats: Promise<unknown> = Promise.resolve();
-  let statusBusy = false;
-  let statsBusy = false;
+  // Warm-up first, untimed and not in the cost figures: the shim's call paths are compiled and
+  // its heap has grown to its working size, as on a node that has run for a while.
+  await pollLikeKubelet(ctx, pods, opts.warmupSeconds, undefined);
   const pollStart = { at: performance.now(), ...ctx.watch?.snapshot() };
-  for (let t = 0; t < opts.durationSeconds && !signal.aborted; t++) {
-    const tick = performance.now();
-    if (t % opts.statusPeriodSeconds === 0 && !statusBusy) {
-      statusBusy = true;
-      statuses = (async () => {
-        for (const p of pods) {
-          await cri.timed('steady', 'PodSandboxStatus', { pod_sandbox_id: p.pod, verbose: false }).catch(ignore);
-          await cri.timed('steady', 'ContainerStatus', { container_id: p.container, verbose: false }).catch(ignore);
-        }
-        // Image GC lists images and each (re)start asks the image's status.
-        await cri.timed('steady', 'ListImages', {}).catch(ignore);
-        await cri.timed('steady', 'ImageStatus', { image: { image: opts.image }, verbose: false }).catch(ignore);
-      })().finally(() => (statusBusy = false));
-    }
-    if (t % opts.statsPeriodSeconds === 0 && !statsBusy) {
-      statsBusy = true;
-      stats = cri
-        .timed('steady', 'ListContainerStats', { filter: {} })
-        .catch(ignore)
-        .finally(() => (statsBusy = false));
-    }
-    await cri.timed('steady', 'ListPodSandbox', {}).catch(ignore);
-    await cri.timed('steady', 'ListContainers', {}).catch(ignore);
-    await sleep(Math.max(0, 1000 - (performance.now() - tick)));
-  }
-  await Promise.all([statuses, stats]);
+  await pollLikeKubelet(ctx, pods, opts.durationSeconds, 'steady');
   const pollEnd = ctx.watch?.snapshot();
   if (pollEnd && pollStart.cpuSeconds !== undefined) {
     ctx.recorder.polling = {
@@ -236,6 +249,7 @@ async function steady(ctx: WorkloadContext): Promise<void> {
     };
   }
 
+  const ignore = () => undefined; // failures are counted by code in the recorder
   for (let i = 0; i < opts.listCalls && !signal.aborted; i++) {
     await cri.timed('list', 'ListPodSandbox', {}).catch(ignore);
     await cri.timed('list', 'ListContainers', {}).catch(ignore);
