@@ -47,6 +47,8 @@ import { dockerLogConfig, type DockerLogConfig } from '../docker/log-config.js';
 
 /** How long ContainerStatus of an exited container waits for its last output to reach the file. */
 const LOG_SETTLE_MS = 2_000;
+/** Docker ids in full: 64 hex digits (filters may also give a unique prefix). */
+const FULL_CONTAINER_ID = /^[0-9a-f]{64}$/;
 /**
  * Cap on /etc/passwd and /etc/group read out of a container: far above any real one (a
  * directory-backed node's are a few KiB), small enough that a container cannot balloon the shim.
@@ -327,7 +329,10 @@ export class ContainerService {
 
   async list(filter: ContainerFilter__Output | null | undefined, call?: CallOptions): Promise<Container[]> {
     const out: Container[] = [];
-    for (const record of await this.index.all(call)) {
+    // A full pod id (what the kubelet sends) reads that pod's containers alone; a prefix scans all.
+    const sandbox = filter?.pod_sandbox_id;
+    const records = sandbox && FULL_CONTAINER_ID.test(sandbox) ? await this.index.inSandbox(sandbox, call) : await this.index.all(call);
+    for (const record of records) {
       if (record.Config?.Labels?.[LABEL_TYPE] !== TYPE_CONTAINER) continue;
       if (filter?.id && !record.Id.startsWith(filter.id)) continue;
       const c = toContainer(record);

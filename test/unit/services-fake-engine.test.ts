@@ -8,6 +8,7 @@ import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS, DEFAULT_REQUEST_TIMEOUT_MS, requestTimeoutMs } from '../../src/config.js';
 import { Code, CriError } from '../../src/errors.js';
+import type { ContainerFilter__Output } from '../../src/generated/runtime/v1/ContainerFilter.js';
 import type { CreateContainerRequest__Output } from '../../src/generated/runtime/v1/CreateContainerRequest.js';
 import type { RunPodSandboxRequest__Output } from '../../src/generated/runtime/v1/RunPodSandboxRequest.js';
 import { createLogger } from '../../src/logger.js';
@@ -215,6 +216,29 @@ describe('ContainerService on a FakeEngine', () => {
     const other = await w.containers.create(createRequest(pod, 'other'));
     w.engine.containers.delete(other);
     await w.containers.remove(other);
+  });
+});
+
+describe('ListContainers filtered by pod on a FakeEngine', () => {
+  it('a full pod id and a unique prefix list that pod\'s containers alone, as an unfiltered list would show them', async () => {
+    const w = world();
+    const a = await w.sandboxes.run(runRequest('a'));
+    const b = await w.sandboxes.run(runRequest('b'));
+    const inA = await w.containers.create(createRequest(a));
+    const inB = await w.containers.create(createRequest(b, 'other'));
+    const all = await w.containers.list(null);
+    expect(all.map((c) => c.id).sort()).toEqual([inA, inB].sort());
+    const byFull = await w.containers.list({ pod_sandbox_id: a } as ContainerFilter__Output);
+    expect(byFull).toEqual(all.filter((c) => c.id === inA));
+    // The fake's ids share their leading zeros: the shortest prefix of a's that b's lacks.
+    let n = 1;
+    while (b.startsWith(a.slice(0, n))) n++;
+    const byPrefix = await w.containers.list({ pod_sandbox_id: a.slice(0, n) } as ContainerFilter__Output);
+    expect(n).toBeLessThan(64);
+    expect(byPrefix).toEqual(byFull);
+    // Other filters still apply to the pod's containers.
+    expect(await w.containers.list({ pod_sandbox_id: a, id: inB } as ContainerFilter__Output)).toEqual([]);
+    expect(await w.containers.list({ pod_sandbox_id: 'f'.repeat(64) } as ContainerFilter__Output)).toEqual([]);
   });
 });
 
