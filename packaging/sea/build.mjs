@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { NODE_FLAGS } from '../../src/node-flags.ts';
+import { standInFor, UNUSED_DEPENDENCIES } from '../../src/docker/unused-deps.ts';
 
 const top = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(top, 'packaging/out');
@@ -48,8 +49,25 @@ await build({
   outfile: bundle,
   legalComments: 'none',
   logLevel: 'warning',
-  // ssh2's optional native crypto and cpu-features: loaded in try/catch, pure-JS fallbacks used.
+  // Native addons are optional everywhere they are required (try/catch, pure-JS fallbacks).
   external: ['cpu-features', '*.node'],
+  // What dockerode would load and the shim never uses gets its stand-in (src/docker/unused-deps.ts).
+  plugins: [
+    {
+      name: 'unused-dependencies',
+      setup(b) {
+        const specifiers = new Set(UNUSED_DEPENDENCIES.map((d) => d.specifier));
+        b.onResolve({ filter: /^[@\w]/ }, (args) => {
+          const standIn = specifiers.has(args.path) ? standInFor(args.path, args.importer) : undefined;
+          return standIn ? { path: standIn.name, namespace: 'unused-dependency' } : undefined;
+        });
+        b.onLoad({ filter: /.*/, namespace: 'unused-dependency' }, (args) => ({
+          contents: UNUSED_DEPENDENCIES.find((d) => d.name === args.path).source,
+          loader: 'js',
+        }));
+      },
+    },
+  ],
   define: {
     __DOCKER_CRI_SHIM_BUILD__: JSON.stringify({ version, commit }),
     __DOCKER_CRI_SHIM_PROTO_JSON__: JSON.stringify(root.toJSON()),

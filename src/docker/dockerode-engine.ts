@@ -2,6 +2,8 @@
 // type names). Every request/response call goes through the RequestGate (bounded queue, deadline
 // from the moment it is asked for, the caller's signal handed to the HTTP request); Docker's
 // HTTP statuses become the Engine's typed outcomes here and nowhere else.
+// First: its hooks must be in place before dockerode loads what it would load.
+import './unused-deps.js';
 import Dockerode from 'dockerode';
 import { Readable, type Duplex } from 'node:stream';
 import { abortable } from '../abortable.js';
