@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kubelet-like relist of issue 12, as one command: 50 pods held running for 60 s (after 20 s of
+# The kubelet-like relist of issue 12, as one command: 50 pods held running for 60 s (after 40 s of
 # the same polling as warm-up, untimed and not in the cost figures), ListPodSandbox
 # and ListContainers every second, a status sweep of every pod (PodSandboxStatus, ContainerStatus,
 # ListImages, ImageStatus) every 10 s, ListContainerStats every 10 s; against a shim started here
@@ -8,9 +8,10 @@
 #
 #   bench/relist.sh [OUT.json]      # as root, from a built clone (npm run build)
 #
-# Environment: RELIST_PODS (50), RELIST_DURATION (60), RELIST_WARMUP (20), RELIST_ROUNDS (1), RELIST_CONTAINERD (1),
+# Environment: RELIST_PODS (50), RELIST_DURATION (60), RELIST_WARMUP (40), RELIST_ROUNDS (1), RELIST_CONTAINERD (1),
 # RELIST_CPU_PROF=DIR (run the shim with node's --cpu-prof, profile written to DIR on exit),
-# SHIM_MAIN (dist/main.js of the shim to measure; the bench client is always this clone's).
+# SHIM_MAIN (dist/main.js of the shim to measure; the bench client is always this clone's),
+# RELIST_SHIM_FLAGS (node flags for the shim after its shebang's, to try one: later flags win).
 # The load average is printed before and after: absolute times mean little on a shared machine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -35,7 +36,7 @@ fi
 prof=()
 if [ -n "${RELIST_CPU_PROF:-}" ]; then mkdir -p "$RELIST_CPU_PROF"; prof=(--cpu-prof --cpu-prof-dir "$RELIST_CPU_PROF"); fi
 # The node flags the shim's shebang gives it (src/node-flags.ts), as when it is run as a program.
-read -r -a flags <<<"$(sed -n '1s/^#!.*[ /]node *//p' "$main")"
+read -r -a flags <<<"$(sed -n '1s/^#!.*[ /]node *//p' "$main") ${RELIST_SHIM_FLAGS:-}"
 rm -f "$sock"
 "$node" "${flags[@]}" "${prof[@]}" "$main" --container-runtime-endpoint "unix://$sock" --root-directory "$root" \
   --network-plugin=cni --cni-bin-dir /usr/lib/cni --cni-conf-dir "$netd" >/tmp/relist-shim.log 2>&1 &
@@ -49,6 +50,6 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 watch=(--watch "shim=$shim_pid")
 [ "${RELIST_CONTAINERD:-1}" != 0 ] && watch+=(--watch containerd=containerd~cri-bench-containerd)
 "$node" "$repo/dist/main.js" bench --image "$image" --allow-existing --workloads steady \
-  --steady-pods "${RELIST_PODS:-50}" --duration "${RELIST_DURATION:-60}" --warmup "${RELIST_WARMUP:-20}" --status-period 10 --stats-period 10 \
+  --steady-pods "${RELIST_PODS:-50}" --duration "${RELIST_DURATION:-60}" --warmup "${RELIST_WARMUP:-40}" --status-period 10 --stats-period 10 \
   --rounds "${RELIST_ROUNDS:-1}" "${endpoints[@]}" "${watch[@]}" --output "$out"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
