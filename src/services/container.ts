@@ -229,11 +229,16 @@ export class ContainerService {
     let conflicts = 0;
     for (;;) {
       if (Array.isArray(hc.CapAdd)) hc.CapAdd = (hc.CapAdd as string[]).filter((c) => !(fromAll.has(c) && this.unknownCaps.has(c)));
+      const sent = new Set(Array.isArray(hc.CapAdd) ? (hc.CapAdd as string[]) : []);
       const created = await this.docker.createContainer(options, call);
       if (created.kind === 'created') return created.id;
-      if (created.kind === 'unknown-capability' && fromAll.has(created.capability) && !this.unknownCaps.has(created.capability)) {
-        this.logger.info({ capability: created.capability }, 'Docker does not know this capability; leaving it out of "ALL"');
-        this.unknownCaps.add(created.capability);
+      // Retried once it is left out, also when a concurrent create learnt it first (this request
+      // still carried it); one the retry no longer sends cannot come back, so this ends.
+      if (created.kind === 'unknown-capability' && fromAll.has(created.capability) && sent.has(created.capability)) {
+        if (!this.unknownCaps.has(created.capability)) {
+          this.logger.info({ capability: created.capability }, 'Docker does not know this capability; leaving it out of "ALL"');
+          this.unknownCaps.add(created.capability);
+        }
         continue;
       }
       if (created.kind !== 'conflict' || conflicts++ > 0) {

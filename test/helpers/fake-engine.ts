@@ -163,9 +163,14 @@ export class FakeEngine implements Engine {
     this.versionCache = undefined;
   }
 
+  /** Capabilities this dockerd does not know, as 20.10 does not know CAP_PERFMON, CAP_BPF, ... */
+  readonly unknownCapabilities = new Set<string>();
+
   createContainer(options: ContainerCreateOptions, call?: CallOptions): Promise<CreateOutcome> {
     return this.op('createContainer', options.name ?? '', call, (): CreateOutcome => {
       if (options.name && this.find(options.name)?.Name === `/${options.name}`) return { kind: 'conflict', message: `Conflict. The container name "/${options.name}" is already in use` };
+      const unknown = ((options.HostConfig?.CapAdd ?? []) as string[]).find((c) => this.unknownCapabilities.has(c));
+      if (unknown) return { kind: 'unknown-capability', capability: unknown, message: `invalid CapAdd: unknown capability: "${unknown}"` };
       const image = this.findImage(options.Image ?? '');
       if (!image) return { kind: 'no-image', message: `No such image: ${options.Image}` };
       const id = hexId();
