@@ -10,7 +10,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import { expectCode } from '../helpers/cri-client.js';
 import { docker } from '../helpers/containers.js';
-import { until } from '../helpers/log-wait.js';
+import { expectLogShows, until } from '../helpers/log-wait.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 import { CNI_BIN_DIR, createCniWorld, type CniWorld } from '../helpers/cni.js';
 
@@ -92,8 +92,8 @@ describe('failed teardowns', () => {
     await until(() => world.reservedIps().length === 0 && cacheEntries().length === 0, 'the retried DEL to release the address', 30_000, 200);
     // Three refused DELs (the ADD's cleanup, the failed run's undo, the first background retry), then one that worked.
     expect(readFileSync(`${refusalsFile}.log`, 'utf8')).toBe('refused\nrefused\nrefused\n');
-    expect(shim.logs()).toContain('retried CNI teardown failed; trying again later');
-    expect(shim.logs()).toContain('pod network torn down');
+    await expectLogShows(() => shim.logs(), 'retried CNI teardown failed; trying again later');
+    await expectLogShows(() => shim.logs(), 'pod network torn down');
   });
 
   it('after a restart, the shim releases the network its predecessor could not (its own cache entries only)', async () => {
@@ -110,7 +110,7 @@ describe('failed teardowns', () => {
     await until(() => cacheEntries().length === 1, 'our cache entry to go', 30_000, 200);
     expect(cacheEntries()).toEqual([foreign.split('/').pop()]);
     rmSync(foreign);
-    expect(shim.logs()).toContain('releasing the CNI network of a sandbox that is gone');
+    await expectLogShows(() => shim.logs(), 'releasing the CNI network of a sandbox that is gone');
   });
 });
 

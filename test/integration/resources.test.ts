@@ -6,6 +6,7 @@ import { status } from '@grpc/grpc-js';
 import { expectCode } from '../helpers/cri-client.js';
 import { dockerInspect, PodFixture } from '../helpers/containers.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
+import { expectLogShows } from '../helpers/log-wait.js';
 
 const SLEEPER = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
 const MiB = 1024 * 1024;
@@ -114,7 +115,7 @@ describe('resource updates against dockerd', () => {
         'linux.unified["memory.oom.group"] = "1" not applied: unified resources need cgroup v2 and this host runs cgroup v1',
         `linux.unified["memory.high"] = "${48 * MiB}" not applied: unified resources need cgroup v2 and this host runs cgroup v1`,
       ]);
-      expect(shim.logs()).toContain('a resource update this host cannot honour was not applied');
+      await expectLogShows(() => shim.logs(), 'a resource update this host cannot honour was not applied');
     } else {
       expect(cgroupFile(id, 'memory', '', 'memory.high')).toBe(String(48 * MiB));
       expect(cgroupFile(id, 'memory', '', 'memory.oom.group')).toBe('1');

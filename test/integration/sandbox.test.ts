@@ -9,6 +9,7 @@ import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandbox
 import { expectCode } from '../helpers/cri-client.js';
 import { startRegistry } from '../helpers/registry.js';
 import { BUSYBOX, PAUSE, startShim, type RunningShim } from '../helpers/shim.js';
+import { expectLogShows } from '../helpers/log-wait.js';
 
 const RUN = randomBytes(4).toString('hex');
 /** A workload that exits on SIGTERM (a bare `sleep` as PID 1 ignores it and waits for SIGKILL). */
@@ -272,7 +273,7 @@ describe('pod sandboxes against dockerd', () => {
     const canLower = /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1];
     const hasSysResource = (BigInt(`0x${canLower}`) >> 24n) & 1n;
     expect(adj).toBe(hasSysResource ? -998 : Math.max(-998, Number(readFileSync('/proc/self/oom_score_adj', 'utf8'))));
-    if (!hasSysResource) expect(shim.logs()).toContain('clamping');
+    if (!hasSysResource) await expectLogShows(() => shim.logs(), 'clamping');
   });
 
   it('runs a privileged pod on any host: the pause container needs no privilege, the pod allows privileged containers', async () => {

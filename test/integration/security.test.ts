@@ -10,6 +10,7 @@ import type { LinuxContainerSecurityContext } from '../../src/generated/runtime/
 import { expectCode } from '../helpers/cri-client.js';
 import { dockerInspect, PodFixture } from '../helpers/containers.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
+import { expectLogShows } from '../helpers/log-wait.js';
 
 const MOUNTS = 'grep Seccomp: /proc/self/status; mount | grep -c -E " /proc/timer_list | /proc/sys " || true';
 
@@ -100,7 +101,7 @@ describe('security context against dockerd', () => {
     const v1 = readFileSync('/proc/self/cgroup', 'utf8').split('\n').some((l) => /^\d+:memory:/.test(l));
     if (v1) {
       expect(warnings).toEqual(expect.arrayContaining([expect.stringContaining('unified["memory.oom.group"] = "1" not applied: unified resources need cgroup v2')]));
-      expect(shim.logs()).toContain('container created without a setting this host cannot honour');
+      await expectLogShows(() => shim.logs(), 'container created without a setting this host cannot honour');
     }
     const hugetlb = readFileSync(`/proc/${dockerInspect(id).State.Pid}/cgroup`, 'utf8').match(/^\d+:hugetlb:(.*)$/m);
     if (v1 && hugetlb) expect(readFileSync(`/sys/fs/cgroup/hugetlb${hugetlb[1]}/hugetlb.2MB.limit_in_bytes`, 'utf8').trim()).toBe(String(2 * 1024 * 1024));
@@ -169,7 +170,7 @@ describe('security context against dockerd', () => {
     expect(hc.Privileged).toBe(dockerCanGrant);
     if (!dockerCanGrant) {
       expect(hc.DeviceCgroupRules).toEqual(['a *:* rwm']);
-      expect(shim.logs()).toContain("Docker's privileged mode cannot start here");
+      await expectLogShows(() => shim.logs(), "Docker's privileged mode cannot start here");
     }
   });
 

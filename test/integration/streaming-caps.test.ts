@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PORT_FORWARD_CONNECTIONS, MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_STREAMING_CONNECTIONS } from '../../src/streaming/limits.js';
 import { PodFixture } from '../helpers/containers.js';
-import { until } from '../helpers/log-wait.js';
+import { expectLogShows, until } from '../helpers/log-wait.js';
 import { alive, helperChildren } from '../helpers/processes.js';
 import { startShim, type RunningShim } from '../helpers/shim.js';
 import { collect, spdyConnect, wsExec, type SpdyClient } from '../helpers/stream-clients.js';
@@ -83,7 +83,7 @@ describe('TCP connections to the streaming port', () => {
       // The earliest ones are the ones kept: the cap refuses newcomers, it does not evict.
       expect(held.slice(0, MAX_STREAMING_CONNECTIONS - slack).every((h) => !h.closed)).toBe(true);
       expect(held.slice(MAX_STREAMING_CONNECTIONS).every((h) => h.closed)).toBe(true);
-      expect(shim.logs()).toContain('MAX_STREAMING_CONNECTIONS');
+      await expectLogShows(() => shim.logs(), 'MAX_STREAMING_CONNECTIONS');
       // The gRPC side is untouched by a full streaming port.
       await expectAlive();
       // One more while at the cap: dropped too.

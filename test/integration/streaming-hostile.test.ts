@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary.js';
 import { MAX_OUTSTANDING_TOKENS, MAX_PORT_FORWARD_CONNECTIONS_PER_SESSION, MAX_PORTS_PER_REQUEST } from '../../src/streaming/limits.js';
 import { expectCode } from '../helpers/cri-client.js';
+import { expectLogShows } from '../helpers/log-wait.js';
 import { helperChildren } from '../helpers/processes.js';
 import { PodFixture } from '../helpers/containers.js';
 import { startShim, startSocketActivatedShim, TOP, type RunningShim } from '../helpers/shim.js';
@@ -230,7 +231,7 @@ describe('SPDY', () => {
     expect(JSON.parse(status)).toMatchObject({ status: 'Failure', message: expect.stringContaining('MAX_SPDY_HEADER_BLOCK_BYTES') });
     const goAway = peer.frames.find((f) => 'type' in f && f.type === GOAWAY) as { payload: Buffer } | undefined;
     expect(goAway?.payload.readUInt32BE(4)).toBe(1); // PROTOCOL_ERROR
-    expect(shim.logs()).toMatch(/header block inflates to more than 256 KiB \(cap MAX_SPDY_HEADER_BLOCK_BYTES\)/);
+    await expectLogShows(() => shim.logs(), /header block inflates to more than 256 KiB \(cap MAX_SPDY_HEADER_BLOCK_BYTES\)/);
     expect(rssKiB(shim.proc.pid!) - rssBefore).toBeLessThan(32 * 1024);
     await expectAlive();
   });
