@@ -6,7 +6,6 @@
 import './unused-deps.js';
 import Dockerode from 'dockerode';
 import { Readable, type Duplex } from 'node:stream';
-import { abortable } from '../abortable.js';
 import { requestTimeoutMs } from '../config.js';
 import { dockerMessage, isDockerConflict, isDockerHttpError, isDockerNotFound, isDockerNotModified, toCriError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -150,16 +149,16 @@ export class DockerodeEngine implements Engine {
     await this.simple('system.ping', 'docker ping', (d, abortSignal) => sys(d).ping({ abortSignal }), call);
   }
 
-  version(call?: CallOptions): Promise<DockerVersion> {
+  version(): Promise<DockerVersion> {
     if (!this.versionCache) {
-      // Shared like info(): no caller's signal cancels it, but a caller may stop waiting.
+      // Shared like info(): no caller's signal cancels it; the request deadline still applies.
       const value = this.simple('system.version', 'docker version', (d, abortSignal) => sys(d).version({ abortSignal }) as Promise<DockerVersion>);
       this.versionCache = value;
       value.catch(() => {
         if (this.versionCache === value) this.versionCache = undefined;
       });
     }
-    return abortable(this.versionCache, call?.signal);
+    return this.versionCache;
   }
 
   info(opts: InfoOptions = {}): Promise<DockerInfo> {

@@ -2,7 +2,6 @@
 // CRI log file every container's output is written to. Lists are answered from the container
 // index; every change the shim makes is in the index before the RPC returns (from the inspect
 // the change's Docker event makes the index do, see ContainerIndex.changed).
-import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { addAbortSignal } from 'node:stream';
@@ -22,7 +21,7 @@ import {
 import { capabilitiesFromAll, privilegedMissing } from '../docker/capabilities.js';
 import { clampOomScoreAdj, hostDevices, hostLimits } from '../docker/host-limits.js';
 import { sandboxAllowsPrivileged } from '../docker/sandbox-spec.js';
-import { applyCgroupWrites, type CgroupReader } from '../stats/cgroup.js';
+import { applyCgroupWrites, readOptional, type CgroupReader } from '../stats/cgroup.js';
 import type { ContainerWarnings } from '../store/container-warnings.js';
 import {
   alreadyExists,
@@ -370,7 +369,9 @@ export class ContainerService {
   /** The process's real ids while it runs; otherwise what runc would give it from the container's files. */
   private async userOf(record: ContainerRecord, call?: CallOptions): Promise<UserFacts> {
     if (record.State?.Running && record.State.Pid > 0) {
-      const proc = readProc(record.State.Pid, 'status');
+      // Read synchronously, as the cgroup files are: procfs answers from kernel memory, and a
+      // thread-pool round trip would cost a status call more than the read.
+      const proc = readOptional(`/proc/${record.State.Pid}/status`);
       const user = proc ? userFromProcStatus(proc) : null;
       if (user) return { user };
     }
@@ -417,24 +418,11 @@ export class ContainerService {
  */
 function liveOomScoreAdj(record: ContainerRecord): number | undefined {
   if (!record.State?.Running || !(record.State.Pid > 0)) return undefined;
-  const text = readProc(record.State.Pid, 'oom_score_adj');
+  const text = readOptional(`/proc/${record.State.Pid}/oom_score_adj`);
   const value = Number(text?.trim());
   return text !== undefined && Number.isInteger(value) ? value : undefined;
 }
 
-/**
- * A /proc file of a process, read synchronously: procfs is answered from kernel memory (these
- * files take no lock of the process's memory map), and the thread-pool round trips of an
- * async read cost a status call more than the read itself on a busy node. Undefined when the
- * process is gone.
- */
-function readProc(pid: number, file: string): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** log_directory + log_path, or "" when either is missing; the file must stay inside the directory. */
 export function criLogPath(dir: string, path: string): string {
