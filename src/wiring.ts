@@ -38,8 +38,13 @@ export interface Services {
 
 export function buildServices(config: Config, logger: Logger, docker: Engine, index: ContainerIndex): Services {
   // One cache of `docker info` and `docker version`: dockerd may have been restarted, upgraded
-  // or reconfigured while the event stream was down.
-  index.on('resynced', () => docker.forgetDaemonFacts());
+  // or reconfigured while the event stream was down. The first sync at start-up is of the
+  // daemon those facts were just read from; dropping them then raced the first calls.
+  let synced = false;
+  index.on('resynced', () => {
+    if (synced) docker.forgetDaemonFacts();
+    synced = true;
+  });
   // The kubelet's UpdateRuntimeConfig wins over --pod-cidr, as in cri-dockerd.
   const network = createNetworkManager(config, () => runtime.currentPodCidr || config.podCidr, logger);
   const runtime = new RuntimeService(docker, network);
