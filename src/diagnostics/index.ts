@@ -3,7 +3,6 @@
 // Chrome DevTools (Memory / Performance tabs). Triggered by SIGUSR2 or, when
 // --metrics-bind-addr is set, by the loopback-only POST /debug/* endpoints (src/metrics/http.ts).
 import { chmod, mkdir, readdir, rm, statfs, writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { Logger } from '../logger.js';
@@ -109,6 +108,8 @@ export class Diagnostics {
 
   private async recordProfile(seconds: number): Promise<string> {
     const dir = await this.dir();
+    // Loaded when a profile is asked for: the inspector's modules cost a shim that never profiles ~1 MiB.
+    const { Session } = await import('node:inspector/promises');
     const session = new Session();
     session.connect();
     try {

@@ -1,6 +1,6 @@
 // The streaming HTTP server behind the URLs Exec, Attach and PortForward return: it takes the
 // token out of the path, then upgrades to SPDY/3.1 or WebSocket, whichever the client asks.
-import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -18,6 +18,10 @@ import { SpdySession } from './spdy/session.js';
 import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS, finishPortForward, portForwardOverSpdy, remoteCommandOverSpdy } from './spdy/kube.js';
 import { TokenStore, type StreamKind } from './tokens.js';
 import { PORT_FORWARD_SUBPROTOCOLS, REMOTE_COMMAND_SUBPROTOCOLS, pickSubprotocol, portForwardOverWebSocket, remoteCommandOverWebSocket } from './websocket/kube.js';
+
+// Not `import http from 'node:http'`: an ES import of a builtin reads every export, and http's
+// lazy ones (WebSocket, MessageEvent, ...) load undici and more, ~4 MiB of RSS the shim never uses.
+const http = process.getBuiltinModule('node:http');
 
 export interface ExecStreamRequest {
   kind: 'exec';
@@ -79,7 +83,7 @@ interface SessionForwards {
   refusalLogged: boolean;
 }
 
-function headerValues(req: http.IncomingMessage, name: string): string[] {
+function headerValues(req: IncomingMessage, name: string): string[] {
   const raw = req.headersDistinct[name] ?? [];
   return raw.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
@@ -132,7 +136,7 @@ export class StreamingServer {
         res.destroy();
       }
     });
-    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       try {
         this.onUpgrade(req, socket, head);
       } catch (err) {
@@ -195,7 +199,7 @@ export class StreamingServer {
     return m ? { kind: m[1] as StreamKind, token: m[2] } : undefined;
   }
 
-  private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
     const r = this.route(req.url);
     // Without an upgrade nothing can be served; a token is only spent by an upgrade.
     const status = r && this.tokens.has(r.kind, r.token) ? 400 : 404;
@@ -255,7 +259,7 @@ export class StreamingServer {
     }
   }
 
-  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     const r = this.route(req.url);
     const request = r && this.tokens.take(r.kind, r.token);
@@ -269,7 +273,7 @@ export class StreamingServer {
     else rejectUpgrade(socket, 400, `unsupported upgrade "${req.headers.upgrade ?? ''}" (SPDY/3.1 or websocket)`);
   }
 
-  private upgradeSpdy(req: http.IncomingMessage, socket: Duplex, head: Buffer, request: StreamRequest): void {
+  private upgradeSpdy(req: IncomingMessage, socket: Duplex, head: Buffer, request: StreamRequest): void {
     const supported = request.kind === 'portforward' ? PORT_FORWARD_PROTOCOLS : REMOTE_COMMAND_PROTOCOLS;
     const offered = headerValues(req, 'x-stream-protocol-version');
     // A client naming no version speaks the first protocol of its kind.
@@ -307,7 +311,7 @@ export class StreamingServer {
     );
   }
 
-  private upgradeWebSocket(req: http.IncomingMessage, socket: Duplex, head: Buffer, request: StreamRequest): void {
+  private upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, request: StreamRequest): void {
     const wss = request.kind === 'portforward' ? this.wsPortForward : this.wsRemoteCommand;
     let ports: number[] = [];
     if (request.kind === 'portforward') {

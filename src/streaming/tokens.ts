@@ -1,8 +1,11 @@
 // Single-use tokens of the streaming URLs: the RPC stores the request under a random token,
 // the HTTP upgrade takes it back out once. Unknown, reused or expired tokens find nothing.
-import { randomBytes } from 'node:crypto';
 import { resourceExhausted } from '../errors.js';
 import { MAX_OUTSTANDING_TOKENS } from './limits.js';
+
+// Not an ES import: that reads every export of node:crypto, and its lazy webcrypto loads a module
+// the shim never uses (as with node:http in server.ts).
+const { randomBytes } = process.getBuiltinModule('node:crypto');
 
 export type StreamKind = 'exec' | 'attach' | 'portforward';
 
