@@ -24,6 +24,16 @@ export function parseOrRefuse(fn, ...own) {
   }
 }
 
+/** parseOrRefuse for a parser that answers with a promise. */
+export async function parseOrRefuseAsync(fn, ...own) {
+  try {
+    return await fn();
+  } catch (err) {
+    expectOwnError(err, ...own);
+    return undefined;
+  }
+}
+
 /**
  * Cuts `bytes` into socket-read-sized pieces: each size byte n reads n bytes (0 = the rest at
  * once), cycling; no size bytes = one read.

@@ -198,7 +198,7 @@ function configFileArg(argv: string[]): string | undefined {
   return path;
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
+export async function parseArgs(argv: string[]): Promise<ParsedArgs> {
   const config: Config = { ...DEFAULTS };
   const byName = new Map<string, FlagSpec>();
   for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
@@ -216,7 +216,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     const settable = new Map<string, FlagValueKind>();
     for (const [n, f] of byName) if (f.key in DEFAULTS) settable.set(n, f.kind);
     try {
-      for (const s of readConfigFile(configPath, settable)) assign(byName.get(s.name)!, s.value);
+      for (const s of await readConfigFile(configPath, settable)) assign(byName.get(s.name)!, s.value);
     } catch (err) {
       if (err instanceof ConfigFileError) throw new UsageError(err.message);
       if (err instanceof UsageError) throw new UsageError(`config file ${configPath}: ${err.message}`);

@@ -76,7 +76,7 @@ export async function run(config: Config): Promise<void> {
   await notify('READY=1', logger);
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   // A subcommand, not a flag: the bench has its own flags and never starts a server.
   if (argv[0] === 'bench') {
     import('./bench/cli.js')
@@ -90,7 +90,7 @@ function main(argv: string[]): void {
   }
   let parsed;
   try {
-    parsed = parseArgs(argv);
+    parsed = await parseArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`docker-cri-shim: ${err.message}\nUsage: docker-cri-shim [flags]; see --help\n`);
@@ -106,10 +106,10 @@ function main(argv: string[]): void {
     process.stdout.write(`${usage()}\n`);
     return;
   }
-  run(parsed.config).catch((err: unknown) => {
-    process.stderr.write(`docker-cri-shim: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
+  await run(parsed.config);
 }
 
-main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`docker-cri-shim: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

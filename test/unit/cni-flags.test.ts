@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, parseArgs, UsageError } from '../../src/config.js';
 
-function config(args: string[]) {
-  const p = parseArgs(args);
+async function config(args: string[]) {
+  const p = await parseArgs(args);
   if (p.action !== 'run') throw new Error('expected a run');
   return p.config;
 }
@@ -24,8 +24,8 @@ describe('network flags (cri-dockerd names and defaults)', () => {
     });
   });
 
-  it('takes an empty --network-plugin (Docker bridge) and the other network flags', () => {
-    const c = config([
+  it('takes an empty --network-plugin (Docker bridge) and the other network flags', async () => {
+    const c = await config([
       '--network-plugin=',
       '--cni-bin-dir=/a,/b',
       '--cni-conf-dir',
@@ -37,24 +37,24 @@ describe('network flags (cri-dockerd names and defaults)', () => {
       '--ipv6-dual-stack',
     ]);
     expect(c).toMatchObject({ networkPlugin: '', cniBinDir: '/a,/b', cniConfDir: '/c', cniCacheDir: '/d', networkPluginMtu: 1400, hairpinMode: 'hairpin-veth', podCidr: '10.244.0.0/24', ipv6DualStack: true });
-    expect(config(['--ipv6-dual-stack=false']).ipv6DualStack).toBe(false);
-    expect(config(['--network-plugin', 'kubernetes.io/no-op']).networkPlugin).toBe('kubernetes.io/no-op');
+    expect((await config(['--ipv6-dual-stack=false'])).ipv6DualStack).toBe(false);
+    expect((await config(['--network-plugin', 'kubernetes.io/no-op'])).networkPlugin).toBe('kubernetes.io/no-op');
   });
 
-  it('rejects unknown plugins, hairpin modes and non-numeric MTUs', () => {
-    expect(() => parseArgs(['--network-plugin=kubenet'])).toThrow(/--network-plugin must be cni or empty/);
-    expect(() => parseArgs(['--hairpin-mode=sometimes'])).toThrow(UsageError);
-    expect(() => parseArgs(['--network-plugin-mtu=big'])).toThrow(/whole number/);
-    expect(() => parseArgs(['--network-plugin-mtu=-1'])).toThrow(/negative/);
+  it('rejects unknown plugins, hairpin modes and non-numeric MTUs', async () => {
+    await expect(parseArgs(['--network-plugin=kubenet'])).rejects.toThrow(/--network-plugin must be cni or empty/);
+    await expect(parseArgs(['--hairpin-mode=sometimes'])).rejects.toThrow(UsageError);
+    await expect(parseArgs(['--network-plugin-mtu=big'])).rejects.toThrow(/whole number/);
+    await expect(parseArgs(['--network-plugin-mtu=-1'])).rejects.toThrow(/negative/);
   });
 
-  it('takes the same keys from a --config file (numbers and booleans as YAML has them)', () => {
+  it('takes the same keys from a --config file (numbers and booleans as YAML has them)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cni-flags-'));
     try {
       const file = join(dir, 'config.yaml');
       writeFileSync(file, 'network-plugin: ""\nnetwork-plugin-mtu: 1400\nipv6-dual-stack: true\ncni-bin-dir: /usr/lib/cni\n');
-      expect(config(['--config', file])).toMatchObject({ networkPlugin: '', networkPluginMtu: 1400, ipv6DualStack: true, cniBinDir: '/usr/lib/cni' });
-      expect(config(['--config', file, '--network-plugin=cni', '--ipv6-dual-stack=false'])).toMatchObject({ networkPlugin: 'cni', ipv6DualStack: false });
+      expect(await config(['--config', file])).toMatchObject({ networkPlugin: '', networkPluginMtu: 1400, ipv6DualStack: true, cniBinDir: '/usr/lib/cni' });
+      expect(await config(['--config', file, '--network-plugin=cni', '--ipv6-dual-stack=false'])).toMatchObject({ networkPlugin: 'cni', ipv6DualStack: false });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
