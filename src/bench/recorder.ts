@@ -18,6 +18,8 @@ export class Recorder {
   readonly latencies = new Map<string, number[]>();
   readonly errors = new Map<string, Map<string, number>>();
   readonly throughput = new Map<string, Throughput>();
+  /** Items in the last answer of a List per "workload/RPC": endpoints holding more answer more. */
+  readonly items = new Map<string, number>();
   /** The first message seen for each "key CODE", so a failing run says why. */
   readonly errorSamples = new Map<string, string>();
   cost: ProcessCost | undefined;
@@ -35,6 +37,10 @@ export class Recorder {
     let byCode = this.errors.get(key);
     if (!byCode) this.errors.set(key, (byCode = new Map()));
     byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+
+  answered(key: string, items: number): void {
+    this.items.set(key, items);
   }
 
   pods(workload: string, pods: number, seconds: number): void {

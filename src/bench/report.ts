@@ -40,6 +40,8 @@ export interface EndpointReport {
   rpcs: Record<string, RpcFigures>;
   throughput: Record<string, ThroughputFigures>;
   errors: Record<string, Record<string, number>>;
+  /** Items in the last answer of each timed List ("workload/RPC"), the largest over rounds. */
+  items: Record<string, number>;
   errorCount: number;
   /** First message per "workload/RPC CODE". */
   errorSamples: Record<string, string>;
@@ -82,6 +84,8 @@ export function endpointReport(run: EndpointRun): EndpointReport {
     const seconds = per.reduce((a, t) => a + t.seconds, 0);
     throughput[key] = { pods, seconds, podsPerSecond: seconds > 0 ? pods / seconds : 0, roundPodsPerSecond: per.map((t) => (t.seconds > 0 ? t.pods / t.seconds : 0)) };
   }
+  const items: Record<string, number> = {};
+  for (const r of run.rounds) for (const [key, n] of r.items) items[key] = Math.max(items[key] ?? 0, n);
   const errors: Record<string, Record<string, number>> = {};
   const errorSamples: Record<string, string> = {};
   let errorCount = 0;
@@ -119,6 +123,7 @@ export function endpointReport(run: EndpointRun): EndpointReport {
     rpcs,
     throughput,
     errors,
+    items,
     errorCount,
     errorSamples,
     processes,
@@ -166,6 +171,12 @@ export function formatTable(report: BenchReport): string {
       }),
       ...report.ratios.map((r) => ratioCell(r.rpcs[key])),
     ]);
+  }
+  const itemKeys = keysInOrder(eps.map((e) => new Map(Object.entries(e.items))));
+  if (itemKeys.length) {
+    // A List's latency depends on how much it answers: the endpoints may hold different images.
+    section('items in the last answer');
+    for (const key of itemKeys) rows.push([key, ...eps.map((e) => String(e.items[key] ?? '-')), ...report.ratios.map(() => '')]);
   }
   section('throughput');
   for (const key of keysInOrder(eps.map((e) => new Map(Object.entries(e.throughput))))) {

@@ -177,7 +177,8 @@ async function pollLikeKubelet(ctx: WorkloadContext, pods: ReadonlyArray<{ pod: 
           await call('ContainerStatus', { container_id: p.container, verbose: false });
         }
         // Image GC lists images and each (re)start asks the image's status.
-        await call('ListImages', {});
+        const listed = await call('ListImages', {});
+        if (listed && workload) ctx.recorder.answered(`${workload}/ListImages`, listed.images.length);
         await call('ImageStatus', { image: { image: opts.image }, verbose: false });
       })().finally(() => (statusBusy = false));
     }
@@ -185,8 +186,12 @@ async function pollLikeKubelet(ctx: WorkloadContext, pods: ReadonlyArray<{ pod: 
       statsBusy = true;
       stats = call('ListContainerStats', { filter: {} }).finally(() => (statsBusy = false));
     }
-    await call('ListPodSandbox', {});
-    await call('ListContainers', {});
+    const sandboxes = await call('ListPodSandbox', {});
+    const containers = await call('ListContainers', {});
+    if (sandboxes && containers && workload) {
+      ctx.recorder.answered(`${workload}/ListPodSandbox`, sandboxes.items.length);
+      ctx.recorder.answered(`${workload}/ListContainers`, containers.containers.length);
+    }
     await sleep(Math.max(0, 1000 - (performance.now() - tick)));
   }
   await Promise.all([statuses, stats]);
