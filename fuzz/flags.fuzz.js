@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, formatListenAddress, parseArgs, parseDuration, parseListenAddress } from '../dist/config.js';
-import { assert, assertEqual, parseOrRefuse, parseOrRefuseAsync } from './lib.js';
+import { assert, assertEqual, parseOrRefuse } from './lib.js';
 
 const dir = mkdtempSync(join(process.env.FUZZ_TMPDIR ?? tmpdir(), 'fuzz-flags-'));
 /** A listen address flag (--metrics-bind-addr, --streaming-bind-addr) given `text`. */
@@ -47,7 +47,7 @@ export async function fuzz(data) {
     // A --config naming an arbitrary path (/dev/zero...) would test the machine, not the parser: mode 1 covers files.
     argv = (rest.length ? rest.toString('utf8').split('\0') : []).filter((a) => !/^-*config/.test(a));
   }
-  const parsed = await parseOrRefuseAsync(() => parseArgs(argv), UsageError);
+  const parsed = await parseOrRefuse(() => parseArgs(argv), UsageError);
   if (parsed?.action !== 'run') return;
   const c = parsed.config;
   for (const ms of [c.runtimeRequestTimeoutMs, c.imagePullProgressDeadlineMs]) assert(Number.isFinite(ms) && ms >= 0, `duration ${ms}`);

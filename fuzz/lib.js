@@ -14,23 +14,20 @@ export function expectOwnError(err, ...own) {
   if (foreign) throw err;
 }
 
-/** Runs `fn`; a foreign error (see expectOwnError) propagates; returns undefined when `fn` refused. */
+/**
+ * Runs `fn`; a foreign error (see expectOwnError) propagates; returns undefined when `fn` refused.
+ * A parser that answers with a promise gets the same treatment of its rejection.
+ */
 export function parseOrRefuse(fn, ...own) {
-  try {
-    return fn();
-  } catch (err) {
+  const refused = (err) => {
     expectOwnError(err, ...own);
     return undefined;
-  }
-}
-
-/** parseOrRefuse for a parser that answers with a promise. */
-export async function parseOrRefuseAsync(fn, ...own) {
+  };
   try {
-    return await fn();
+    const out = fn();
+    return out instanceof Promise ? out.catch(refused) : out;
   } catch (err) {
-    expectOwnError(err, ...own);
-    return undefined;
+    return refused(err);
   }
 }
 
