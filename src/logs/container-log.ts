@@ -35,11 +35,11 @@ export interface ContainerLogOptions {
   since?: string;
 }
 
-/** Whether a stream is skipping what was already written, and how many messages of the newest time still to skip. */
-interface CatchUp {
-  on: boolean;
-  atTime: Record<LogStream, number>;
-}
+/**
+ * Per stream, while it is skipping what was already written: how many messages of the newest
+ * time written are still to skip (undefined: not skipping, every message is new).
+ */
+type CatchUp = Record<LogStream, number | undefined>;
 
 export class ContainerLog {
   private file: FileHandle | undefined;
@@ -51,10 +51,14 @@ export class ContainerLog {
   readonly done: Promise<void>;
   /** Time of the newest output written (Docker's clock when it gave one). */
   private lastTime: string | undefined;
-  /** Per stream, the newest Docker timestamp written and how many messages had it (RFC3339NanoFixed sorts as text). */
-  private readonly seen: Record<LogStream, { time: string | undefined; count: number }> = {
-    stdout: { time: undefined, count: 0 },
-    stderr: { time: undefined, count: 0 },
+  /**
+   * Per stream, the newest Docker timestamp written (RFC3339NanoFixed sorts as text), how many
+   * messages had it (the pieces of a line cut at 16 KiB share one), and whether the last of them
+   * ended its line: then no new message of that stream can carry that time again.
+   */
+  private readonly seen: Record<LogStream, { time: string | undefined; count: number; complete: boolean }> = {
+    stdout: { time: undefined, count: 0, complete: false },
+    stderr: { time: undefined, count: 0, complete: false },
   };
   private newestTime: string | undefined;
 
@@ -162,58 +166,65 @@ export class ContainerLog {
     this.stream = stream;
     if (this.stopped) stream.destroy();
     const parser = this.opts.tty ? new TtyMessageParser(MAX_RECORD_BYTES) : new FrameParser();
-    const skip: CatchUp = {
-      on: catchingUp,
-      atTime: { stdout: catchingUp ? this.seen.stdout.count : 0, stderr: catchingUp ? this.seen.stderr.count : 0 },
-    };
+    const skip: CatchUp = { stdout: undefined, stderr: undefined };
+    if (catchingUp) this.skipWritten(skip);
     for await (const chunk of stream as AsyncIterable<Buffer>) await this.copyFrames(parser.push(chunk), skip);
     if (parser instanceof TtyMessageParser) await this.copyFrames(parser.end(), skip);
   }
 
   private async copyFrames(frames: Frame[], skip: CatchUp): Promise<void> {
-    const skipAtTime = skip.atTime;
     const records: Buffer[] = [];
     for (const frame of frames) {
       const { time, text } = splitTimestamp(frame.payload);
-      const seen = this.seen[frame.stream];
-      // Docker 20.10 can start over from the oldest output it keeps in the middle of a follow
-      // stream (json-file rotating under a fast writer): a message older than one already
-      // written means that, and the rest of the stream is skipped like a catch-up. Docker
-      // stamps each stream's messages in order, so only a wall clock set back could look alike.
-      if (!skip.on && time && seen.time && time < seen.time) {
-        skip.on = true;
-        skipAtTime.stdout = this.seen.stdout.count;
-        skipAtTime.stderr = this.seen.stderr.count;
-      }
-      if (skip.on && time && seen.time) {
-        if (time < seen.time) continue;
-        if (time === seen.time && skipAtTime[frame.stream] > 0) {
-          skipAtTime[frame.stream] -= 1;
-          continue;
-        }
-      }
-      if (time) this.note(frame.stream, time);
+      if (time && this.written(frame.stream, time, skip)) continue;
+      const complete = text.length > 0 && text[text.length - 1] === NEWLINE;
+      if (time) this.note(frame.stream, time, complete);
       const t = time ?? nowRfc3339Nano();
       this.lastTime = t;
       const splitter = this.splitters[frame.stream];
       for (const e of splitter.push(text, t)) records.push(formatRecord(frame.stream, e));
       // Docker cuts a message without a newline only when its 16 KiB buffer is full or the
       // stream hit EOF: a shorter one is the last output of that stream, a line of its own.
-      if (text.length > 0 && text.length < MAX_RECORD_BYTES && text[text.length - 1] !== NEWLINE) {
+      if (text.length > 0 && text.length < MAX_RECORD_BYTES && !complete) {
         for (const e of splitter.end(t)) records.push(formatRecord(frame.stream, e));
       }
     }
     if (records.length > 0) await this.append(Buffer.concat(records));
   }
 
-  /** Remembers the newest Docker time of a stream and how many messages carried exactly it. */
-  private note(stream: LogStream, time: string): void {
+  /**
+   * Whether a message of this time on this stream is one already in the file. Docker 20.10's
+   * json-file follower reads a file again from its start in the middle of a follow stream: after
+   * each rotation it takes the new, smaller file for a truncated one. Its messages then come
+   * again: older than the newest one written, or (when the follower had read just one message
+   * of the new file) that very message, whose line was complete. Either starts a skip on every
+   * stream, and each rotation starts a new one. Docker stamps each stream's messages in order,
+   * so only a wall clock set back could look alike.
+   */
+  private written(stream: LogStream, time: string, skip: CatchUp): boolean {
     const seen = this.seen[stream];
-    if (time === seen.time) seen.count += 1;
-    else if (!seen.time || time > seen.time) {
-      seen.time = time;
-      seen.count = 1;
+    const left = skip[stream];
+    if (!seen.time || time > seen.time || (time === seen.time && !seen.complete && !left)) {
+      // Newer than what was written, or the next piece of a line cut at 16 KiB.
+      skip[stream] = undefined;
+      return false;
     }
+    if (left === undefined) this.skipWritten(skip);
+    if (time === seen.time) skip[stream] = Math.max(0, skip[stream]! - 1);
+    return true;
+  }
+
+  /** Skips, on each stream not skipping yet, what was written: as many messages of its newest time as it had. */
+  private skipWritten(skip: CatchUp): void {
+    for (const stream of ['stdout', 'stderr'] as const) skip[stream] ??= this.seen[stream].count;
+  }
+
+  /** Remembers a new message's Docker time (never older than the stream's newest): how many carried it, whether the last ended its line. */
+  private note(stream: LogStream, time: string, complete: boolean): void {
+    const seen = this.seen[stream];
+    seen.count = time === seen.time ? seen.count + 1 : 1;
+    seen.time = time;
+    seen.complete = complete;
     if (!this.newestTime || time > this.newestTime) this.newestTime = time;
   }
 
