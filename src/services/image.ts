@@ -14,6 +14,7 @@ import { parseImageRef, repositoryOf, fullImageId } from '../docker/image-ref.js
 import { encodeRegistryAuth, toDockerAuth } from '../docker/registry-auth.js';
 import { diskUsage, type DiskUsage } from '../docker/layer-usage.js';
 import { ImageStore } from '../store/image-store.js';
+import { SerialByKey } from '../serial-by-key.js';
 import { CriError, Code, failedPrecondition, invalidArgument, notFound, toCriError } from '../errors.js';
 
 /** One line of Docker's pull progress stream; the last one carries the error of a failed pull. */
@@ -47,6 +48,8 @@ export class ImageService {
   /** Keyed by layer directory: image layers are read-only, so a layer is walked once. */
   private readonly layerUsages = new Map<string, Promise<DiskUsage | undefined>>();
   private readonly pullStallListeners: Array<() => void> = [];
+  /** RemoveImage calls, one at a time per image id. */
+  private readonly removals = new SerialByKey();
 
   constructor(
     private readonly docker: Engine,
@@ -158,7 +161,17 @@ export class ImageService {
    * uses is refused before anything is untagged.
    */
   async remove(ref: string, call?: CallOptions): Promise<void> {
-    const image = await this.inspect(ref, call);
+    const named = await this.inspect(ref, call);
+    if (!named) return;
+    // Removals of one image (critest's five at once, the kubelet's GC beside a `crictl rmi`) go
+    // one after the other: inside dockerd they race, and a loser can see the image half-deleted
+    // (a 500 or a 409 while it is still listed). A later one finds it gone, after the store
+    // forgot it, so no caller's ImageStatus sees it once its RemoveImage has returned.
+    await this.removals.run(named.Id, () => this.removeImage(ref, named.Id, call));
+  }
+
+  private async removeImage(ref: string, id: string, call?: CallOptions): Promise<void> {
+    const image = await this.inspect(id, call);
     if (!image) return;
     const users = await this.docker.list({ ancestor: [image.Id] }, call);
     if (users.length > 0) {

@@ -182,10 +182,18 @@ describe('image RPCs against dockerd and a local registry', () => {
       const { image_ref: id } = await im().im('PullImage', { image: { image: tag } });
       for (const o of others) docker('tag', tag, o);
       const digest = (await im().im('ImageStatus', { image: { image: id } })).image!.repo_digests[0];
-      const refs = [tag, ...others, digest, id, id.slice(7, 19), tag, id];
-      const results = await Promise.allSettled(refs.map((ref) => im().im('RemoveImage', { image: { image: ref } })));
+      // The last round is critest's own shape: five removals by id.
+      const refs = round === 2 ? Array<string>(5).fill(id) : [tag, ...others, digest, id, id.slice(7, 19), tag, id];
+      // As critest's spec: each caller asks ImageStatus as soon as its RemoveImage returned.
+      const removeThenStatus = async (ref: string) => {
+        await im().im('RemoveImage', { image: { image: ref } });
+        return (await im().im('ImageStatus', { image: { image: id } })).image;
+      };
+      const results = await Promise.allSettled(refs.map(removeThenStatus));
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${refs[i]}: ${(r.reason as Error).message}`] : []));
       expect(failed).toEqual([]);
+      const stillSeen = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value ? [refs[i]] : []));
+      expect(stillSeen, 'ImageStatus found the image after its RemoveImage returned').toEqual([]);
       expect(dockerImageId(id)).toBeUndefined();
     }
   });

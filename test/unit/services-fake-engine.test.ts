@@ -315,6 +315,32 @@ describe('RemoveImage racing another removal on a FakeEngine', () => {
     expect(await codeOf(w.images.remove('fake/kept:1'))).toBe(Code.UNKNOWN);
     expect(w.engine.images.has(kept.Id)).toBe(true);
   });
+
+  it('five removals of one image at once (critest\'s spec) all succeed, each leaving ImageStatus empty', async () => {
+    const w = world();
+    const image = w.engine.addImage('fake/five:1');
+    const removeImage = w.engine.removeImage.bind(w.engine);
+    // dockerd mid-deletion: the image still listed, and a second DELETE then answered 500.
+    let inFlight = 0;
+    w.engine.removeImage = async (name, call) => {
+      if (inFlight > 0) throw new CriError(Code.UNKNOWN, `unrecognized image ID ${image.Id}`);
+      inFlight += 1;
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        return await removeImage(name, call);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const removeThenStatus = async () => {
+      await w.images.remove(image.Id);
+      return (await w.images.status(image.Id, false)).image;
+    };
+    const results = await Promise.allSettled(Array.from({ length: 5 }, removeThenStatus));
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill('fulfilled'));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'failed'))).toEqual(Array(5).fill(null));
+    expect(w.engine.images.has(image.Id)).toBe(false);
+  });
 });
 
 describe('Docker deadlines through the gateway', () => {
