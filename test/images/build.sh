@@ -33,6 +33,12 @@ G
 echo 'hello from busybox httpd' > "$root/var/www/index.html"
 tar -C "$root" -cf "$work/busybox.tar" .
 
+# docker import stamps each image with its creation time, so a rebuild makes new ids: the images
+# these names held before are removed at the end once nothing names or runs them, or every run
+# would leave four dangling images behind (seen: 70 after a few weeks of CI on one machine).
+names="docker-cri-shim-test/busybox:latest docker-cri-shim-test/busybox-uid:latest docker-cri-shim-test/busybox-user:latest docker-cri-shim/pause:latest registry.k8s.io/pause:3.10"
+before=$(for n in $names; do docker image inspect -f '{{.Id}}' "$n" 2>/dev/null || true; done | sort -u)
+
 docker import --change 'CMD ["sh"]' "$work/busybox.tar" docker-cri-shim-test/busybox:latest >/dev/null
 docker import --change 'CMD ["sh"]' --change 'USER 1000' "$work/busybox.tar" docker-cri-shim-test/busybox-uid:latest >/dev/null
 docker import --change 'CMD ["sh"]' --change 'USER app' "$work/busybox.tar" docker-cri-shim-test/busybox-user:latest >/dev/null
@@ -45,5 +51,12 @@ tar -C "$proot" -cf "$work/pause.tar" .
 docker import --change 'ENTRYPOINT ["/pause"]' "$work/pause.tar" docker-cri-shim/pause:latest >/dev/null
 # Offline machines preload the default --pod-infra-container-image under its usual name.
 docker tag docker-cri-shim/pause:latest registry.k8s.io/pause:3.10
+
+for id in $before; do
+  if [ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null || echo gone)" = 0 ]; then
+    # A container of an earlier run may still use it: then it stays, and is said.
+    docker rmi "$id" >/dev/null 2>&1 || echo "kept the previous build $id: a container still uses it" >&2
+  fi
+done
 
 echo "test images built: docker-cri-shim-test/busybox{,-uid,-user}:latest, docker-cri-shim/pause:latest (also tagged registry.k8s.io/pause:3.10)"
