@@ -4,9 +4,10 @@
 export class SerialByKey {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(key) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(fn);
+  /** `fn` learns whether it waited for an earlier call about the key (which may have changed what it saw before). */
+  async run<T>(key: string, fn: (waited: boolean) => Promise<T>): Promise<T> {
+    const earlier = this.tails.get(key);
+    const mine = (earlier ?? Promise.resolve()).catch(() => undefined).then(() => fn(earlier !== undefined));
     this.tails.set(key, mine);
     try {
       return await mine;

@@ -167,11 +167,10 @@ export class ImageService {
     // one after the other: inside dockerd they race, and a loser can see the image half-deleted
     // (a 500 or a 409 while it is still listed). A later one finds it gone, after the store
     // forgot it, so no caller's ImageStatus sees it once its RemoveImage has returned.
-    await this.removals.run(named.Id, () => this.removeImage(ref, named.Id, call));
+    await this.removals.run(named.Id, async (waited) => this.removeImage(ref, waited ? await this.inspect(named.Id, call) : named, call));
   }
 
-  private async removeImage(ref: string, id: string, call?: CallOptions): Promise<void> {
-    const image = await this.inspect(id, call);
+  private async removeImage(ref: string, image: ImageRecord | undefined, call?: CallOptions): Promise<void> {
     if (!image) return;
     const users = await this.docker.list({ ancestor: [image.Id] }, call);
     if (users.length > 0) {
